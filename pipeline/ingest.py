@@ -1,0 +1,23 @@
+"""Stage ingest: read every file under data.raw, validate, write accepted voices and the report."""
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from deepdx.corpus.ingest import IngestConfig, ingest, summary
+from deepdx.corpus.table import write_csv, write_json, write_table
+from deepdx.stage import clean_exit
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@clean_exit
+def main(cfg: DictConfig) -> None:
+    opts = OmegaConf.to_container(cfg.ingest)
+    result = ingest(IngestConfig(sources=[cfg.data.raw], **opts))
+    write_table(cfg.data.voices, result.table)
+    write_csv(cfg.data.rejected, result.rejected, ["source", "index", "offset", "name", "reason"])
+    write_csv(cfg.data.files, result.files, ["source", "status", "form", "voices", "accepted", "rejected", "detail"])
+    write_json(f"{cfg.data.metrics}/ingest.json", result.report)
+    print(summary(result.report))
+
+
+if __name__ == "__main__":
+    main()

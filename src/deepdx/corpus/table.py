@@ -1,0 +1,65 @@
+"""The voice table: one columnar file that flows through the pipeline.
+
+Each stage reads the table the stage before wrote and adds columns.  On disk it is
+Parquet; in memory a plain ``dict`` of NumPy arrays, with the parameters as one
+``N x 155`` uint8 array (VCED order, see :mod:`deepdx.dx7.params`).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..dx7.params import VOICE_SIZE
+
+Table = dict[str, np.ndarray]
+
+
+def write_table(path: str | Path, table: Table) -> None:
+    columns = {}
+    for key, values in table.items():
+        values = np.asarray(values)
+        if values.ndim == 2:
+            flat = pa.array(values.astype(np.uint8).ravel())
+            columns[key] = pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
+        else:
+            columns[key] = pa.array(values.tolist() if values.dtype.kind == "U" else values)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(columns), path)
+
+
+def read_table(path: str | Path) -> Table:
+    table = pq.read_table(path)
+    out: Table = {}
+    for key in table.column_names:
+        column = table.column(key).combine_chunks()
+        if pa.types.is_fixed_size_list(column.type):
+            out[key] = column.values.to_numpy().reshape(-1, column.type.list_size).astype(np.uint8)
+        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            out[key] = np.array(column.to_pylist(), dtype=str)
+        else:
+            out[key] = column.to_numpy(zero_copy_only=False)
+    if "params" in out and out["params"].shape[1] != VOICE_SIZE:
+        raise ValueError(f"{path}: params column has {out['params'].shape[1]} values per voice, expected {VOICE_SIZE}")
+    return out
+
+
+def take(table: Table, rows: np.ndarray) -> Table:
+    return {key: values[rows] for key, values in table.items()}
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_csv(path: str | Path, rows: list[dict], fields: list[str]) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)

@@ -1,0 +1,151 @@
+"""Reading and writing DX7 voice data in the forms real collections hold.
+
+Reading (:func:`scan`) accepts
+
+* 32-voice bulk dumps ``F0 43 0n 09 20 00 <4096> <checksum> F7`` on any MIDI channel,
+* single-voice dumps ``F0 43 0n 00 01 1B <155> <checksum> F7``,
+* files holding several sysex messages (other messages are reported and skipped),
+* headerless data: a 4,096-byte bank or any stream of 128-byte packed voices.
+
+Messages are framed by their declared length rather than by searching for ``F7``: a
+corrupt data byte of 0xF7 or 0xF0 must not cut a bank in two.  (mido's parser silently
+drops such bytes, which would lose voices without a word, so framing is done here;
+writing goes through mido.)
+
+Nothing here decides whether a voice is acceptable: :func:`scan` reports what it found,
+block by block, and :mod:`deepdx.dx7.validate` applies the policy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from .packing import Decoded, decode_unpacked, pack, unpack
+from .params import BANK_VOICES, PACKED_SIZE, VOICE_SIZE
+from .validate import check_ranges
+
+SYSEX_START, SYSEX_END, YAMAHA = 0xF0, 0xF7, 0x43
+BANK_DATA_SIZE = BANK_VOICES * PACKED_SIZE  # 4096
+# header after F0 43: (format, byte count MSB, byte count LSB) -> (form, payload size, voices)
+_FORMATS = {
+    (0x09, 0x20, 0x00): ("bulk32", BANK_DATA_SIZE, BANK_VOICES),
+    (0x00, 0x01, 0x1B): ("single", VOICE_SIZE, 1),
+}
+_HEADER_SIZE = 6  # F0 43 0n ff bb bb
+
+
+def checksum(payload: bytes | np.ndarray) -> int:
+    """DX7 checksum: the low 7 bits of the two's complement of the payload's sum."""
+    return -int(np.frombuffer(bytes(payload), dtype=np.uint8).sum(dtype=np.int64)) & 0x7F
+
+
+@dataclass
+class Block:
+    """A run of voice slots found in a file."""
+
+    form: str  # bulk32 | single | headerless
+    offset: int  # byte offset in the file
+    count: int  # voice slots the block declares
+    decoded: Decoded | None = None  # None when the block could not be decoded at all
+    problem: str = ""  # applies to every voice of the block (e.g. truncated)
+    checksum_ok: bool | None = None  # None where the form has no checksum
+
+
+@dataclass
+class Scan:
+    blocks: list[Block] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # findings that concern no voice
+    error: str = ""  # set when the file holds no DX7 voice data at all
+
+    @property
+    def voice_slots(self) -> int:
+        return sum(b.count for b in self.blocks)
+
+
+def scan(data: bytes) -> Scan:
+    """Find every DX7 voice in ``data``; never raises on malformed input."""
+    if not data:
+        return Scan(error="empty file")
+    if data[0] != SYSEX_START and len(data) % PACKED_SIZE == 0:
+        return _scan_headerless(data)
+    first = data.find(bytes([SYSEX_START]))
+    if first < 0:
+        return Scan(
+            error=f"not DX7 data: no sysex message, and {len(data)} bytes is not a whole number of 128-byte voices"
+        )
+    result = _scan_messages(data, first)
+    if not result.blocks and not result.error:
+        result.error = "no DX7 voice message: " + "; ".join(result.notes)
+    return result
+
+
+def _scan_headerless(data: bytes) -> Scan:
+    packed = np.frombuffer(data, dtype=np.uint8).reshape(-1, PACKED_SIZE)
+    return Scan(blocks=[Block("headerless", 0, len(packed), unpack(packed))])
+
+
+def _message_end(data: bytes, start: int) -> int:
+    """Index one past a message that has no trustworthy declared length."""
+    f7 = data.find(bytes([SYSEX_END]), start + 1)
+    f0 = data.find(bytes([SYSEX_START]), start + 1)
+    if f7 >= 0 and (f0 < 0 or f7 < f0):
+        return f7 + 1
+    return f0 if f0 >= 0 else len(data)
+
+
+def _scan_messages(data: bytes, pos: int) -> Scan:
+    result = Scan()
+    if pos:
+        result.notes.append(f"{pos} stray bytes before the first sysex message")
+    while pos < len(data):
+        header = data[pos : pos + _HEADER_SIZE]
+        known = _FORMATS.get(tuple(header[3:6])) if len(header) == 6 else None
+        if known and header[1] == YAMAHA and header[2] & 0xF0 == 0:
+            form, size, voices = known
+            end = pos + _HEADER_SIZE + size + 2  # payload, checksum, F7
+            if end <= len(data) and data[end - 1] == SYSEX_END:
+                payload = np.frombuffer(data, np.uint8, size, pos + _HEADER_SIZE)
+                decoded = unpack(payload) if form == "bulk32" else decode_unpacked(payload)
+                ok = checksum(payload) == data[end - 2]
+                result.blocks.append(Block(form, pos, voices, decoded, checksum_ok=ok))
+            else:
+                end = _message_end(data, pos)
+                result.blocks.append(
+                    Block(form, pos, voices, problem=f"malformed {form} message: {end - pos} bytes, expected {size + 8}")
+                )
+        else:
+            end = _message_end(data, pos)
+            what = "truncated header" if len(header) < 6 else "header " + header.hex(" ")
+            result.notes.append(f"skipped a {end - pos}-byte sysex message at {pos} that is not a DX7 voice dump ({what})")
+        nxt = data.find(bytes([SYSEX_START]), end)
+        stray = (nxt if nxt >= 0 else len(data)) - end
+        if stray:
+            result.notes.append(f"{stray} stray bytes after the message at {pos}")
+        pos = nxt if nxt >= 0 else len(data)
+    return result
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def bank_message(params: np.ndarray, channel: int = 0) -> mido.Message:
+    """A 32-voice bulk dump of ``32 x 155`` in-range parameter rows as a mido message."""
+    params = np.asarray(params, dtype=np.uint8).reshape(-1, VOICE_SIZE)
+    if len(params) != BANK_VOICES:
+        raise ValueError(f"a bank holds {BANK_VOICES} voices, got {len(params)}")
+    bad = np.flatnonzero(~check_ranges(params))
+    if len(bad):
+        raise ValueError(f"voices {bad.tolist()} hold out-of-range values; clamp or reject them first")
+    payload = pack(params).tobytes()
+    return mido.Message("sysex", data=(YAMAHA, channel & 0x0F, 0x09, 0x20, 0x00, *payload, checksum(payload)))
+
+
+def bank_bytes(params: np.ndarray, channel: int = 0) -> bytes:
+    return bytes(bank_message(params, channel).bin())
+
+
+def write_bank(path: str | Path, params: np.ndarray, channel: int = 0) -> None:
+    mido.write_syx_file(str(path), [bank_message(params, channel)])
