@@ -1,0 +1,139 @@
+"""Categorize voices into the eight sound classes the generators are conditioned on.
+
+Names first: an ordered rule set of keywords and abbreviations (conf/categorize/*.yaml)
+that copes with real DX7 names (10 characters, abbreviations, glued words).  Rules come in
+two tiers: ``strong`` patterns decide in the configured order; ``weak`` ones (words such as
+PERC or SYN that are often only adjectives) decide only when no strong pattern matched.
+
+Then parameters: a gradient-boosted classifier on parameter and envelope features,
+trained on the name-labelled voices, labels the rest.  Its accuracy on held-out
+name-labelled voices is reported against the majority-class baseline.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
+from sklearn.model_selection import train_test_split
+
+from ..dx7 import algorithms as A
+from ..dx7.params import INDEX, MAX, N_SOUND_PARAMS, op_index
+
+
+@dataclass
+class NameRules:
+    categories: list[str]
+    strong: list[tuple[str, re.Pattern]]
+    weak: list[tuple[str, re.Pattern]]
+
+    @classmethod
+    def from_config(cls, categories: list[str], strong: dict, weak: dict) -> "NameRules":
+        for tier in (strong, weak):
+            unknown = set(tier) - set(categories)
+            if unknown:
+                raise ValueError(f"rules name unknown categories {sorted(unknown)}; categories are {categories}")
+
+        def compile_tier(tier: dict) -> list[tuple[str, re.Pattern]]:
+            return [(cat, re.compile("|".join(f"(?:{p})" for p in pats))) for cat, pats in tier.items() if pats]
+
+        return cls(list(categories), compile_tier(strong), compile_tier(weak))
+
+    def label(self, name: str) -> int:
+        """Category index for a name, or -1 when no rule matches."""
+        text = name.upper()
+        for tier in (self.strong, self.weak):
+            for cat, pattern in tier:
+                if pattern.search(text):
+                    return self.categories.index(cat)
+        return -1
+
+    def label_all(self, names) -> np.ndarray:
+        return np.array([self.label(n) for n in names], dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- features
+
+_OPS = range(1, 7)
+_FIELDS = ("output_level", "freq_coarse", "freq_fine", "osc_mode", "eg_rate1", "eg_rate2", "eg_rate3", "eg_rate4",
+           "eg_level1", "eg_level2", "eg_level3", "eg_level4", "key_vel_sens")
+
+
+def features(params: np.ndarray) -> np.ndarray:
+    """N x F float32: the 145 parameters scaled to [0, 1], plus what carriers and modulators do.
+
+    Carriers shape loudness over time (the envelope a listener hears), modulators the
+    brightness, so their fields are summarised separately, per the voice's algorithm.
+    """
+    params = np.asarray(params)
+    scaled = params[:, :N_SOUND_PARAMS] / MAX[:N_SOUND_PARAMS].astype(np.float32)
+    alg = params[:, INDEX["algorithm"]].astype(int)  # stored 0-31
+    is_carrier = A.carrier_table()[alg]  # N x 6, index op - 1
+    per_op = {f: np.stack([params[:, op_index(op, f)] for op in _OPS], axis=1).astype(np.float32) for f in _FIELDS}
+    sounding = per_op["output_level"] > 0
+    out = [scaled, np.eye(32, dtype=np.float32)[alg], is_carrier.sum(1, keepdims=True) / 6]
+    for role in (is_carrier, ~is_carrier & sounding):
+        weight = role / np.maximum(role.sum(1, keepdims=True), 1)
+        for f in _FIELDS:
+            out.append((per_op[f] * weight).sum(1, keepdims=True) / 99)
+        out.append(np.where(role, per_op["output_level"], 0).max(1, keepdims=True) / 99)
+    out.append((per_op["osc_mode"] * sounding).sum(1, keepdims=True) / 6)  # fixed-frequency operators
+    return np.concatenate(out, axis=1).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- classifier
+
+
+@dataclass
+class CategorizeResult:
+    category: np.ndarray  # N int
+    confidence: np.ndarray  # N float
+    how: np.ndarray  # N str: rule | model
+    report: dict
+
+
+def categorize(params: np.ndarray, names, rules: NameRules, holdout: float = 0.2, seed: int = 0,
+               max_iter: int = 200) -> CategorizeResult:
+    by_name = rules.label_all(names)
+    labelled = np.flatnonzero(by_name >= 0)
+    n_cat = len(rules.categories)
+    if len(labelled) < 10 * n_cat:
+        raise ValueError(f"only {len(labelled)} voices matched a name rule; too few to train the classifier")
+    X = features(params)
+    y = by_name[labelled]
+    counts = np.bincount(y, minlength=n_cat)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    train, test = train_test_split(labelled, test_size=holdout, random_state=seed, stratify=stratify)
+    model = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=0.1, random_state=seed,
+                                           early_stopping=False)
+    model.fit(X[train], by_name[train])
+    predicted = model.predict(X[test])
+    majority = np.bincount(by_name[train], minlength=n_cat).argmax()
+    category, confidence = by_name.copy(), np.ones(len(by_name), dtype=np.float32)
+    how = np.where(by_name >= 0, "rule", "model").astype("<U5")
+    unlabelled = np.flatnonzero(by_name < 0)
+    if len(unlabelled):
+        proba = model.predict_proba(X[unlabelled])
+        category[unlabelled] = model.classes_[proba.argmax(1)]
+        confidence[unlabelled] = proba.max(1)
+    names_ = rules.categories
+    report = {
+        "voices": len(by_name),
+        "by_rule": int(len(labelled)),
+        "by_model": int(len(unlabelled)),
+        "classifier": {
+            "train": int(len(train)),
+            "held_out": int(len(test)),
+            "accuracy": round(float(accuracy_score(by_name[test], predicted)), 4),
+            "balanced_accuracy": round(float(balanced_accuracy_score(by_name[test], predicted)), 4),
+            "majority_baseline_accuracy": round(float(np.mean(by_name[test] == majority)), 4),
+            "confusion": {"labels": names_, "matrix": confusion_matrix(by_name[test], predicted,
+                                                                       labels=range(n_cat)).tolist()},
+        },
+        "classes": {c: int(n) for c, n in zip(names_, np.bincount(category, minlength=n_cat))},
+        "classes_by_rule": {c: int(n) for c, n in zip(names_, counts)},
+        "mean_model_confidence": round(float(confidence[unlabelled].mean()), 4) if len(unlabelled) else None,
+    }
+    return CategorizeResult(category, confidence, how, report)

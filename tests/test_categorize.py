@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from deepdx.corpus.categorize import NameRules, categorize, features
+from deepdx.corpus.dedupe import dedupe
+from deepdx.corpus.ingest import IngestConfig, ingest
+from deepdx.corpus.table import take
+from tests.conftest import ROOT, random_voices  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def rules():
+    c = OmegaConf.load(ROOT / "conf" / "categorize" / "default.yaml")
+    return NameRules.from_config(list(c.categories), OmegaConf.to_container(c.strong), OmegaConf.to_container(c.weak))
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("E.PNO 13.1", "keys"), ("BRASS   1 ", "brass"), ("STRINGS 2 ", "strings"), ("ORGN 3    ", "organ"),
+    ("B3 ORGAN  ", "organ"), ("MRMBA     ", "bells"), ("VIBES HARD", "bells"), ("SYN-LEAD 1", "lead"),
+    ("BassFlute3", "brass"), ("BASSOON   ", "brass"), ("SYN BASS 3", "bass"), ("Fretless25", "bass"),
+    ("PERC ORGAN", "organ"), ("PERC.WATER", "perc"), ("SNARE DRM1", "perc"), ("BagPipes.1", "brass"),
+    ("JAZZ GUIT1", "keys"), ("Clavinet2\\", "keys"), ("STR.PAD   ", "strings"), ("SynthBrass", "brass"),
+    ("Synthy 2  ", "lead"), ("CREEPJAZ  ", None), ("NESSYMESSY", None), ("<Stereo.2>", None),
+])
+def test_name_rules_on_real_names(rules, name, expected):
+    label = rules.label(name)
+    assert (rules.categories[label] if label >= 0 else None) == expected
+
+
+def test_rules_refuse_unknown_categories():
+    with pytest.raises(ValueError, match="unknown categories"):
+        NameRules.from_config(["keys"], {"bass": ["BASS"]}, {})
+
+
+def test_features_are_finite_and_sized():
+    f = features(random_voices(20))
+    assert f.shape[0] == 20 and np.isfinite(f).all() and f.shape[1] > 145 + 32
+
+
+def test_every_voice_gets_a_category_confidence_and_how(rules):
+    p = random_voices(400, seed=9)
+    names = np.array([["PIANO", "BASS", "BRASS", "STRING", "ORGAN", "BELL", "LEAD", "DRUM", "XX"][i % 9]
+                      for i in range(400)])
+    r = categorize(p, names, rules, max_iter=20)
+    assert (r.category >= 0).all() and (r.category < 8).all()
+    assert set(r.how) == {"rule", "model"} and (r.confidence[r.how == "rule"] == 1).all()
+    assert ((r.confidence > 0) & (r.confidence <= 1)).all()
+    assert r.report["by_rule"] + r.report["by_model"] == 400 == sum(r.report["classes"].values())
+
+
+def test_classifier_beats_the_majority_baseline_on_real_voices(corpus, rules):
+    t = ingest(IngestConfig(sources=[str(corpus / "dx7" / "compact.bin")]), progress=False).table
+    t = take(t, dedupe(t["params"]).kept)
+    r = categorize(t["params"], t["name"], rules, max_iter=60).report["classifier"]
+    assert r["held_out"] > 2000
+    assert r["accuracy"] > r["majority_baseline_accuracy"] + 0.3
+    assert r["balanced_accuracy"] > 0.5
