@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepdx.dx7.params import MAX
+from deepdx.dx7.params import uniform_voices
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("DEEPDX_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -28,7 +28,17 @@ def factory_banks(corpus) -> list[Path]:
 
 def random_voices(n: int, seed: int = 0) -> np.ndarray:
     """n x 155 valid parameter rows (uniform over each range; names printable)."""
-    rng = np.random.default_rng(seed)
-    params = rng.integers(0, MAX.astype(int) + 1, size=(n, len(MAX))).astype(np.uint8)
-    params[:, -10:] = rng.integers(32, 127, size=(n, 10))
-    return params
+    return uniform_voices(n, seed)
+
+
+@pytest.fixture(scope="session")
+def corpus_or_random() -> np.ndarray:
+    """Real voices when the corpus is here (first 2,000 of compact.bin, valid ones), else random ones."""
+    path = CORPUS / "dx7" / "compact.bin"
+    if not path.exists():
+        return random_voices(2000)
+    from deepdx.dx7 import apply_policy, unpack
+
+    d = unpack(np.frombuffer(path.read_bytes()[: 128 * 2000], np.uint8))
+    verdict = apply_policy(d, "mask")
+    return verdict.params[verdict.accepted]

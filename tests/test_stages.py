@@ -35,3 +35,35 @@ def test_ingest_then_dedupe_write_their_outputs(tmp_path):
     assert report["voices"]["in"] == 94 and report["voices"]["exact_duplicates"] == 32
     assert len(read_table(out / "unique.parquet")["params"]) == report["voices"]["unique"] == 62
     assert (out / "merged.csv").read_text().count("\n") == 1 + 32
+
+
+def tiny_split(tmp_path):
+    from deepdx.corpus.table import write_json, write_table
+    from tests.conftest import random_voices
+
+    split = tmp_path / "split"
+    write_table(split / "group0.parquet", {"params": random_voices(200), "category": [i % 8 for i in range(200)],
+                                           "split": ["held_out" if i % 10 == 0 else "train" for i in range(200)]})
+    write_json(split / "routing.json", {"categories": [f"c{i}" for i in range(8)], "groups": [[1, 2]]})
+    return split
+
+
+def test_train_stage_and_a_hydra_sweep_land_in_mlflow(tmp_path):
+    import os
+
+    import mlflow
+
+    split = tiny_split(tmp_path)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    common = [f"data.split={split}", "train.groups=[0]", "train.epochs=1", "train.batch_size=32",
+              "model.channels=8", "train.progress_bar=false"]
+    subprocess.run([sys.executable, "pipeline/train.py", f"hydra.run.dir={tmp_path}/run",
+                    f"data.models={tmp_path}/models", *common], cwd=ROOT, env=env, check=True, capture_output=True)
+    assert (tmp_path / "models" / "group0" / "generator.pt").exists()
+    subprocess.run([sys.executable, "pipeline/train.py", "-m", f"hydra.sweep.dir={tmp_path}/sweep",
+                    "model.kernel_size=2,3", *common], cwd=ROOT, env=env, check=True, capture_output=True)
+    client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
+    runs = client.search_runs([client.get_experiment_by_name("deepdx").experiment_id])
+    swept = [r for r in runs if r.data.tags.get("sweep") == f"{tmp_path}/sweep"]
+    assert sorted(r.data.params["model.kernel_size"] for r in swept) == ["2", "3"]
+    assert len(runs) == 3

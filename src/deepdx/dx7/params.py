@@ -140,3 +140,11 @@ def operator_columns(op: int) -> np.ndarray:
     """The 21 VCED columns of operator ``op`` (panel number 1-6), in field order."""
     start = OPS.index(op) * OP_VCED_SIZE
     return np.arange(start, start + OP_VCED_SIZE)
+
+
+def uniform_voices(n: int, seed: int = 0) -> np.ndarray:
+    """n x 155 uniformly random valid voices (each parameter uniform over its range, printable names)."""
+    rng = np.random.default_rng(seed)
+    params = rng.integers(0, MAX.astype(int) + 1, size=(n, N_PARAMS)).astype(np.uint8)
+    params[:, NAME_SLICE] = rng.integers(32, 127, size=(n, NAME_LENGTH))
+    return params

@@ -1,0 +1,106 @@
+"""Benchmark: training throughput of the default CGAN, Lightning vs a plain PyTorch loop.
+
+    python bench/train_throughput.py [GROUP_PARQUET] [--model default|seed] [--epochs 3]
+
+Prints samples/s for both, Lightning's overhead (target < 15 %), and the achieved GFLOP/s
+of the training step against this machine's float32 matmul peak.  Without a group file it
+trains on random valid voices.
+"""
+import argparse
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from torch.utils.flop_counter import FlopCounterMode
+
+from deepdx.corpus.encoding import encode
+from deepdx.corpus.table import write_table
+from deepdx.dx7.params import uniform_voices
+from deepdx.models.data import GroupData
+from deepdx.models.losses import d_loss, g_loss
+from deepdx.models.train import build_module
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def training_step(module, real, category, opts):
+    """The same step CGAN.training_step takes, without Lightning."""
+    opt_g, opt_d = opts
+    kind = module.hparams.loss
+    if module.hparams.dequantize:
+        real = module._dequantize(real)
+    fake = module(torch.randn(len(real), module.net_cfg.latent), category).detach()
+    loss = d_loss(kind, module.D(real, category), module.D(fake, category))
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    loss = g_loss(kind, module.D(module(torch.randn(len(real), module.net_cfg.latent), category), category))
+    opt_g.zero_grad()
+    loss.backward()
+    opt_g.step()
+
+
+def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    t = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("group", nargs="?", help="a data/split/group<g>.parquet file")
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--epochs", type=int, default=3)
+    args = ap.parse_args()
+    model = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "model" / f"{args.model}.yaml"))
+    train = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "train" / "default.yaml"))
+    path = args.group
+    if path is None:
+        path = "/tmp/deepdx_bench_group.parquet"
+        write_table(path, {"params": uniform_voices(4096), "category": np.arange(4096) % 8,
+                           "split": np.array(["train"] * 4000 + ["held_out"] * 96)})
+    data = GroupData(path, "operator_blocks", train["batch_size"], seed=0)
+    data.setup()
+    n = len(data.train["params"]) // train["batch_size"] * train["batch_size"]
+    print(f"model={args.model}, {n} training voices, batch {train['batch_size']}, {args.epochs} epochs, "
+          f"{torch.get_num_threads()} threads")
+
+    # plain PyTorch
+    torch.manual_seed(0)
+    module = build_module(model, train, "operator_blocks", 8, 0)
+    opts = module.configure_optimizers()
+    loader = data.train_dataloader()
+    t = time.perf_counter()
+    for _ in range(args.epochs):
+        for real, category in loader:
+            training_step(module, real, category, opts)
+    plain = n * args.epochs / (time.perf_counter() - t)
+
+    # Lightning (no logger, checkpoints or probe: the loop itself)
+    torch.manual_seed(0)
+    module = build_module(model, train, "operator_blocks", 8, 0)
+    trainer = pl.Trainer(max_epochs=args.epochs, accelerator="auto", devices=1, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    t = time.perf_counter()
+    trainer.fit(module, data)
+    lit = n * args.epochs / (time.perf_counter() - t)
+
+    real, category = next(iter(loader))
+    with FlopCounterMode(display=False) as counter:
+        training_step(module, real, category, module.configure_optimizers())
+    flops_per_sample = counter.get_total_flops() / len(real)
+    peak = matmul_peak()
+    print(f"plain PyTorch loop   {plain:8.0f} samples/s")
+    print(f"Lightning            {lit:8.0f} samples/s   overhead {100 * (plain / lit - 1):5.1f} % (target < 15 %)")
+    print(f"training step        {flops_per_sample / 1e6:8.2f} MFLOP/sample -> {flops_per_sample * lit / 1e9:6.2f} GFLOP/s "
+          f"({100 * flops_per_sample * lit / 1e9 / peak:4.1f} % of the {peak:.0f} GFLOP/s float32 matmul peak)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The LightningDataModule: one algorithm group's training voices as 16x16 grids + categories."""
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler, TensorDataset
+
+from ..corpus.encoding import encode
+from ..corpus.table import read_table
+
+
+def load_group(path: str, split: str = "train", limit: int | None = None, seed: int = 0) -> dict:
+    """A group's voices of one split (train | held_out), optionally a seeded subset."""
+    table = read_table(path)
+    rows = np.flatnonzero(table["split"] == split)
+    if limit is not None and limit < len(rows):
+        rows = np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
+    return {key: values[rows] for key, values in table.items()}
+
+
+class EpochShuffle(Sampler):
+    """A shuffle that depends on (seed, epoch) only, so a resumed run sees the order it would
+    have seen; Lightning calls ``set_epoch`` before every epoch."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+
+class GroupData(pl.LightningDataModule):
+    def __init__(self, path: str, layout: str, batch_size: int, limit: int | None = None, seed: int = 0):
+        super().__init__()
+        self.path, self.layout, self.batch_size, self.limit, self.seed = path, layout, batch_size, limit, seed
+        self.train: dict | None = None
+        self.held_out: dict | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train is None:
+            self.train = load_group(self.path, "train", self.limit, self.seed)
+            self.held_out = load_group(self.path, "held_out")
+
+    def train_dataloader(self) -> DataLoader:
+        grids = torch.from_numpy(encode(self.train["params"], self.layout))
+        labels = torch.from_numpy(self.train["category"].astype(np.int64))
+        return DataLoader(TensorDataset(grids, labels), batch_size=self.batch_size, drop_last=True,
+                          sampler=EpochShuffle(len(grids), self.seed))

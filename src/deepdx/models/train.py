@@ -1,0 +1,147 @@
+"""Train one algorithm group's CGAN: seeded, resumable, tracked in MLflow.
+
+Outputs in ``out_dir``: ``generator.pt`` (weights and what generation needs; load it with
+:func:`load_generator`, ``weights_only=True``), ``summary.json``, and ``ckpt/`` with the
+last Lightning checkpoint.  An interrupted run resumes from ``ckpt/last.ckpt`` when its
+configuration fingerprint matches, into the same MLflow run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import MLFlowLogger
+
+from ..corpus.encoding import encode, with_names
+from ..corpus.table import write_json
+from ..dx7.packing import encode_name
+from ..dx7.params import INDEX
+from ..dx7.sysex import write_bank
+from ..tracking import ensure_experiment, tracking_uri
+from .cgan import CGAN
+from .data import GroupData
+from .diagnostics import CollapseProbe
+from .nets import Generator, NetConfig
+
+
+def fingerprint(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def flatten(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def build_module(model: dict, train: dict, layout: str, n_classes: int, seed: int) -> CGAN:
+    net = {k: v for k, v in model.items() if k in NetConfig.__dataclass_fields__}
+    return CGAN(net={**net, "n_classes": n_classes}, loss=model["loss"], lr_g=train["lr_g"], lr_d=train["lr_d"],
+                betas=tuple(train["betas"]), n_critic=train["n_critic"], gp_weight=model.get("gp_weight", 10.0),
+                dequantize=model.get("dequantize", False), layout=layout, seed=seed)
+
+
+def sample_bank(module: CGAN, categories: list[str], algorithms: list[int], seed: int) -> np.ndarray:
+    """32 voices, four per category (cycled), algorithm snapped into the group, named CATEGORY NN."""
+    category = torch.arange(32) % len(categories)
+    sound = module.sample(category, torch.Generator().manual_seed(seed))
+    alg = sound[:, INDEX["algorithm"]].astype(int) + 1
+    allowed = np.array(algorithms)
+    sound[:, INDEX["algorithm"]] = allowed[np.abs(allowed[None, :] - alg[:, None]).argmin(1)] - 1
+    names = np.stack([encode_name(f"{categories[c][:7].upper()} {i:02d}") for i, c in enumerate(category.tolist())])
+    return with_names(sound, names)
+
+
+def grid_image(path: Path, real: np.ndarray, fake: np.ndarray, layout: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [("real", encode(real, layout)), ("generated", encode(fake, layout))]
+    fig, axes = plt.subplots(2, 8, figsize=(10, 3))
+    for r, (label, grids) in enumerate(rows):
+        for j in range(8):
+            axes[r, j].imshow(grids[j], cmap="magma", vmin=-1, vmax=1)
+            axes[r, j].set_xticks([])
+            axes[r, j].set_yticks([])
+        axes[r, 0].set_ylabel(label)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train_group(group: int, data_path: str, out_dir: str, config: dict, categories: list[str],
+                algorithms: list[int], tags: dict | None = None) -> dict:
+    """Train one group; ``config`` is the resolved config with model, train, encoding, seed, mlflow."""
+    model, train = config["model"], config["train"]
+    layout, seed = config["encoding"]["layout"], int(config["seed"]) + group
+    out = Path(out_dir)
+    ckpt_dir = out / "ckpt"
+    print_fp = fingerprint({"model": model, "train": train, "layout": layout, "seed": seed, "data": data_path})
+    resume = None
+    if (ckpt_dir / "last.ckpt").exists() and (ckpt_dir / "fingerprint").read_text() == print_fp:
+        resume = str(ckpt_dir / "last.ckpt")
+    else:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    (ckpt_dir / "fingerprint").write_text(print_fp)
+
+    pl.seed_everything(seed, workers=True, verbose=False)
+    data = GroupData(data_path, layout, train["batch_size"], train.get("limit"), seed)
+    data.setup()
+    module = build_module(model, train, layout, len(categories), seed)
+    module.probe = CollapseProbe(data.held_out["params"], data.held_out["category"])
+
+    uri = tracking_uri(config.get("mlflow", {}).get("tracking_uri"))
+    experiment = config.get("mlflow", {}).get("experiment", "deepdx")
+    ensure_experiment(experiment, uri)
+    run_id_file = ckpt_dir / "mlflow_run_id"
+    logger = MLFlowLogger(experiment_name=experiment, run_name=f"group{group}", tracking_uri=uri,
+                          tags={"group": str(group), "algorithms": str(algorithms), **(tags or {})},
+                          run_id=run_id_file.read_text() if resume and run_id_file.exists() else None)
+    run_id_file.write_text(logger.run_id)
+    if not resume:
+        logger.log_hyperparams({**flatten({"model": model, "train": train}), "encoding.layout": layout,
+                                "seed": seed, "group": group, "train_voices": len(data.train["params"])})
+
+    trainer = pl.Trainer(max_epochs=train["epochs"], accelerator="auto", devices=1, deterministic=True,
+                         logger=logger, log_every_n_steps=10, enable_model_summary=False,
+                         callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0)],
+                         enable_progress_bar=train.get("progress_bar", True))
+    trainer.fit(module, data, ckpt_path=resume)
+
+    module.cpu().eval()
+    torch.save(module.export(), out / "generator.pt")
+    bank = sample_bank(module, categories, algorithms, seed)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    summary = {"group": group, "algorithms": algorithms, "epochs": trainer.current_epoch,
+               "train_voices": int(len(data.train["params"])), "mlflow_run_id": logger.run_id, **metrics}
+    write_json(out / "summary.json", summary)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_bank(Path(tmp) / f"group{group}_sample.syx", bank)
+        grid_image(Path(tmp) / f"group{group}_grids.png", data.train["params"][:8], bank[:8], layout)
+        for path in Path(tmp).iterdir():
+            logger.experiment.log_artifact(logger.run_id, str(path))
+    return summary
+
+
+def load_generator(path: str | Path) -> tuple[Generator, dict]:
+    """The generator from ``generator.pt``, read without unpickling code (weights_only)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    generator = Generator(NetConfig(**state["net"]))
+    generator.load_state_dict(state["generator"])
+    generator.eval()
+    return generator, state

@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+import torch
+
+from deepdx.corpus.encoding import encode
+from deepdx.corpus.table import write_table
+from deepdx.models.cgan import CGAN
+from deepdx.models.diagnostics import CollapseProbe
+from deepdx.models.losses import d_loss
+from deepdx.models.nets import Discriminator, Generator, NetConfig
+from deepdx.models.train import load_generator, train_group
+from deepdx.dx7.params import MAX
+from tests.conftest import random_voices
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"kernel_size": 3}, {"kernel_size": 4, "layers": 2}, {"kernel_size": 5, "d_first_kernel": 3, "layers": 4},
+    {"kernel_size": 1, "layers": 1}, {"conditional": "projection", "minibatch_std": True, "d_norm": "spectral"},
+    {"g_kernels": [2, 3, 4], "d_kernels": [3, 3, 2], "g_channels": [32, 16, 8], "d_channels": [8, 16, 32]},
+])
+def test_forward_shapes(kw):
+    cfg = NetConfig(**kw)
+    z, c = torch.randn(6, cfg.latent), torch.randint(0, 8, (6,))
+    grid = Generator(cfg)(z, c)
+    assert grid.shape == (6, 16, 16) and grid.abs().max() <= 1
+    assert Discriminator(cfg)(grid, c).shape == (6,)
+
+
+def test_bad_architectures_are_refused():
+    with pytest.raises(ValueError, match="whole cells"):
+        NetConfig(layers=5)
+    with pytest.raises(ValueError, match="as long"):
+        NetConfig(g_kernels=[2, 2], g_channels=[8, 8, 8])
+    with pytest.raises(ValueError, match="loss"):
+        CGAN(net={}, loss="mse")
+
+
+def test_masked_output_and_valid_samples():
+    module = CGAN(net={"channels": 16})
+    grid = module(torch.randn(4, 100), torch.zeros(4, dtype=torch.long))
+    assert (grid[:, ~module.mask.bool()] == 0).all()
+    sound = module.sample(torch.arange(8))
+    assert sound.shape == (8, 145) and (sound <= MAX[:145]).all()
+
+
+def test_dequantization_stays_in_the_rounding_bin():
+    module = CGAN(net={"channels": 8}, dequantize=True)
+    real = torch.from_numpy(encode(random_voices(200), "operator_blocks"))
+    from deepdx.corpus.encoding import decode
+    noisy = module._dequantize(real)
+    assert noisy.abs().max() <= 1 and not torch.equal(noisy, real)
+    assert np.array_equal(decode(noisy.numpy()), decode(real.numpy()))
+
+
+def test_a_few_discriminator_steps_lower_its_loss_on_real_data(corpus_or_random):
+    torch.manual_seed(0)
+    real = torch.from_numpy(encode(corpus_or_random[:256], "operator_blocks"))
+    c = torch.zeros(len(real), dtype=torch.long)
+    module = CGAN(net={"channels": 32})
+    opt = torch.optim.Adam(module.D.parameters(), lr=1e-3)
+    fake = module(torch.randn(len(real), 100), c).detach()
+    losses = []
+    for _ in range(30):
+        loss = d_loss("bce", module.D(real, c), module.D(fake, c))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_probe_scores_collapse_below_diversity():
+    real, cat = random_voices(400, seed=1), np.arange(400) % 4
+    probe = CollapseProbe(real[:200], cat[:200])
+    diverse = probe(real[200:], cat[200:])
+    # one voice per category, each jittered a little: the seed's per-category collapse
+    modes = np.repeat(real[200:204], 50, axis=0)
+    jitter = np.random.default_rng(0).integers(0, 3, modes.shape).astype(np.uint8) * (MAX == 99)
+    collapsed = probe(np.minimum(modes + jitter, 99), np.repeat(np.arange(4), 50))
+    assert collapsed["diversity"] < 0.2 < 0.8 < diverse["diversity"]
+    assert collapsed["near_dup_rate"] > 0.9 and diverse["near_dup_rate"] < 0.2
+    assert collapsed["coverage"] < diverse["coverage"]
+    assert probe(modes, np.repeat(np.arange(4), 50))["distinct"] == 4 / 200 < diverse["distinct"]
+
+
+@pytest.fixture
+def group_file(tmp_path):
+    p = random_voices(300, seed=3)
+    table = {"params": p, "category": np.arange(300) % 8,
+             "split": np.where(np.arange(300) % 10 == 0, "held_out", "train")}
+    write_table(tmp_path / "group0.parquet", table)
+    return tmp_path / "group0.parquet"
+
+
+def tiny_config(tmp_path, epochs=2):
+    return {"seed": 1, "encoding": {"layout": "operator_blocks"},
+            "model": {"channels": 16, "loss": "hinge", "d_norm": "spectral", "dequantize": True},
+            "train": {"epochs": epochs, "batch_size": 32, "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999],
+                      "n_critic": 1, "limit": None, "progress_bar": False},
+            "mlflow": {"experiment": "test", "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"}}
+
+
+def weights(path):
+    return load_generator(path)[1]["generator"]
+
+
+def test_training_is_deterministic_resumable_and_tracked(group_file, tmp_path):
+    import mlflow
+
+    cats = [f"c{i}" for i in range(8)]
+    a = train_group(0, str(group_file), str(tmp_path / "a"), tiny_config(tmp_path), cats, [1, 2])
+    train_group(0, str(group_file), str(tmp_path / "b"), tiny_config(tmp_path), cats, [1, 2])
+    wa, wb = weights(tmp_path / "a" / "generator.pt"), weights(tmp_path / "b" / "generator.pt")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    # resume: a 3-epoch run continuing from the 2-epoch checkpoint equals a 3-epoch run from scratch
+    c3 = tiny_config(tmp_path, epochs=3)
+    train_group(0, str(group_file), str(tmp_path / "c"), c3, cats, [1, 2])
+    ckpt = tmp_path / "a" / "ckpt"
+    (ckpt / "fingerprint").write_text(__import__("deepdx.models.train", fromlist=["x"]).fingerprint(
+        {"model": c3["model"], "train": c3["train"], "layout": "operator_blocks", "seed": 1,
+         "data": str(group_file)}))
+    resumed = train_group(0, str(group_file), str(tmp_path / "a"), c3, cats, [1, 2])
+    assert resumed["epochs"] == 3 and resumed["mlflow_run_id"] == a["mlflow_run_id"]
+    wc, wr = weights(tmp_path / "c" / "generator.pt"), weights(tmp_path / "a" / "generator.pt")
+    assert all(torch.allclose(wc[k], wr[k]) for k in wc)
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = client.get_run(a["mlflow_run_id"])
+    assert run.data.params["model.loss"] == "hinge" and "probe/coverage" in run.data.metrics
+    artifacts = {f.path for f in client.list_artifacts(a["mlflow_run_id"])}
+    assert artifacts == {"group0_sample.syx", "group0_grids.png"}
