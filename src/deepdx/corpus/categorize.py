@@ -86,6 +86,12 @@ def features(params: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- classifier
 
 
+def train_classifier(X: np.ndarray, y: np.ndarray, seed: int = 0, max_iter: int = 200) -> HistGradientBoostingClassifier:
+    model = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=0.1, random_state=seed,
+                                           early_stopping=False)
+    return model.fit(X, y)
+
+
 @dataclass
 class CategorizeResult:
     category: np.ndarray  # N int
@@ -106,9 +112,7 @@ def categorize(params: np.ndarray, names, rules: NameRules, holdout: float = 0.2
     counts = np.bincount(y, minlength=n_cat)
     stratify = y if counts[counts > 0].min() >= 2 else None
     train, test = train_test_split(labelled, test_size=holdout, random_state=seed, stratify=stratify)
-    model = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=0.1, random_state=seed,
-                                           early_stopping=False)
-    model.fit(X[train], by_name[train])
+    model = train_classifier(X[train], by_name[train], seed, max_iter)
     predicted = model.predict(X[test])
     majority = np.bincount(by_name[train], minlength=n_cat).argmax()
     category, confidence = by_name.copy(), np.ones(len(by_name), dtype=np.float32)

@@ -149,3 +149,25 @@ def bank_bytes(params: np.ndarray, channel: int = 0) -> bytes:
 
 def write_bank(path: str | Path, params: np.ndarray, channel: int = 0) -> None:
     mido.write_syx_file(str(path), [bank_message(params, channel)])
+
+
+def check_bank(data: bytes) -> list[str]:
+    """Problems that keep ``data`` from being one clean 32-voice bulk dump ([] when it is one)."""
+    from .validate import apply_policy
+
+    result = scan(data)
+    if result.error:
+        return [result.error]
+    problems = list(result.notes)
+    banks = [b for b in result.blocks if b.form == "bulk32"]
+    if len(result.blocks) != 1 or len(banks) != 1:
+        problems.append(f"expected one 32-voice bulk dump, found {[b.form for b in result.blocks]}")
+    for block in banks:
+        if block.decoded is None:
+            problems.append(block.problem)
+            continue
+        if not block.checksum_ok:
+            problems.append("checksum mismatch")
+        verdict = apply_policy(block.decoded, "strict")
+        problems += [f"voice {i + 1}: {r}" for i, r in enumerate(verdict.reasons) if r]
+    return problems

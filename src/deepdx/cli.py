@@ -1,0 +1,179 @@
+"""The `deepdx` command: generate, inspect, hear and send DX7 banks.
+
+    deepdx generate --category brass --count 32 --out bank.syx [--seed N] [--models DIR]
+    deepdx show bank.syx
+    deepdx render bank.syx --out DIR
+    deepdx send bank.syx --port NAME        deepdx send --list-ports
+
+Bad input gives one line on stderr and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .stage import DeepDXError
+
+
+def _read(path: str) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise DeepDXError(f"{path}: no such file")
+    return p.read_bytes()
+
+
+def _bank_voices(path: str):
+    """The voices of a file that must be DX7 voice data (any form ingest reads)."""
+    from .dx7.sysex import scan
+
+    result = scan(_read(path))
+    if result.error:
+        raise DeepDXError(f"{path}: {result.error}")
+    blocks = [b for b in result.blocks if b.decoded is not None]
+    if not blocks:
+        raise DeepDXError(f"{path}: no readable voice ({'; '.join(b.problem for b in result.blocks)})")
+    import numpy as np
+
+    return result, np.concatenate([b.decoded.params for b in blocks])
+
+
+def cmd_generate(args) -> None:
+    from .generate import RepairConfig, generate, load_models, training_keys
+    from .dx7.sysex import write_bank
+
+    if args.count < 1:
+        raise DeepDXError("--count must be at least 1")
+    models = load_models(args.models, args.routing)
+    exclude = training_keys(args.train) if Path(args.train).is_dir() else set()
+    if not exclude:
+        print(f"warning: no training voices under {args.train}; the novelty check covers this run only",
+              file=sys.stderr)
+    n_banks = -(-args.count // 32)
+    renderer = None
+    if not args.no_repair:
+        from .audio import Renderer
+
+        renderer = Renderer()
+    made = generate(models, args.category, n_banks * 32, args.seed, exclude, args.routing_mode, renderer,
+                    RepairConfig(enabled=not args.no_repair))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out] if n_banks == 1 else [out.with_name(f"{out.stem}_{b + 1}{out.suffix}") for b in range(n_banks)]
+    for b, path in enumerate(paths):
+        write_bank(path, made.params[b * 32:(b + 1) * 32])
+        print(f"wrote {path}: 32 {args.category} voices")
+    if args.count % 32:
+        print(f"note: {args.count} voices rounded up to {n_banks * 32} (whole banks of 32)")
+    repaired = sum(1 for f in made.fix if f)
+    if repaired:
+        print(f"repaired {repaired} voices (fixed/ratio switch): " + ", ".join(f for f in made.fix if f))
+
+
+def cmd_show(args) -> None:
+    from .dx7.packing import names
+    from .dx7.params import INDEX
+    from .dx7.sysex import check_bank
+
+    data = _read(args.file)
+    result, params = _bank_voices(args.file)
+    categories = {}
+    if args.manifest and Path(args.manifest).is_file():
+        import csv
+
+        with open(args.manifest) as f:
+            categories = {row["name"]: row["category"] for row in csv.DictReader(f)}
+    forms = ", ".join(sorted({b.form for b in result.blocks}))
+    print(f"{args.file}: {len(params)} voices ({forms})")
+    for i, (name, row) in enumerate(zip(names(params), params)):
+        cat = categories.get(name.strip(), "")
+        print(f"{i + 1:3d}  {name}  algorithm {int(row[INDEX['algorithm']]) + 1:2d}  {cat}")
+    problems = check_bank(data)
+    if problems:
+        print("not a valid 32-voice bank:\n  " + "\n  ".join(problems))
+        raise SystemExit(1)
+    print("valid 32-voice bulk dump (header, checksum, 7-bit data, every parameter in range)")
+
+
+def cmd_render(args) -> None:
+    from .audio import Renderer, write_wav
+    from .dx7.packing import names
+
+    _, params = _bank_voices(args.file)
+    renderer = Renderer()
+    out = Path(args.out)
+    for i, (name, voice) in enumerate(zip(names(params), params)):
+        audio = renderer.render(voice)
+        peak = max(float(abs(audio).max()), 1e-6)
+        path = out / f"{i + 1:02d}_{name.strip().replace(' ', '_').replace('/', '_') or 'voice'}.wav"
+        write_wav(path, audio / peak * 0.9, renderer.settings.sample_rate)
+    print(f"wrote {len(params)} WAV files to {out}")
+
+
+def cmd_send(args) -> None:
+    import mido
+
+    try:
+        ports = mido.get_output_names()
+    except Exception as exc:  # no backend (python-rtmidi missing, no ALSA/CoreMIDI)
+        raise DeepDXError(f"no MIDI backend available ({exc}); install with: pip install python-rtmidi") from None
+    if args.list_ports:
+        print("\n".join(ports) if ports else "no MIDI output ports")
+        return
+    if not args.file:
+        raise DeepDXError("send needs a bank file (or --list-ports)")
+    from .dx7.sysex import check_bank
+
+    data = _read(args.file)
+    problems = check_bank(data)
+    if problems:
+        raise DeepDXError(f"{args.file} is not a valid bank: {problems[0]}")
+    if args.port not in ports:
+        raise DeepDXError(f"no MIDI output port {args.port!r}; available: {', '.join(ports) or 'none'}")
+    with mido.open_output(args.port) as port:
+        port.send(mido.Message.from_bytes(list(data)))
+    print(f"sent {args.file} to {args.port}")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="deepdx", description="Generate, inspect, hear and send DX7 voice banks.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="generate a bank of one category")
+    g.add_argument("--category", required=True)
+    g.add_argument("--count", type=int, default=32, help="voices (rounded up to whole banks of 32)")
+    g.add_argument("--out", required=True)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--models", default="data/models")
+    g.add_argument("--routing", default="data/split/routing.json")
+    g.add_argument("--train", default="data/split", help="training voices, for the novelty check")
+    g.add_argument("--routing-mode", default="sample", choices=["sample", "argmax"])
+    g.add_argument("--no-repair", action="store_true", help="skip the fixed/ratio repair pass")
+    g.set_defaults(func=cmd_generate)
+    s = sub.add_parser("show", help="list a bank's voices and validate it")
+    s.add_argument("file")
+    s.add_argument("--manifest", default=None, help="manifest.csv of a generate run, for categories")
+    s.set_defaults(func=cmd_show)
+    r = sub.add_parser("render", help="write a WAV preview of every voice")
+    r.add_argument("file")
+    r.add_argument("--out", required=True)
+    r.set_defaults(func=cmd_render)
+    m = sub.add_parser("send", help="send a bank to a synth over MIDI")
+    m.add_argument("file", nargs="?")
+    m.add_argument("--port")
+    m.add_argument("--list-ports", action="store_true")
+    m.set_defaults(func=cmd_send)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (DeepDXError, FileNotFoundError, ValueError, OSError) as exc:
+        print(f"deepdx: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Evaluation: collapse and quality against real held-out voices and simple baselines."""

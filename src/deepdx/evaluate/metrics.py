@@ -1,0 +1,105 @@
+"""Parameter-space metrics.  Features: the 145 sound parameters divided by their maxima.
+
+* duplicate rate: share of voices equal to an earlier one of the same set;
+* memorisation: share identical to a training voice, or nearer to one than
+  ``memo_quantile`` of real held-out voices are to their nearest training voice;
+* precision, recall, density, coverage (Naeem et al. 2020, the authors' ``prdc``) against held-out;
+* NDB/K (Richardson & Weiss 2018): share of k-means bins, fitted on training voices, whose
+  share of generated voices differs from the held-out share (two-proportion z-test, alpha);
+* Frechet distance between Gaussian fits of generated and held-out features;
+* diversity: mean pairwise distance, overall and per category.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+from scipy import linalg
+from scipy.stats import norm
+from sklearn.cluster import KMeans
+
+from ..dx7.params import MAX, N_SOUND_PARAMS
+
+_SCALE = MAX[:N_SOUND_PARAMS].astype(np.float64)
+
+
+def features(sound: np.ndarray) -> np.ndarray:
+    return np.asarray(sound)[:, :N_SOUND_PARAMS] / _SCALE
+
+
+def pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+    return np.sqrt(np.maximum(sq, 0))
+
+
+def nearest(a: np.ndarray, b: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """Distance from each row of a to its nearest row of b."""
+    return np.concatenate([pairwise(a[i:i + chunk], b).min(1) for i in range(0, len(a), chunk)])
+
+
+def duplicate_rate(sound: np.ndarray) -> float:
+    rows = np.ascontiguousarray(np.asarray(sound)[:, :N_SOUND_PARAMS])
+    return 1 - len(np.unique(rows, axis=0)) / len(rows)
+
+
+class Reference:
+    """What every evaluated set is compared with: one group's training and held-out voices."""
+
+    def __init__(self, train: np.ndarray, held_out: np.ndarray, k: int = 5, bins: int = 20,
+                 memo_quantile: float = 0.05, seed: int = 0):
+        self.train_f, self.held_f = features(train), features(held_out)
+        self.train_keys = {r.tobytes() for r in np.ascontiguousarray(np.asarray(train)[:, :N_SOUND_PARAMS])}
+        self.k = k
+        self.memo_threshold = float(np.quantile(nearest(self.held_f, self.train_f), memo_quantile))
+        self.kmeans = KMeans(n_clusters=min(bins, len(self.train_f)), n_init=3, random_state=seed).fit(self.train_f)
+        self.held_bins = np.bincount(self.kmeans.predict(self.held_f), minlength=self.kmeans.n_clusters)
+        self.held_mu, self.held_cov = self.held_f.mean(0), np.cov(self.held_f, rowvar=False)
+
+    def memorisation(self, sound: np.ndarray) -> float:
+        rows = np.ascontiguousarray(np.asarray(sound)[:, :N_SOUND_PARAMS])
+        identical = np.array([r.tobytes() in self.train_keys for r in rows])
+        close = nearest(features(sound), self.train_f) <= self.memo_threshold
+        return float((identical | close).mean())
+
+    def prdc(self, sound: np.ndarray) -> dict[str, float]:
+        from prdc import compute_prdc
+
+        with contextlib.redirect_stdout(io.StringIO()):  # prdc prints its set sizes
+            out = compute_prdc(self.held_f, features(sound), self.k)
+        return {key: float(v) for key, v in out.items()}
+
+    def ndb(self, sound: np.ndarray, alpha: float = 0.05) -> float:
+        """NDB/K: share of bins with a significantly different proportion."""
+        gen = np.bincount(self.kmeans.predict(features(sound)), minlength=self.kmeans.n_clusters)
+        n1, n2 = self.held_bins.sum(), gen.sum()
+        p1, p2 = self.held_bins / n1, gen / n2
+        pooled = (self.held_bins + gen) / (n1 + n2)
+        se = np.sqrt(np.maximum(pooled * (1 - pooled) * (1 / n1 + 1 / n2), 1e-12))
+        p_value = 2 * norm.sf(np.abs(p1 - p2) / se)
+        return float((p_value < alpha).mean())
+
+    def frechet(self, sound: np.ndarray) -> float:
+        return frechet_distance(features(sound), self.held_mu, self.held_cov)
+
+
+def frechet_distance(x: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
+    mu1, cov1 = x.mean(0), np.cov(x, rowvar=False)
+    covmean, _ = linalg.sqrtm(cov1 @ cov2, disp=False)
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(cov1 + cov2 - 2 * covmean))
+
+
+def diversity(sound: np.ndarray, category: np.ndarray | None = None) -> dict[str, float]:
+    """Mean pairwise distance, overall and per category (keys 'all' and category indices)."""
+    f = features(sound)
+
+    def spread(x):
+        n = len(x)
+        return float(pairwise(x, x).sum() / (n * (n - 1))) if n > 1 else float("nan")
+
+    out = {"all": spread(f)}
+    if category is not None:
+        for c in np.unique(category):
+            out[str(int(c))] = spread(f[category == c])
+    return out

@@ -1,0 +1,170 @@
+"""The evaluation run: every reference measured the same way, per group and overall.
+
+References: ``real`` (training voices against the held-out split: the ceiling), ``cgan``
+(the trained generators, asked for the held-out voices' categories), ``cgan_repaired`` (the
+same voices after the generate stage's fixed/ratio repair pass: what a user gets; only
+with audio), and the baselines
+``uniform``, ``marginal`` and ``jitter`` (see :mod:`.baselines`).  Each set has as many
+voices as the group's held-out split, so set-size effects on the metrics are equal.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..corpus.categorize import features as category_features
+from ..generate import RepairConfig, repair, sample_group
+from . import baselines
+from .audio_metrics import AudioReference
+from .metrics import Reference, diversity, duplicate_rate, features, nearest
+
+REFERENCES = ("real", "cgan", "cgan_repaired", "uniform", "marginal", "jitter")
+
+
+@dataclass
+class GroupData:
+    algorithms: list[int]
+    train: np.ndarray  # N x 155
+    train_category: np.ndarray
+    held_out: np.ndarray
+    held_out_category: np.ndarray
+
+
+def repaired(sound: np.ndarray, renderer, config: RepairConfig) -> np.ndarray:
+    return np.stack([repair(v, renderer, config)[0] for v in with_blank_names(sound)])[:, :145]
+
+
+def with_blank_names(sound: np.ndarray) -> np.ndarray:
+    out = np.full((len(sound), 155), 32, dtype=np.uint8)
+    out[:, :145] = sound[:, :145]
+    return out
+
+
+def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, classifier,
+            audio: AudioReference | None, memo_set: np.ndarray | None = None) -> dict:
+    """``memo_set``: what memorisation is measured on, when not ``sound`` (the real row's
+    training voices are memorised by definition; its level is the held-out voices')."""
+    memo = ref.memorisation(sound if memo_set is None else memo_set)
+    out = {"duplicate_rate": duplicate_rate(sound), "memorisation": memo, **ref.prdc(sound),
+           "ndb": ref.ndb(sound), "frechet": ref.frechet(sound)}
+    div = diversity(sound, category)
+    out["diversity"] = div.pop("all")
+    if category is not None:
+        out["diversity_by_category"] = div
+        if classifier is not None:
+            out["category_fidelity"] = float((classifier.predict(category_features(sound)) == category).mean())
+    if audio is not None:
+        out.update(audio.evaluate(with_blank_names(sound)))
+    return out
+
+
+def evaluate(groups: list[GroupData], models, classifier, seed: int = 0, audio: bool = True,
+             renderer=None, progress: bool = True, repair_cfg: RepairConfig | None = None) -> dict:
+    """{"groups": {g: {reference: metrics}}, "overall": {reference: metrics}}."""
+    from ..audio import Renderer
+
+    renderer = renderer or (Renderer() if audio else None)
+    rng, torch_rng = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    results, pooled = {"groups": {}}, {name: [] for name in REFERENCES}
+    pooled_cat = {name: [] for name in REFERENCES}
+    for g, data in enumerate(tqdm(groups, desc="evaluate", unit="group", disable=not progress)):
+        n = len(data.held_out)
+        pick = rng.choice(len(data.train), n, replace=len(data.train) < n)
+        sets = {
+            "real": (data.train[pick, :145], data.train_category[pick]),
+            "cgan": (sample_group(models, g, data.held_out_category, rng, torch_rng), data.held_out_category),
+            "cgan_repaired": None,
+            "uniform": (baselines.uniform(n, data.algorithms, rng), None),
+            "marginal": (baselines.marginal(n, data.train, rng), None),
+            "jitter": (baselines.jitter(n, data.train, rng), None),
+        }
+        if audio:
+            sets["cgan_repaired"] = (repaired(sets["cgan"][0], renderer, repair_cfg or RepairConfig()),
+                                     data.held_out_category)
+        else:
+            del sets["cgan_repaired"]
+        ref = Reference(data.train, data.held_out, seed=seed)
+        aref = AudioReference(data.held_out, renderer) if audio else None
+        results["groups"][str(g)] = {name: measure(ref, s, c, classifier, aref,
+                                                   data.held_out if name == "real" else None)
+                                     for name, (s, c) in sets.items()}
+        for name, (s, c) in sets.items():
+            pooled[name].append(s)
+            pooled_cat[name].append(c if c is not None else np.full(len(s), -1))
+    train = np.concatenate([d.train for d in groups])
+    held = np.concatenate([d.held_out for d in groups])
+    ref = Reference(train, held, seed=seed)
+    aref = AudioReference(held, renderer) if audio else None
+    results["overall"] = {}
+    for name in [r for r in REFERENCES if pooled[r]]:
+        cats = np.concatenate(pooled_cat[name])
+        results["overall"][name] = measure(ref, np.concatenate(pooled[name]), cats if (cats >= 0).all() else None,
+                                           classifier, aref, held if name == "real" else None)
+    results["nearest_training_distance"] = {name: nearest(features(np.concatenate(pooled[name])), ref.train_f).tolist()
+                                            for name in REFERENCES if pooled[name]}
+    results["nearest_training_distance"]["held_out"] = nearest(ref.held_f, ref.train_f).tolist()
+    return results
+
+
+COLUMNS = [("precision", "precision"), ("recall", "recall"), ("density", "density"), ("coverage", "coverage"),
+           ("ndb", "NDB/K"), ("frechet", "FD"), ("memorisation", "memorised"), ("duplicate_rate", "dup"),
+           ("diversity", "diversity"), ("category_fidelity", "cat. fidelity"), ("silent_rate", "silent"),
+           ("harsh_rate", "harsh"), ("audio_diversity", "audio div."), ("audio_frechet", "audio FD")]
+
+
+def markdown(results: dict) -> str:
+    def table(rows: dict) -> list[str]:
+        head = "| reference | " + " | ".join(label for _, label in COLUMNS) + " |"
+        lines = [head, "|" + " --- |" * (len(COLUMNS) + 1)]
+        for name, m in rows.items():
+            cells = [f"{m[k]:.3f}" if isinstance(m.get(k), float) else "" for k, _ in COLUMNS]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        return lines
+
+    out = ["# DeepDX evaluation", "", "Against the held-out real voices; features: normalised parameters "
+           "(PRDC k=5, NDB over 20 k-means bins, FD) and rendered audio (dexed-py, C4).", "", "## Overall", ""]
+    out += table(results["overall"])
+    for g, rows in results["groups"].items():
+        out += ["", f"## Group {g}", ""] + table(rows)
+    return "\n".join(out) + "\n"
+
+
+def plots(results: dict, categories: list[str], out) -> None:
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    distances = results["nearest_training_distance"]
+    top = max(np.quantile(v, 0.99) for v in distances.values())
+    for name, values in distances.items():
+        ax.hist(values, bins=60, range=(0, top), histtype="step", label=name, linewidth=1.5)
+    ax.set_xlabel("distance to the nearest training voice (normalised parameters)")
+    ax.set_ylabel("voices")
+    ax.set_title("how far each set lies from the training voices")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "nearest_training_distance.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    width = 0.4
+    for i, name in enumerate(("real", "cgan")):
+        by_cat = results["overall"][name].get("diversity_by_category", {})
+        values = [by_cat.get(str(c), np.nan) for c in range(len(categories))]
+        ax.bar(np.arange(len(categories)) + (i - 0.5) * width, values, width, label=name)
+    ax.set_xticks(range(len(categories)), categories)
+    ax.set_ylabel("mean pairwise distance")
+    ax.set_title("diversity per category")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "diversity_by_category.png", dpi=110)
+    plt.close(fig)
