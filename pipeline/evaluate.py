@@ -21,6 +21,10 @@ def main(cfg: DictConfig) -> None:
     for g, algorithms in enumerate(models.routing["groups"]):
         t = read_table(f"{cfg.data.split}/group{g}.parquet")
         train, held = t["split"] == "train", t["split"] == "held_out"
+        if cfg.evaluate.max_voices is not None:  # a seeded subset of the held-out voices
+            rows = np.flatnonzero(held)
+            keep = np.random.default_rng(cfg.seed + g).choice(rows, min(len(rows), cfg.evaluate.max_voices), replace=False)
+            held = np.isin(np.arange(len(held)), keep)
         groups.append(GroupData(algorithms, t["params"][train], t["category"][train].astype(np.int64),
                                 t["params"][held], t["category"][held].astype(np.int64)))
     # the categorize stage's classifier, refitted on every name-labelled voice, judges category fidelity
