@@ -16,6 +16,8 @@ import torch
 from tqdm import tqdm
 
 from ..corpus.categorize import features as category_features
+from ..corpus.encoding import with_names
+from ..dx7.params import N_SOUND_PARAMS, NAME_LENGTH
 from ..generate import RepairConfig, repair, sample_group
 from . import baselines
 from .audio_metrics import AudioReference
@@ -33,14 +35,12 @@ class GroupData:
     held_out_category: np.ndarray
 
 
-def repaired(sound: np.ndarray, renderer, config: RepairConfig) -> np.ndarray:
-    return np.stack([repair(v, renderer, config)[0] for v in with_blank_names(sound)])[:, :145]
-
-
 def with_blank_names(sound: np.ndarray) -> np.ndarray:
-    out = np.full((len(sound), 155), 32, dtype=np.uint8)
-    out[:, :145] = sound[:, :145]
-    return out
+    return with_names(sound[:, :N_SOUND_PARAMS], np.full((len(sound), NAME_LENGTH), ord(" "), np.uint8))
+
+
+def repaired(sound: np.ndarray, renderer, config: RepairConfig) -> np.ndarray:
+    return np.stack([repair(v, renderer, config)[0] for v in with_blank_names(sound)])[:, :N_SOUND_PARAMS]
 
 
 def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, classifier,
@@ -74,7 +74,7 @@ def evaluate(groups: list[GroupData], models, classifier, seed: int = 0, audio: 
         n = len(data.held_out)
         pick = rng.choice(len(data.train), n, replace=len(data.train) < n)
         sets = {
-            "real": (data.train[pick, :145], data.train_category[pick]),
+            "real": (data.train[pick, :N_SOUND_PARAMS], data.train_category[pick]),
             "cgan": (sample_group(models, g, data.held_out_category, rng, torch_rng), data.held_out_category),
             "cgan_repaired": None,
             "uniform": (baselines.uniform(n, data.algorithms, rng), None),
