@@ -7,7 +7,7 @@ from deepdx.corpus import split as S
 from deepdx.corpus.groups import check_groups, structural_groups
 from deepdx.corpus.table import read_table, take, write_json, write_table
 from deepdx.plots import data_plots
-from deepdx.stage import clean_exit
+from deepdx.stage import DeepDXError, clean_exit
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
@@ -22,7 +22,7 @@ def main(cfg: DictConfig) -> None:
         groups = OmegaConf.to_container(cfg.split.groups) if cfg.split.groups else []
         check_groups(groups)
     else:
-        raise ValueError(f"split.grouping must be structural or explicit, got {cfg.split.grouping!r}")
+        raise DeepDXError(f"split.grouping must be structural or explicit, got {cfg.split.grouping!r}")
     category = table["category"].astype(np.int64)
     group, held_out = S.split_groups(table["params"], category, groups, cfg.split.holdout, cfg.seed)
     table.update(group=group, algorithm=algorithm, split=np.where(held_out, "held_out", "train"))

@@ -11,7 +11,8 @@ from deepdx.cli import main as cli
 from deepdx.corpus.table import write_json, write_table
 from deepdx.dx7.params import INDEX, op_index
 from deepdx.dx7.sysex import check_bank
-from deepdx.generate import RepairConfig, audio_problem, generate, generate_run, load_models, repair, sound_keys
+from deepdx.dx7.packing import sound_keys
+from deepdx.generate import RepairConfig, audio_problem, generate, generate_run, load_models, repair, voice_name
 from deepdx.models.cgan import CGAN
 from tests.conftest import ROOT, random_voices
 
@@ -54,9 +55,9 @@ def test_routing_chooses_group_and_algorithm(workdir):
 def test_no_voice_repeats_a_training_or_earlier_voice(workdir):
     m = models(workdir)
     first = generate(m, "keys", 32, seed=7, exclude=set())
-    exclude = sound_keys(first.params)
+    exclude = set(sound_keys(first.params))
     again = generate(m, "keys", 32, seed=7, exclude=set(exclude))  # same draws: all known, drawn again
-    assert again.resampled >= 32 and not (sound_keys(again.params) & exclude)
+    assert again.resampled >= 32 and not (set(sound_keys(again.params)) & exclude)
 
 
 def test_bad_requests_fail_clearly(workdir, tmp_path):
@@ -114,7 +115,7 @@ def test_generate_run_writes_valid_banks_manifest_and_previews(workdir, tmp_path
     all_params = np.concatenate([np.frombuffer(b.read_bytes()[6:4102], np.uint8) for b in banks])
     from deepdx.dx7 import unpack
 
-    assert len(sound_keys(unpack(all_params).params)) == 96  # no duplicate across the run's banks
+    assert len(set(sound_keys(unpack(all_params).params))) == 96  # no duplicate across the run's banks
 
 
 def run_cli(*args):
@@ -161,3 +162,15 @@ def test_cli_without_models_or_with_unknown_category(workdir, tmp_path):
     proc = run_cli("generate", "--category", "kazoo", "--out", str(tmp_path / "x.syx"), "--models",
                    str(workdir / "models"), "--routing", routing, "--train", str(workdir / "split"))
     assert proc.returncode == 2 and "unknown category 'kazoo'; choose one of keys, bass" in proc.stderr
+
+
+def test_names_stay_readable_past_999():
+    assert voice_name("strings", 7).tobytes() == b"STRING 007"
+    assert voice_name("strings", 1000).tobytes() == b"STRIN 1000"
+
+
+def test_repeated_categories_are_merged_not_overwritten(workdir, tmp_path):
+    rows, report = generate_run(models(workdir), [("keys", 32), ("keys", 32)], 3, tmp_path, set(), previews=False,
+                                progress=False)
+    assert report["banks"] == 2 and sorted({r["bank"] for r in rows}) == ["banks/keys_1.syx", "banks/keys_2.syx"]
+    assert len({r["name"] for r in rows}) == 64

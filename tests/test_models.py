@@ -1,3 +1,5 @@
+import hashlib
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ from deepdx.models.cgan import CGAN
 from deepdx.models.diagnostics import CollapseProbe
 from deepdx.models.losses import d_loss
 from deepdx.models.nets import Discriminator, Generator, NetConfig
-from deepdx.models.train import load_generator, train_group
+from deepdx.models.train import fingerprint, load_generator, train_group
 from deepdx.dx7.params import MAX
 from tests.conftest import random_voices
 
@@ -116,9 +118,9 @@ def test_training_is_deterministic_resumable_and_tracked(group_file, tmp_path):
     c3 = tiny_config(tmp_path, epochs=3)
     train_group(0, str(group_file), str(tmp_path / "c"), c3, cats, [1, 2])
     ckpt = tmp_path / "a" / "ckpt"
-    (ckpt / "fingerprint").write_text(__import__("deepdx.models.train", fromlist=["x"]).fingerprint(
+    (ckpt / "fingerprint").write_text(fingerprint(
         {"model": c3["model"], "train": c3["train"], "layout": "operator_blocks", "seed": 1,
-         "data": str(group_file)}))
+         "data": hashlib.md5(group_file.read_bytes()).hexdigest(), "categories": cats, "algorithms": [1, 2]}))
     resumed = train_group(0, str(group_file), str(tmp_path / "a"), c3, cats, [1, 2])
     assert resumed["epochs"] == 3 and resumed["mlflow_run_id"] == a["mlflow_run_id"]
     wc, wr = weights(tmp_path / "c" / "generator.pt"), weights(tmp_path / "a" / "generator.pt")
@@ -128,3 +130,15 @@ def test_training_is_deterministic_resumable_and_tracked(group_file, tmp_path):
     assert run.data.params["model.loss"] == "hinge" and "probe/coverage" in run.data.metrics
     artifacts = {f.path for f in client.list_artifacts(a["mlflow_run_id"])}
     assert artifacts == {"group0_sample.syx", "group0_grids.png"}
+
+
+def test_changed_data_is_not_resumed_from_an_old_checkpoint(group_file, tmp_path):
+    cats = [f"c{i}" for i in range(8)]
+    first = train_group(0, str(group_file), str(tmp_path / "m"), tiny_config(tmp_path), cats, [1, 2])
+    from deepdx.corpus.table import read_table, write_table
+
+    table = read_table(group_file)
+    table["params"] = random_voices(300, seed=4)
+    write_table(group_file, table)
+    second = train_group(0, str(group_file), str(tmp_path / "m"), tiny_config(tmp_path), cats, [1, 2])
+    assert second["mlflow_run_id"] != first["mlflow_run_id"] and second["epochs"] == 2

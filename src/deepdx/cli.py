@@ -13,7 +13,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .stage import DeepDXError
+import numpy as np
+
+from .dx7.params import BANK_VOICES
+from .errors import DeepDXError
 
 
 def _read(path: str) -> bytes:
@@ -33,14 +36,11 @@ def _bank_voices(path: str):
     blocks = [b for b in result.blocks if b.decoded is not None]
     if not blocks:
         raise DeepDXError(f"{path}: no readable voice ({'; '.join(b.problem for b in result.blocks)})")
-    import numpy as np
-
     return result, np.concatenate([b.decoded.params for b in blocks])
 
 
 def cmd_generate(args) -> None:
-    from .generate import RepairConfig, generate, load_models, training_keys
-    from .dx7.sysex import write_bank
+    from .generate import RepairConfig, generate, load_models, training_keys, write_banks
 
     if args.count < 1:
         raise DeepDXError("--count must be at least 1")
@@ -49,22 +49,21 @@ def cmd_generate(args) -> None:
     if not exclude:
         print(f"warning: no training voices under {args.train}; the novelty check covers this run only",
               file=sys.stderr)
-    n_banks = -(-args.count // 32)
+    n_banks = -(-args.count // BANK_VOICES)
     renderer = None
     if not args.no_repair:
         from .audio import Renderer
 
         renderer = Renderer()
-    made = generate(models, args.category, n_banks * 32, args.seed, exclude, args.routing_mode, renderer,
+    made = generate(models, args.category, n_banks * BANK_VOICES, args.seed, exclude, args.routing_mode, renderer,
                     RepairConfig(enabled=not args.no_repair))
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     paths = [out] if n_banks == 1 else [out.with_name(f"{out.stem}_{b + 1}{out.suffix}") for b in range(n_banks)]
-    for b, path in enumerate(paths):
-        write_bank(path, made.params[b * 32:(b + 1) * 32])
-        print(f"wrote {path}: 32 {args.category} voices")
-    if args.count % 32:
-        print(f"note: {args.count} voices rounded up to {n_banks * 32} (whole banks of 32)")
+    write_banks(paths, made.params)
+    for path in paths:
+        print(f"wrote {path}: {BANK_VOICES} {args.category} voices")
+    if args.count % BANK_VOICES:
+        print(f"note: {args.count} voices rounded up to {n_banks * BANK_VOICES} (whole banks of {BANK_VOICES})")
     repaired = sum(1 for f in made.fix if f)
     if repaired:
         print(f"repaired {repaired} voices (fixed/ratio switch): " + ", ".join(f for f in made.fix if f))
@@ -104,7 +103,7 @@ def cmd_render(args) -> None:
     out = Path(args.out)
     for i, (name, voice) in enumerate(zip(names(params), params)):
         audio = renderer.render(voice)
-        peak = max(float(abs(audio).max()), 1e-6)
+        peak = max(float(np.abs(audio).max()), 1e-6)
         path = out / f"{i + 1:02d}_{name.strip().replace(' ', '_').replace('/', '_') or 'voice'}.wav"
         write_wav(path, audio / peak * 0.9, renderer.settings.sample_rate)
     print(f"wrote {len(params)} WAV files to {out}")
@@ -169,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.func(args)
-    except (DeepDXError, FileNotFoundError, ValueError, OSError) as exc:
+    except (DeepDXError, OSError) as exc:  # OSError: missing or unwritable files
         print(f"deepdx: error: {exc}", file=sys.stderr)
         return 2
     return 0

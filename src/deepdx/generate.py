@@ -21,10 +21,11 @@ from .audio import Renderer, rms, spectral_centroid, subaudio_share
 from .corpus.encoding import decode, with_names
 from .corpus.table import read_table
 from .dx7.algorithms import carriers
-from .dx7.packing import encode_name
-from .dx7.params import INDEX, N_SOUND_PARAMS, op_index
+from .dx7.packing import encode_name, names as voice_names, sound_keys
+from .dx7.params import BANK_VOICES, INDEX, N_SOUND_PARAMS, op_index
+from .dx7.sysex import check_bank, write_bank
 from .models.train import load_generator
-from .stage import DeepDXError
+from .errors import DeepDXError
 
 
 @dataclass
@@ -51,17 +52,11 @@ def load_models(models_dir: str | Path, routing_path: str | Path) -> Models:
     return Models(generators, routing)
 
 
-def sound_keys(params: np.ndarray) -> set[bytes]:
-    """Identity of a sound: its 145 parameters as bytes (names ignored)."""
-    sound = np.ascontiguousarray(np.asarray(params, dtype=np.uint8)[:, :N_SOUND_PARAMS])
-    return {row.tobytes() for row in sound}
-
-
 def training_keys(split_dir: str | Path) -> set[bytes]:
+    """Every real voice's sound (training and held-out alike): none may come out of generation."""
     keys: set[bytes] = set()
     for path in sorted(Path(split_dir).glob("group*.parquet")):
-        table = read_table(path)
-        keys |= sound_keys(table["params"][table["split"] == "train"])
+        keys.update(sound_keys(read_table(path)["params"]))
     return keys
 
 
@@ -127,6 +122,12 @@ def sample_group(models: Models, g: int, category: np.ndarray, rng: np.random.Ge
     return sound
 
 
+def voice_name(category: str, number: int) -> np.ndarray:
+    """Ten name bytes: the category shortened to fit, then the number ("BRASS 001", "BRAS 1000")."""
+    digits = f"{number:03d}"
+    return encode_name(f"{category[:10 - len(digits) - 1].upper()} {digits}")
+
+
 @dataclass
 class Generated:
     params: np.ndarray  # N x 155
@@ -172,7 +173,7 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
                 algs.append(int(a))
     if len(sound) < count:
         raise DeepDXError(f"could only make {len(sound)} new {category} voices of {count} requested")
-    names = np.stack([encode_name(f"{category[:6].upper()} {name_start + i:03d}") for i in range(count)])
+    names = np.stack([voice_name(category, name_start + i) for i in range(count)])
     params = with_names(np.array(sound[:count]), names)
     result = Generated(params, np.array(groups[:count]), np.array(algs[:count]), resampled=resampled)
     if renderer is not None and repair_cfg is not None and repair_cfg.enabled:
@@ -193,7 +194,14 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
     return result
 
 
-BANK = 32
+def write_banks(paths: list[Path], params: np.ndarray) -> None:
+    """Write ``len(paths)`` banks of 32 and read each back through the project's validator."""
+    for b, path in enumerate(paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bank(path, params[b * BANK_VOICES:(b + 1) * BANK_VOICES])
+        problems = check_bank(path.read_bytes())
+        if problems:  # the writer validates first, so this would be a bug: stop loudly
+            raise AssertionError(f"{path} fails validation: {problems}")
 
 
 def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out_dir: str | Path,
@@ -201,35 +209,36 @@ def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out
                  previews: bool = True, renderer: Renderer | None = None, progress: bool = True) -> tuple[list[dict], dict]:
     """Write one or more banks per (category, voices) request; returns (manifest rows, report).
 
-    Banks are named ``<category>_<n>.syx``; voices are rounded up to whole banks of 32.
+    Banks are named ``<category>_<n>.syx``; voices are rounded up to whole banks of 32 and
+    repeated categories are merged into one request.
     """
     from tqdm import tqdm
 
     from .audio import write_wav
-    from .dx7.sysex import check_bank, write_bank
 
+    merged: dict[str, int] = {}
+    for category, voices in requests:
+        merged[category] = merged.get(category, 0) + voices
+    requests = list(merged.items())
     out = Path(out_dir)
     renderer = renderer or (Renderer() if previews or (repair_cfg and repair_cfg.enabled) else None)
     rows, counts = [], {"voices": 0, "banks": 0, "resampled_duplicates": 0, "repaired": 0, "unrepaired_problems": 0}
     for r, (category, voices) in enumerate(tqdm(requests, desc="generate", unit="category", disable=not progress)):
-        n_banks = max(1, -(-voices // BANK))
-        made = generate(models, category, n_banks * BANK, seed * 1000 + r, exclude, routing, renderer, repair_cfg)
+        n_banks = max(1, -(-voices // BANK_VOICES))
+        made = generate(models, category, n_banks * BANK_VOICES, seed * 1000 + r, exclude, routing, renderer,
+                        repair_cfg)
         counts["resampled_duplicates"] += made.resampled
+        write_banks([out / "banks" / f"{category}_{b + 1}.syx" for b in range(n_banks)], made.params)
+        names = voice_names(made.params)
         for b in range(n_banks):
             bank = f"{category}_{b + 1}"
-            sl = slice(b * BANK, (b + 1) * BANK)
-            path = out / "banks" / f"{bank}.syx"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_bank(path, made.params[sl])
-            problems = check_bank(path.read_bytes())
-            if problems:  # the writer validates; this would be a bug, so stop loudly
-                raise AssertionError(f"{path} fails validation: {problems}")
+            sl = slice(b * BANK_VOICES, (b + 1) * BANK_VOICES)
             if previews:  # each voice normalised to the same peak, so quiet voices can be heard too
                 audio = renderer.render_all(made.params[sl])
                 audio = audio / np.maximum(np.abs(audio).max(axis=1, keepdims=True), 1e-6) * 0.9
-            for i in range(BANK):
-                k = b * BANK + i
-                name = made.params[k, -10:].tobytes().decode("ascii")
+            for i in range(BANK_VOICES):
+                k = b * BANK_VOICES + i
+                name = names[k]
                 row = dict(bank=f"banks/{bank}.syx", slot=i + 1, name=name.strip(), category=category,
                            group=int(made.group[k]), algorithm=int(made.algorithm[k]),
                            model=f"group{made.group[k]}/generator.pt", seed=seed * 1000 + r,
@@ -242,7 +251,7 @@ def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out
             if previews:
                 write_wav(out / "previews" / f"{bank}.wav", audio.ravel(), renderer.settings.sample_rate)
             counts["banks"] += 1
-        counts["voices"] += n_banks * BANK
+        counts["voices"] += n_banks * BANK_VOICES
         counts["repaired"] += sum(1 for f in made.fix if f)
         counts["unrepaired_problems"] += sum(1 for p, f in zip(made.problem, made.fix) if p and not f)
     report = {**counts, "routing": routing, "repair": bool(repair_cfg and repair_cfg.enabled),

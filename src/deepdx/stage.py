@@ -5,21 +5,21 @@ import functools
 import logging
 import sys
 
+from .errors import DeepDXError
+
+__all__ = ["DeepDXError", "clean_exit"]
 log = logging.getLogger("deepdx")
 
 
-class DeepDXError(Exception):
-    """Bad input or configuration: reported in one line, exit status 2."""
-
-
 def clean_exit(fn):
-    """Turn expected failures (bad input, bad config) into one line and a non-zero exit."""
+    """Turn expected failures (bad input, bad config, a missing file) into one line and exit 2;
+    anything else is a bug and keeps its traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (DeepDXError, FileNotFoundError, ValueError) as exc:
+        except (DeepDXError, FileNotFoundError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
 

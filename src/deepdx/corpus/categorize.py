@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
-from sklearn.model_selection import train_test_split
 
 from ..dx7 import algorithms as A
+from ..errors import DeepDXError
+from .split import seeded_split
 from ..dx7.params import INDEX, MAX, N_SOUND_PARAMS, op_index
 
 
@@ -34,7 +35,7 @@ class NameRules:
         for tier in (strong, weak):
             unknown = set(tier) - set(categories)
             if unknown:
-                raise ValueError(f"rules name unknown categories {sorted(unknown)}; categories are {categories}")
+                raise DeepDXError(f"rules name unknown categories {sorted(unknown)}; categories are {categories}")
 
         def compile_tier(tier: dict) -> list[tuple[str, re.Pattern]]:
             return [(cat, re.compile("|".join(f"(?:{p})" for p in pats))) for cat, pats in tier.items() if pats]
@@ -106,12 +107,11 @@ def categorize(params: np.ndarray, names, rules: NameRules, holdout: float = 0.2
     labelled = np.flatnonzero(by_name >= 0)
     n_cat = len(rules.categories)
     if len(labelled) < 10 * n_cat:
-        raise ValueError(f"only {len(labelled)} voices matched a name rule; too few to train the classifier")
+        raise DeepDXError(f"only {len(labelled)} voices matched a name rule; too few to train the classifier")
     X = features(params)
     y = by_name[labelled]
     counts = np.bincount(y, minlength=n_cat)
-    stratify = y if counts[counts > 0].min() >= 2 else None
-    train, test = train_test_split(labelled, test_size=holdout, random_state=seed, stratify=stratify)
+    train, test = seeded_split(labelled, y, holdout, seed)
     model = train_classifier(X[train], by_name[train], seed, max_iter)
     predicted = model.predict(X[test])
     majority = np.bincount(by_name[train], minlength=n_cat).argmax()

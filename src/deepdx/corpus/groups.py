@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dx7 import algorithms as A
+from ..errors import DeepDXError
 
 
 def structure_classes() -> list[list[int]]:
@@ -31,7 +32,7 @@ def balanced_cut(sizes: list[int], n_groups: int) -> list[int]:
     """Cut points of ``sizes`` into n contiguous runs minimising the largest run's total."""
     n = len(sizes)
     if not 1 <= n_groups <= n:
-        raise ValueError(f"cannot cut {n} structure classes into {n_groups} groups")
+        raise DeepDXError(f"cannot cut {n} structure classes into {n_groups} groups")
     prefix = np.r_[0, np.cumsum(sizes)]
     best = np.full((n_groups + 1, n + 1), np.inf)
     cut = np.zeros((n_groups + 1, n + 1), dtype=int)
@@ -66,7 +67,7 @@ def check_groups(groups: list[list[int]]) -> None:
     if flat != list(A.ALGORITHMS):
         missing = sorted(set(A.ALGORITHMS) - set(flat))
         repeated = sorted({a for a in flat if flat.count(a) > 1})
-        raise ValueError(f"algorithm groups must cover 1-32 once each (missing {missing}, repeated {repeated})")
+        raise DeepDXError(f"algorithm groups must cover 1-32 once each (missing {missing}, repeated {repeated})")
 
 
 def group_of(groups: list[list[int]]) -> np.ndarray:

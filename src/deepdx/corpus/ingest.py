@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..dx7.packing import names
+from ..errors import DeepDXError
 from ..dx7.params import VOICE_SIZE
 from ..dx7.sysex import Block, scan
 from ..dx7.validate import POLICIES, apply_policy
@@ -34,9 +35,9 @@ class IngestConfig:
 
     def __post_init__(self):
         if self.checksum not in CHECKSUM_POLICIES:
-            raise ValueError(f"ingest.checksum must be one of {CHECKSUM_POLICIES}, got {self.checksum!r}")
+            raise DeepDXError(f"ingest.checksum must be one of {CHECKSUM_POLICIES}, got {self.checksum!r}")
         if self.policy not in POLICIES:
-            raise ValueError(f"ingest.policy must be one of {POLICIES}, got {self.policy!r}")
+            raise DeepDXError(f"ingest.policy must be one of {POLICIES}, got {self.policy!r}")
 
 
 @dataclass

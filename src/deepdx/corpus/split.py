@@ -19,6 +19,16 @@ def algorithms_of(params: np.ndarray) -> np.ndarray:
     return np.asarray(params)[:, INDEX["algorithm"]].astype(np.int64) + 1
 
 
+def seeded_split(items: np.ndarray, labels: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) items, stratified by label where every class can appear on both sides."""
+    classes = np.unique(labels)
+    n_test = int(np.ceil(test_size * len(items)))
+    can_stratify = (np.bincount(np.searchsorted(classes, labels)).min() >= 2
+                    and n_test >= len(classes) and len(items) - n_test >= len(classes))
+    return tuple(train_test_split(items, test_size=test_size, random_state=seed,
+                                  stratify=labels if can_stratify else None))
+
+
 def split_groups(params: np.ndarray, category: np.ndarray, groups: list[list[int]], holdout: float,
                  seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(group index per voice, True where the voice is held out)."""
@@ -28,9 +38,7 @@ def split_groups(params: np.ndarray, category: np.ndarray, groups: list[list[int
         members = np.flatnonzero(group == g)
         if len(members) < 2:
             continue
-        counts = np.bincount(category[members])
-        stratify = category[members] if counts[counts > 0].min() >= 2 else None
-        _, test = train_test_split(members, test_size=holdout, random_state=seed + g, stratify=stratify)
+        _, test = seeded_split(members, category[members], holdout, seed + g)
         held_out[test] = True
     return group, held_out
 

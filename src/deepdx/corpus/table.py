@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..dx7.params import VOICE_SIZE
+from ..errors import DeepDXError
 
 Table = dict[str, np.ndarray]
 
@@ -44,7 +45,7 @@ def read_table(path: str | Path) -> Table:
         else:
             out[key] = column.to_numpy(zero_copy_only=False)
     if "params" in out and out["params"].shape[1] != VOICE_SIZE:
-        raise ValueError(f"{path}: params column has {out['params'].shape[1]} values per voice, expected {VOICE_SIZE}")
+        raise DeepDXError(f"{path}: params column has {out['params'].shape[1]} values per voice, expected {VOICE_SIZE}")
     return out
 
 

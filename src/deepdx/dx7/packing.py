@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import BYTE, MASK, MAX, NAME_SLICE, PACKED_SIZE, RAW_MASK, SHIFT, VOICE_SIZE
+from .params import BYTE, MASK, MAX, N_SOUND_PARAMS, NAME_SLICE, PACKED_SIZE, RAW_MASK, SHIFT, VOICE_SIZE
 
 # Parameters ordered by packed byte, and where each byte's fields start in that order:
 # packing ORs the fields of each byte together with one reduceat.
@@ -80,3 +80,9 @@ def encode_name(name: str) -> np.ndarray:
     """Ten name bytes from text: padded with spaces, non-ASCII replaced by '?'."""
     data = name[:10].ljust(10).encode("ascii", errors="replace")
     return np.frombuffer(data, dtype=np.uint8) & 0x7F
+
+
+def sound_keys(params: np.ndarray) -> list[bytes]:
+    """Identity of each voice's sound: its 145 sound parameters as bytes (the name ignored)."""
+    sound = np.ascontiguousarray(np.asarray(params, dtype=np.uint8)[:, :N_SOUND_PARAMS])
+    return [row.tobytes() for row in sound]

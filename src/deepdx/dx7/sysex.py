@@ -25,7 +25,7 @@ import numpy as np
 
 from .packing import Decoded, decode_unpacked, pack, unpack
 from .params import BANK_VOICES, PACKED_SIZE, VOICE_SIZE
-from .validate import check_ranges
+from .validate import apply_policy, check_ranges
 
 SYSEX_START, SYSEX_END, YAMAHA = 0xF0, 0xF7, 0x43
 BANK_DATA_SIZE = BANK_VOICES * PACKED_SIZE  # 4096
@@ -153,8 +153,6 @@ def write_bank(path: str | Path, params: np.ndarray, channel: int = 0) -> None:
 
 def check_bank(data: bytes) -> list[str]:
     """Problems that keep ``data`` from being one clean 32-voice bulk dump ([] when it is one)."""
-    from .validate import apply_policy
-
     result = scan(data)
     if result.error:
         return [result.error]

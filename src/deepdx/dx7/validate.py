@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .packing import Decoded
+from ..errors import DeepDXError
 from .params import MAX, NAMES
 
 POLICIES = ("strict", "mask", "clamp")
@@ -47,9 +48,9 @@ def _describe(row_mask: np.ndarray, values: np.ndarray, what: str) -> str:
 
 def apply_policy(decoded: Decoded, policy: str = "mask", eight_bit: str = "reject") -> Verdict:
     if policy not in POLICIES:
-        raise ValueError(f"unknown validation policy {policy!r}; choose one of {POLICIES}")
+        raise DeepDXError(f"unknown validation policy {policy!r}; choose one of {POLICIES}")
     if eight_bit not in EIGHT_BIT:
-        raise ValueError(f"unknown eight_bit handling {eight_bit!r}; choose one of {EIGHT_BIT}")
+        raise DeepDXError(f"unknown eight_bit handling {eight_bit!r}; choose one of {EIGHT_BIT}")
     n = len(decoded)
     ignored = decoded.raw != decoded.params  # N x 155
     oor = decoded.out_of_range  # N x 155

@@ -4,8 +4,8 @@ Features per voice (``audio_features``): log RMS, spectral centroid, flatness, 8
 sub-audio share, the log-energy of 16 log-spaced bands (relative to the total) and the
 log-RMS of 6 time segments.  Standardised with the held-out real voices' statistics.
 
-* silent rate: RMS below ``silence_rms``;
-* harsh rate: not silent, and a spectral centroid above ``max_centroid_hz`` or a flatness
+* silent rate: RMS below the repair pass's ``silence_rms``;
+* harsh rate: not silent, and a spectral centroid above its ``max_centroid_hz`` or a flatness
   above the 99th percentile of the held-out real voices (noise where a tone belongs);
 * diversity: mean pairwise distance of standardised features;
 * Frechet distance of the standardised features to the held-out voices'.
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..audio import Renderer, rms, subaudio_share
+from ..audio import Renderer, rms, spectral_centroid, subaudio_share
+from ..generate import RepairConfig
 from .metrics import frechet_distance, pairwise
 
 BANDS = np.geomspace(40, 16000, 17)
@@ -25,7 +26,7 @@ def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     power = np.abs(np.fft.rfft(audio, axis=1)) ** 2 + 1e-20
     freqs = np.fft.rfftfreq(audio.shape[1], 1 / sample_rate)
     total = power.sum(1)
-    centroid = (power * freqs).sum(1) / total
+    centroid = spectral_centroid(audio, sample_rate)  # the repair pass's measure, so "harsh" means one thing
     flatness = np.exp(np.log(power).mean(1)) / power.mean(1)
     rolloff = freqs[np.argmax(np.cumsum(power, 1) >= 0.85 * total[:, None], axis=1)]
     bands = np.stack([power[:, (freqs >= lo) & (freqs < hi)].sum(1) for lo, hi in zip(BANDS[:-1], BANDS[1:])], 1)
@@ -40,15 +41,15 @@ CENTROID, FLATNESS = 1, 2
 
 
 class AudioReference:
-    def __init__(self, held_out_voices: np.ndarray, renderer: Renderer, silence_rms: float = 0.001,
-                 max_centroid_hz: float = 11000.0):
-        self.renderer, self.silence_rms, self.max_centroid_hz = renderer, silence_rms, max_centroid_hz
+    def __init__(self, held_out_voices: np.ndarray, renderer: Renderer, thresholds: RepairConfig = RepairConfig()):
+        """``thresholds``: silence and shrillness as the generate stage's repair pass defines them."""
+        self.renderer = renderer
+        self.silence_rms, self.max_centroid_hz = thresholds.silence_rms, thresholds.max_centroid_hz
         real = self.features(held_out_voices)
         self.mu, self.sd = real.mean(0), real.std(0) + 1e-9
         z = (real - self.mu) / self.sd
         self.z_mu, self.z_cov = z.mean(0), np.cov(z, rowvar=False)
         self.flatness_limit = float(np.quantile(real[:, FLATNESS], 0.99))
-        self.real = self.evaluate_features(real)
 
     def features(self, voices: np.ndarray) -> np.ndarray:
         audio = self.renderer.render_all(voices)

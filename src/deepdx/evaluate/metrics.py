@@ -19,6 +19,7 @@ from scipy import linalg
 from scipy.stats import norm
 from sklearn.cluster import KMeans
 
+from ..dx7.packing import sound_keys
 from ..dx7.params import MAX, N_SOUND_PARAMS
 
 _SCALE = MAX[:N_SOUND_PARAMS].astype(np.float64)
@@ -39,8 +40,8 @@ def nearest(a: np.ndarray, b: np.ndarray, chunk: int = 2048) -> np.ndarray:
 
 
 def duplicate_rate(sound: np.ndarray) -> float:
-    rows = np.ascontiguousarray(np.asarray(sound)[:, :N_SOUND_PARAMS])
-    return 1 - len(np.unique(rows, axis=0)) / len(rows)
+    keys = sound_keys(sound)
+    return 1 - len(set(keys)) / len(keys)
 
 
 class Reference:
@@ -49,7 +50,7 @@ class Reference:
     def __init__(self, train: np.ndarray, held_out: np.ndarray, k: int = 5, bins: int = 20,
                  memo_quantile: float = 0.05, seed: int = 0):
         self.train_f, self.held_f = features(train), features(held_out)
-        self.train_keys = {r.tobytes() for r in np.ascontiguousarray(np.asarray(train)[:, :N_SOUND_PARAMS])}
+        self.train_keys = set(sound_keys(train))
         self.k = k
         self.memo_threshold = float(np.quantile(nearest(self.held_f, self.train_f), memo_quantile))
         self.kmeans = KMeans(n_clusters=min(bins, len(self.train_f)), n_init=3, random_state=seed).fit(self.train_f)
@@ -57,8 +58,7 @@ class Reference:
         self.held_mu, self.held_cov = self.held_f.mean(0), np.cov(self.held_f, rowvar=False)
 
     def memorisation(self, sound: np.ndarray) -> float:
-        rows = np.ascontiguousarray(np.asarray(sound)[:, :N_SOUND_PARAMS])
-        identical = np.array([r.tobytes() in self.train_keys for r in rows])
+        identical = np.array([key in self.train_keys for key in sound_keys(sound)])
         close = nearest(features(sound), self.train_f) <= self.memo_threshold
         return float((identical | close).mean())
 

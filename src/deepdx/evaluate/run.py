@@ -66,6 +66,7 @@ def evaluate(groups: list[GroupData], models, classifier, seed: int = 0, audio: 
     """{"groups": {g: {reference: metrics}}, "overall": {reference: metrics}}."""
     from ..audio import Renderer
 
+    repair_cfg = repair_cfg or RepairConfig()
     renderer = renderer or (Renderer() if audio else None)
     rng, torch_rng = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     results, pooled = {"groups": {}}, {name: [] for name in REFERENCES}
@@ -81,13 +82,12 @@ def evaluate(groups: list[GroupData], models, classifier, seed: int = 0, audio: 
             "marginal": (baselines.marginal(n, data.train, rng), None),
             "jitter": (baselines.jitter(n, data.train, rng), None),
         }
-        if audio:
-            sets["cgan_repaired"] = (repaired(sets["cgan"][0], renderer, repair_cfg or RepairConfig()),
-                                     data.held_out_category)
+        if audio and repair_cfg.enabled:
+            sets["cgan_repaired"] = (repaired(sets["cgan"][0], renderer, repair_cfg), data.held_out_category)
         else:
             del sets["cgan_repaired"]
         ref = Reference(data.train, data.held_out, seed=seed)
-        aref = AudioReference(data.held_out, renderer) if audio else None
+        aref = AudioReference(data.held_out, renderer, repair_cfg) if audio else None
         results["groups"][str(g)] = {name: measure(ref, s, c, classifier, aref,
                                                    data.held_out if name == "real" else None)
                                      for name, (s, c) in sets.items()}
@@ -97,7 +97,7 @@ def evaluate(groups: list[GroupData], models, classifier, seed: int = 0, audio: 
     train = np.concatenate([d.train for d in groups])
     held = np.concatenate([d.held_out for d in groups])
     ref = Reference(train, held, seed=seed)
-    aref = AudioReference(held, renderer) if audio else None
+    aref = AudioReference(held, renderer, repair_cfg) if audio else None
     results["overall"] = {}
     for name in [r for r in REFERENCES if pooled[r]]:
         cats = np.concatenate(pooled_cat[name])

@@ -9,6 +9,7 @@ import torch
 
 from ..corpus.encoding import GRID, LAYOUTS, decode, used_cells
 from ..dx7.params import MAX, N_SOUND_PARAMS
+from ..errors import DeepDXError
 from .diagnostics import CollapseProbe
 from .losses import LOSSES, d_loss, g_loss, gradient_penalty
 from .nets import Discriminator, Generator, NetConfig
@@ -28,7 +29,7 @@ class CGAN(pl.LightningModule):
                  seed: int = 0):
         super().__init__()
         if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES}")
+            raise DeepDXError(f"unknown loss {loss!r}; choose one of {LOSSES}")
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.net_cfg = NetConfig(**net)
@@ -86,8 +87,10 @@ class CGAN(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         if self.probe is None:
             return
+        self.G.eval()  # batch norm, if any, must neither use nor update batch statistics here
         with torch.no_grad():
             grids = self(self.probe_z, self.probe_c).cpu().numpy()
+        self.G.train()
         samples = decode(grids, self.hparams.layout)
         for key, value in self.probe(samples, self.probe_c.cpu().numpy()).items():
             self.log(f"probe/{key}", value, prog_bar=key == "coverage")

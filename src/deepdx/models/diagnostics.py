@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..dx7.params import MAX, N_SOUND_PARAMS
+from ..errors import DeepDXError
 
 _SCALE = torch.tensor(MAX[:N_SOUND_PARAMS], dtype=torch.float32)
 
@@ -44,6 +45,9 @@ def mean_pairwise(x: torch.Tensor) -> float:
 
 class CollapseProbe:
     def __init__(self, reference: np.ndarray, reference_category: np.ndarray, k: int = 5, quantile: float = 0.01):
+        if len(reference) < 2:
+            raise DeepDXError(f"the collapse probe needs at least 2 held-out voices, got {len(reference)}")
+        k = min(k, len(reference) - 1)
         self.reference = normalise(reference)
         self.reference_category = np.asarray(reference_category)
         self.radius = nn_distances(self.reference, k)

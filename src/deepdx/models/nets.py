@@ -17,11 +17,13 @@ size by exactly ``stride``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
+
+from ..errors import DeepDXError
 
 GRID = 16
 
@@ -57,15 +59,15 @@ class NetConfig:
         self.d_kernels = [int(k) for k in (self.d_kernels or [self.d_first_kernel] + [self.kernel_size] * (n - 1))]
         self.d_channels = [int(c) for c in (self.d_channels or [max(1, self.channels // 2)] + [self.channels] * (n - 1))]
         if len(self.g_kernels) != len(self.g_channels) or len(self.d_kernels) != len(self.d_channels):
-            raise ValueError("each layer needs a kernel size and a channel count: the lists must be as long")
+            raise DeepDXError("each layer needs a kernel size and a channel count: the lists must be as long")
         for kernels in (self.g_kernels, self.d_kernels):
             start = GRID / self.stride ** len(kernels)
             if start < 1 or start != int(start):
-                raise ValueError(f"{len(kernels)} layers of stride {self.stride} do not divide 16 into whole cells")
+                raise DeepDXError(f"{len(kernels)} layers of stride {self.stride} do not divide 16 into whole cells")
         if self.g_norm not in ("none", "batch") or self.d_norm not in ("none", "spectral"):
-            raise ValueError(f"unknown normalisation g_norm={self.g_norm!r} d_norm={self.d_norm!r}")
+            raise DeepDXError(f"unknown normalisation g_norm={self.g_norm!r} d_norm={self.d_norm!r}")
         if self.conditional not in ("none", "projection"):
-            raise ValueError(f"conditional must be none or projection, got {self.conditional!r}")
+            raise DeepDXError(f"conditional must be none or projection, got {self.conditional!r}")
 
 
 def _padding(kernel: int, stride: int) -> tuple[int, int]:

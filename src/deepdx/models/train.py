@@ -90,7 +90,10 @@ def train_group(group: int, data_path: str, out_dir: str, config: dict, categori
     layout, seed = config["encoding"]["layout"], int(config["seed"]) + group
     out = Path(out_dir)
     ckpt_dir = out / "ckpt"
-    print_fp = fingerprint({"model": model, "train": train, "layout": layout, "seed": seed, "data": data_path})
+    # what the checkpoint was trained on: a resumed run must have the same config *and* data
+    data_md5 = hashlib.md5(Path(data_path).read_bytes()).hexdigest()
+    print_fp = fingerprint({"model": model, "train": train, "layout": layout, "seed": seed, "data": data_md5,
+                            "categories": categories, "algorithms": algorithms})
     resume = None
     if (ckpt_dir / "last.ckpt").exists() and (ckpt_dir / "fingerprint").read_text() == print_fp:
         resume = str(ckpt_dir / "last.ckpt")
