@@ -26,11 +26,11 @@ def _read(path: str) -> bytes:
     return p.read_bytes()
 
 
-def _bank_voices(path: str):
+def _bank_voices(path: str, data: bytes | None = None):
     """The voices of a file that must be DX7 voice data (any form ingest reads)."""
     from .dx7.sysex import scan
 
-    result = scan(_read(path))
+    result = scan(_read(path) if data is None else data)
     if result.error:
         raise DeepDXError(f"{path}: {result.error}")
     blocks = [b for b in result.blocks if b.decoded is not None]
@@ -75,7 +75,7 @@ def cmd_show(args) -> None:
     from .dx7.sysex import check_bank
 
     data = _read(args.file)
-    result, params = _bank_voices(args.file)
+    result, params = _bank_voices(args.file, data)
     categories = {}
     if args.manifest and Path(args.manifest).is_file():
         import csv

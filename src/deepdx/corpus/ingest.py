@@ -136,23 +136,13 @@ class _Collector:
         return table
 
 
-def _label(path: Path, sources: list[str]) -> str:
-    """The path as the user named it: relative to its source folder, prefixed by that folder."""
-    for source in map(Path, sources):
-        if path == source:
-            return str(source)
-        if source.is_dir() and source in path.parents:
-            return str(source / path.relative_to(source))
-    return str(path)
-
-
 def ingest(cfg: IngestConfig, progress: bool = True) -> IngestResult:
     read, skipped = find_files(cfg.sources, cfg.extensions)
     collector = _Collector(cfg)
     for path in tqdm(read, desc="ingest", unit="file", disable=not progress):
-        collector.add_file(path, _label(path, cfg.sources))
+        collector.add_file(path, str(path))
     for path in skipped:
-        collector.files.append(dict(source=_label(path, cfg.sources), voices=0, accepted=0, rejected=0,
+        collector.files.append(dict(source=str(path), voices=0, accepted=0, rejected=0,
                                     status="skipped", form="", detail=f"extension not in {cfg.extensions}"))
     table = collector.table()
     voices_in = sum(f["voices"] for f in collector.files)
