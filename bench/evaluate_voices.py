@@ -12,12 +12,12 @@ import time
 import numpy as np
 import torch
 
-from deepdx.audio import Renderer
+from deepdx.audio.render import Renderer
 from deepdx.corpus.table import read_table
 from deepdx.evaluate.audio_metrics import AudioReference
 from deepdx.evaluate.metrics import Reference
 from deepdx.evaluate.run import measure
-from deepdx.generate import load_models, sample_group
+from deepdx.generate.sample import load_models, sample_group
 
 
 def main() -> None:

@@ -9,9 +9,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from deepdx.audio import Renderer
+from deepdx.audio.render import Renderer
+from deepdx.config import RepairConfig
 from deepdx.dx7.sysex import write_bank
-from deepdx.generate import RepairConfig, generate, load_models, training_keys
+from deepdx.generate.sample import generate, load_models, training_keys
 
 
 def main() -> None:

@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 from deepdx.corpus.dedupe import MERGED_FIELDS, dedupe_table
-from deepdx.corpus.ingest import IngestConfig, ingest
+from deepdx.corpus.ingest import ingest
 from deepdx.corpus.table import read_table, write_csv, write_table
 
 
 def run_once(source: str, out: Path) -> tuple[float, float, int, int]:
     t0 = time.perf_counter()
-    result = ingest(IngestConfig(sources=[source]), progress=False)
+    result = ingest([source], progress=False)
     write_table(out / "voices.parquet", result.table)
     write_csv(out / "rejected.csv", result.rejected, ["source", "index", "offset", "name", "reason"])
     t1 = time.perf_counter()

@@ -13,15 +13,14 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
-from deepdx.corpus.encoding import encode
+from deepdx.config import as_dict, compose
 from deepdx.corpus.table import write_table
 from deepdx.dx7.params import uniform_voices
-from deepdx.models.data import GroupData
+from deepdx.models.cgan import CGAN
+from deepdx.models.data import GroupDataModule
 from deepdx.models.losses import d_loss, g_loss
-from deepdx.models.train import build_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def training_step(module, real, category, opts):
     """The same step CGAN.training_step takes, without Lightning."""
     opt_g, opt_d = opts
-    kind = module.hparams.loss
-    if module.hparams.dequantize:
+    kind = module.model_cfg.loss
+    if module.model_cfg.dequantize:
         real = module._dequantize(real)
     fake = module(torch.randn(len(real), module.net_cfg.latent), category).detach()
     loss = d_loss(kind, module.D(real, category), module.D(fake, category))
@@ -58,14 +57,14 @@ def main() -> None:
     ap.add_argument("--model", default="default")
     ap.add_argument("--epochs", type=int, default=3)
     args = ap.parse_args()
-    model = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "model" / f"{args.model}.yaml"))
-    train = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "train" / "default.yaml"))
+    cfg = compose(f"model={args.model}")
+    train = as_dict(cfg.train)
     path = args.group
     if path is None:
         path = "/tmp/deepdx_bench_group.parquet"
         write_table(path, {"params": uniform_voices(4096), "category": np.arange(4096) % 8,
                            "split": np.array(["train"] * 4000 + ["held_out"] * 96)})
-    data = GroupData(path, "operator_blocks", train["batch_size"], seed=0)
+    data = GroupDataModule(path, "operator_blocks", train["batch_size"], seed=0)
     data.setup()
     n = len(data.train["params"]) // train["batch_size"] * train["batch_size"]
     print(f"model={args.model}, {n} training voices, batch {train['batch_size']}, {args.epochs} epochs, "
@@ -73,7 +72,7 @@ def main() -> None:
 
     # plain PyTorch
     torch.manual_seed(0)
-    module = build_module(model, train, "operator_blocks", 8, 0)
+    module = CGAN.from_config(cfg, 8, 0)
     opts = module.configure_optimizers()
     loader = data.train_dataloader()
     t = time.perf_counter()
@@ -84,7 +83,7 @@ def main() -> None:
 
     # Lightning (no logger, checkpoints or probe: the loop itself)
     torch.manual_seed(0)
-    module = build_module(model, train, "operator_blocks", 8, 0)
+    module = CGAN.from_config(cfg, 8, 0)
     trainer = pl.Trainer(max_epochs=args.epochs, accelerator="auto", devices=1, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     t = time.perf_counter()

@@ -1,23 +1,24 @@
 """Stage categorize: name rules, then a parameter classifier for the voices names do not place."""
 import hydra
-from omegaconf import DictConfig, OmegaConf
 
-from deepdx.corpus.categorize import NameRules, categorize
+from deepdx.corpus.categorize import NameRules, categorize, save_classifier
 from deepdx.corpus.table import read_table, write_json, write_table
-from deepdx.stage import clean_exit
+from deepdx.config import Config
+from deepdx.stage import stage
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-@clean_exit
-def main(cfg: DictConfig) -> None:
+@stage
+def main(cfg: Config) -> None:
     c = cfg.categorize
-    rules = NameRules.from_config(list(c.categories), OmegaConf.to_container(c.strong), OmegaConf.to_container(c.weak))
+    rules = NameRules.from_config(c)
     table = read_table(cfg.data.unique)
     result = categorize(table["params"], table["name"], rules, c.holdout, cfg.seed, c.max_iter)
     names = list(c.categories)
     table.update(category=result.category, category_name=[names[i] for i in result.category],
                  confidence=result.confidence, how=result.how)
     write_table(cfg.data.categorized, table)
+    save_classifier(cfg.data.classifier, result.model)
     write_json(f"{cfg.data.metrics}/categorize.json", result.report)
     r, clf = result.report, result.report["classifier"]
     print(f"categorize: {r['voices']} voices, {r['by_rule']} by name rule, {r['by_model']} by classifier")

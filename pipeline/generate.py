@@ -1,24 +1,23 @@
 """Stage generate: banks of new voices per category, a manifest, WAV previews."""
 import hydra
-from omegaconf import DictConfig
 
+from deepdx.config import Config
 from deepdx.corpus.table import write_csv, write_json
-from deepdx.generate import RepairConfig, generate_run, load_models, training_keys
-from deepdx.stage import clean_exit
-
-FIELDS = ["bank", "slot", "name", "category", "group", "algorithm", "model", "seed", "problem", "repair", "preview"]
+from deepdx.generate.banks import MANIFEST_FIELDS, generate_run
+from deepdx.generate.sample import load_models, training_keys
+from deepdx.stage import stage
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-@clean_exit
-def main(cfg: DictConfig) -> None:
+@stage
+def main(cfg: Config) -> None:
     g = cfg.generate
     models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json")
     categories = list(g.categories) if g.categories else models.categories
     requests = [(c, 32 * g.banks_per_category) for c in categories]
     rows, report = generate_run(models, requests, cfg.seed, cfg.data.generated, training_keys(cfg.data.split),
-                                g.routing, RepairConfig(**g.repair), g.previews)
-    write_csv(f"{cfg.data.generated}/manifest.csv", rows, FIELDS if g.previews else FIELDS[:-1])
+                                g.routing, g.repair, g.previews)
+    write_csv(f"{cfg.data.generated}/manifest.csv", rows, MANIFEST_FIELDS if g.previews else MANIFEST_FIELDS[:-1])
     write_json(f"{cfg.data.metrics}/generate.json", report)
     print(f"generate: {report['voices']} voices in {report['banks']} banks under {cfg.data.generated}/banks; "
           f"{report['resampled_duplicates']} duplicates drawn again; {report['problems_found']} silent or shrill, "

@@ -1,17 +1,16 @@
 """Stage ingest: read every file under data.raw, validate, write accepted voices and the report."""
 import hydra
-from omegaconf import DictConfig, OmegaConf
 
-from deepdx.corpus.ingest import IngestConfig, ingest, summary
+from deepdx.corpus.ingest import ingest, summary
 from deepdx.corpus.table import write_csv, write_json, write_table
-from deepdx.stage import clean_exit
+from deepdx.config import Config
+from deepdx.stage import stage
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-@clean_exit
-def main(cfg: DictConfig) -> None:
-    opts = OmegaConf.to_container(cfg.ingest)
-    result = ingest(IngestConfig(sources=[cfg.data.raw], **opts))
+@stage
+def main(cfg: Config) -> None:
+    result = ingest([cfg.data.raw], cfg.ingest)
     write_table(cfg.data.voices, result.table)
     write_csv(cfg.data.rejected, result.rejected, ["source", "index", "offset", "name", "reason"])
     write_csv(cfg.data.files, result.files, ["source", "status", "form", "voices", "accepted", "rejected", "detail"])

@@ -1,28 +1,22 @@
 """Stage split: six algorithm groups, per-group train/held-out splits, routing statistics, data plots."""
 import hydra
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 
 from deepdx.corpus import split as S
-from deepdx.corpus.groups import check_groups, structural_groups
+from deepdx.corpus.groups import choose_groups
 from deepdx.corpus.table import read_table, take, write_json, write_table
+from deepdx.config import Config
 from deepdx.plots import data_plots
-from deepdx.stage import DeepDXError, clean_exit
+from deepdx.stage import stage
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-@clean_exit
-def main(cfg: DictConfig) -> None:
+@stage
+def main(cfg: Config) -> None:
     table = read_table(cfg.data.categorized)
     categories = list(cfg.categorize.categories)
     algorithm = S.algorithms_of(table["params"])
-    if cfg.split.grouping == "structural":
-        groups = structural_groups(np.bincount(algorithm - 1, minlength=32), cfg.split.n_groups)
-    elif cfg.split.grouping == "explicit":
-        groups = OmegaConf.to_container(cfg.split.groups) if cfg.split.groups else []
-        check_groups(groups)
-    else:
-        raise DeepDXError(f"split.grouping must be structural or explicit, got {cfg.split.grouping!r}")
+    groups = choose_groups(cfg.split, np.bincount(algorithm - 1, minlength=32))
     category = table["category"].astype(np.int64)
     group, held_out = S.split_groups(table["params"], category, groups, cfg.split.holdout, cfg.seed)
     table.update(group=group, algorithm=algorithm, split=np.where(held_out, "held_out", "train"))

@@ -11,16 +11,15 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
 
 from deepdx.models.train import train_group
-from deepdx.stage import clean_exit
+from deepdx.config import Config
+from deepdx.stage import stage
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-@clean_exit
-def main(cfg: DictConfig) -> float:
-    config = OmegaConf.to_container(cfg, resolve=True)
+@stage
+def main(cfg: Config) -> float:
     routing = json.loads(Path(cfg.data.split, "routing.json").read_text())
     hc = HydraConfig.get()
     if hc.mode == RunMode.MULTIRUN:
@@ -31,7 +30,7 @@ def main(cfg: DictConfig) -> float:
         tags = {"dvc_exp": os.environ.get("DVC_EXP_NAME", "")}
     coverage = []
     for g in cfg.train.groups:
-        summary = train_group(g, f"{cfg.data.split}/group{g}.parquet", str(models / f"group{g}"), config,
+        summary = train_group(g, f"{cfg.data.split}/group{g}.parquet", str(models / f"group{g}"), cfg,
                               routing["categories"], routing["groups"][g], tags)
         coverage.append(summary.get("probe/coverage", 0.0))
         print(f"group {g}: {summary['epochs']} epochs, d_loss {summary.get('d_loss', float('nan')):.3f}, "

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deepdx.config import compose
 from deepdx.dx7.params import uniform_voices
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,3 +43,10 @@ def corpus_or_random() -> np.ndarray:
     d = unpack(np.frombuffer(path.read_bytes()[: 128 * 2000], np.uint8))
     verdict = apply_policy(d, "mask")
     return verdict.params[verdict.accepted]
+
+
+def cgan(*overrides: str, n_classes: int = 8, seed: int = 0):
+    """A CGAN built from the composed config (e.g. cgan("model=seed", "model.channels=16"))."""
+    from deepdx.models.cgan import CGAN
+
+    return CGAN.from_config(compose(*overrides), n_classes, seed)

@@ -1,18 +1,18 @@
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
-from deepdx.corpus.categorize import NameRules, categorize, features
+from deepdx.config import CategorizeConfig
+from deepdx.corpus.categorize import NameRules, categorize, classifier_features
 from deepdx.corpus.dedupe import dedupe
-from deepdx.corpus.ingest import IngestConfig, ingest
+from deepdx.corpus.ingest import ingest
 from deepdx.corpus.table import take
-from tests.conftest import ROOT, random_voices  # noqa: F401
+from deepdx.config import compose
+from tests.conftest import random_voices
 
 
 @pytest.fixture(scope="module")
 def rules():
-    c = OmegaConf.load(ROOT / "conf" / "categorize" / "default.yaml")
-    return NameRules.from_config(list(c.categories), OmegaConf.to_container(c.strong), OmegaConf.to_container(c.weak))
+    return NameRules.from_config(compose().categorize)
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -30,11 +30,11 @@ def test_name_rules_on_real_names(rules, name, expected):
 
 def test_rules_refuse_unknown_categories():
     with pytest.raises(ValueError, match="unknown categories"):
-        NameRules.from_config(["keys"], {"bass": ["BASS"]}, {})
+        NameRules.from_config(CategorizeConfig(categories=["keys"], strong={"bass": ["BASS"]}))
 
 
 def test_features_are_finite_and_sized():
-    f = features(random_voices(20))
+    f = classifier_features(random_voices(20))
     assert f.shape[0] == 20 and np.isfinite(f).all() and f.shape[1] > 145 + 32
 
 
@@ -50,7 +50,7 @@ def test_every_voice_gets_a_category_confidence_and_how(rules):
 
 
 def test_classifier_beats_the_majority_baseline_on_real_voices(corpus, rules):
-    t = ingest(IngestConfig(sources=[str(corpus / "dx7" / "compact.bin")]), progress=False).table
+    t = ingest([str(corpus / "dx7" / "compact.bin")], progress=False).table
     t = take(t, dedupe(t["params"]).kept)
     r = categorize(t["params"], t["name"], rules, max_iter=60).report["classifier"]
     assert r["held_out"] > 2000

@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepdx.corpus.dedupe import dedupe, dedupe_table, near_pairs
-from deepdx.corpus.ingest import IngestConfig, ingest
+from deepdx.corpus.ingest import ingest
 from deepdx.dx7.packing import encode_name
 from tests.conftest import random_voices
 
@@ -73,8 +73,8 @@ def test_table_outputs_account_for_every_voice():
 
 
 def test_factory_banks_add_no_new_sound_to_compact(corpus):
-    compact = ingest(IngestConfig(sources=[str(corpus / "dx7" / "compact.bin")]), progress=False).table["params"]
-    both = ingest(IngestConfig(sources=[str(corpus)]), progress=False).table["params"]
+    compact = ingest([str(corpus / "dx7" / "compact.bin")], progress=False).table["params"]
+    both = ingest([str(corpus)], progress=False).table["params"]
     assert len(both) > len(compact)
     for near in (False, True):
         assert len(dedupe(both, near=near).kept) == len(dedupe(compact, near=near).kept)

@@ -27,7 +27,7 @@ def test_layout_matches_the_sysex_documentation():
     assert P.INDEX["transpose"] == 144 and P.MAX[144] == 48
     assert P.INDEX["lfo_waveform"] == 142 and (P.PARAMS[142].byte, P.PARAMS[142].shift, P.MAX[142]) == (116, 1, 5)
     assert P.PARAMS[P.op_index(1, "freq_coarse")].byte == 5 * 17 + 15
-    assert list(P.operator_columns(1)) == list(range(105, 126))
+    assert [P.op_index(1, f) for f in P.OPERATOR_FIELDS] == list(range(105, 126))
 
 
 def test_raw_masks_cover_the_unused_high_bits():

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from deepdx.corpus.encoding import LAYOUTS, decode, encode, used_cells
-from deepdx.corpus.ingest import IngestConfig, ingest
+from deepdx.config import IngestConfig
+from deepdx.corpus.ingest import ingest
 from deepdx.dx7.params import INDEX, MAX
 from tests.conftest import random_voices
 
@@ -30,6 +31,6 @@ def test_operator_blocks_keep_each_operator_together():
 
 
 def test_every_corpus_voice_round_trips(corpus):
-    params = ingest(IngestConfig(sources=[str(corpus)], policy="clamp"), progress=False).table["params"]
+    params = ingest([str(corpus)], IngestConfig(policy="clamp"), progress=False).table["params"]
     for layout in LAYOUTS:
         assert np.array_equal(decode(encode(params, layout), layout), params[:, :145])

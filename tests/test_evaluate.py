@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
-from deepdx.audio import Renderer
-from deepdx.corpus.categorize import features as category_features
+from deepdx.audio.render import Renderer
+from deepdx.corpus.categorize import classifier_features
 from deepdx.dx7.params import MAX, op_index, uniform_voices
 from deepdx.evaluate import baselines
 from deepdx.evaluate.audio_metrics import AudioReference
@@ -67,7 +67,7 @@ def test_category_fidelity_follows_the_requested_category(ref):
     voices, _ = population(800, seed=8)
     category = np.arange(800) % 4
     voices[:, op_index(1, "output_level")] = category * 30  # the category is audible in one parameter
-    clf = DecisionTreeClassifier(random_state=0).fit(category_features(voices), category)
+    clf = DecisionTreeClassifier(random_state=0).fit(classifier_features(voices), category)
     good = measure(ref, voices, category, clf, None)["category_fidelity"]
     wrong = measure(ref, voices, (category + 1) % 4, clf, None)["category_fidelity"]
     assert good > 0.95 and wrong < 0.05

@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from deepdx.audio import Renderer
+from deepdx.audio.render import Renderer
+from deepdx.audio.repair import audio_problem, repair
 from deepdx.cli import main as cli
+from deepdx.config import RepairConfig
 from deepdx.corpus.table import write_json, write_table
 from deepdx.dx7.params import INDEX, op_index
 from deepdx.dx7.sysex import check_bank
 from deepdx.dx7.packing import sound_keys
-from deepdx.generate import RepairConfig, audio_problem, generate, generate_run, load_models, repair, voice_name
-from deepdx.models.cgan import CGAN
-from tests.conftest import ROOT, random_voices
+from deepdx.generate.banks import generate_run
+from deepdx.generate.sample import generate, load_models, voice_name
+from tests.conftest import ROOT, cgan, random_voices
 
 CATS = ["keys", "bass", "brass", "strings", "organ", "bells", "lead", "perc"]
 GROUPS = [[1, 2], [3, 4, 5]]
@@ -27,7 +29,7 @@ def workdir(tmp_path_factory):
     torch.manual_seed(0)
     for g in range(2):
         (root / "models" / f"group{g}").mkdir(parents=True)
-        torch.save(CGAN(net={"channels": 16}).export(), root / "models" / f"group{g}" / "generator.pt")
+        torch.save(cgan("model.channels=16").export(), root / "models" / f"group{g}" / "generator.pt")
         params = random_voices(100, seed=g)
         write_table(root / "split" / f"group{g}.parquet",
                     {"params": params, "category": np.arange(100) % 8, "split": np.array(["train"] * 100)})

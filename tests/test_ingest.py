@@ -4,7 +4,8 @@ import sys
 import numpy as np
 import pytest
 
-from deepdx.corpus.ingest import IngestConfig, ingest
+from deepdx.config import IngestConfig
+from deepdx.corpus.ingest import ingest
 from deepdx.dx7 import bank_bytes, pack
 from deepdx.dx7.params import INDEX
 from tests.conftest import ROOT, random_voices
@@ -30,7 +31,7 @@ def make_collection(tmp_path):
 
 def test_every_voice_and_file_is_accounted_for(tmp_path):
     make_collection(tmp_path)
-    r = ingest(IngestConfig(sources=[str(tmp_path)]), progress=False)
+    r = ingest([str(tmp_path)], progress=False)
     v = r.report["voices"]
     assert v["in"] == 96 == v["accepted"] + v["rejected"]
     assert v["accepted"] == 32 + 30 and v["accepted_with_bits_masked"] == 1
@@ -47,10 +48,10 @@ def test_every_voice_and_file_is_accounted_for(tmp_path):
 
 def test_policies_differ_as_documented(tmp_path):
     make_collection(tmp_path)
-    accepted = {p: ingest(IngestConfig(sources=[str(tmp_path)], policy=p), progress=False).report["voices"]["accepted"]
+    accepted = {p: ingest([str(tmp_path)], IngestConfig(policy=p), progress=False).report["voices"]["accepted"]
                 for p in ("strict", "mask", "clamp")}
     assert accepted == {"strict": 61, "mask": 62, "clamp": 63}
-    clamp = ingest(IngestConfig(sources=[str(tmp_path)], policy="clamp", checksum="accept"), progress=False)
+    clamp = ingest([str(tmp_path)], IngestConfig(policy="clamp", checksum="accept"), progress=False)
     assert clamp.report["voices"]["accepted"] == 95
     row = np.flatnonzero(clamp.table["clamped"])
     assert len(row) == 1 and clamp.table["params"][row[0], INDEX["op6_eg_rate1"]] == 99
@@ -58,9 +59,9 @@ def test_policies_differ_as_documented(tmp_path):
 
 def test_bad_configuration_and_missing_source_fail_clearly(tmp_path):
     with pytest.raises(ValueError, match="policy"):
-        IngestConfig(sources=[], policy="lenient")
+        IngestConfig(policy="lenient")
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        ingest(IngestConfig(sources=[str(tmp_path / "nope")]), progress=False)
+        ingest([str(tmp_path / "nope")], progress=False)
 
 
 def test_stage_script_exits_non_zero_with_one_line(tmp_path):
@@ -71,7 +72,7 @@ def test_stage_script_exits_non_zero_with_one_line(tmp_path):
 
 
 def test_real_corpus_accounting(corpus):
-    r = ingest(IngestConfig(sources=[str(corpus)]), progress=False)
+    r = ingest([str(corpus)], progress=False)
     v = r.report["voices"]
     assert v["in"] == 31380 + 1024 == v["accepted"] + v["rejected"]
     assert r.report["rejected_by_reason"]["corrupt"] == 31  # the README's count of voices with bytes > 127
@@ -81,7 +82,7 @@ def test_real_corpus_accounting(corpus):
 
 def test_decoder_agrees_with_dexed_on_the_real_corpus(corpus):
     dexed = pytest.importorskip("dexed")
-    r = ingest(IngestConfig(sources=[str(corpus / "dx7" / "compact.bin")]), progress=False)
+    r = ingest([str(corpus / "dx7" / "compact.bin")], progress=False)
     data = (corpus / "dx7" / "compact.bin").read_bytes()
     rows = np.random.default_rng(0).choice(len(r.table["params"]), 3000, replace=False)
     for row in rows:

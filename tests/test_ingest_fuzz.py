@@ -3,7 +3,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deepdx.corpus.ingest import IngestConfig, ingest
+from deepdx.corpus.ingest import ingest
 from deepdx.dx7 import check_ranges
 
 MUTATIONS = ("truncate", "bit_flips", "wrong_manufacturer", "bad_checksum", "concatenate", "empty", "not_sysex",
@@ -45,7 +45,7 @@ def test_mutated_real_banks_never_crash_and_every_voice_is_accounted(factory_ban
     for n, (bank, kind, seed) in enumerate(files):
         rng = np.random.default_rng(seed)
         (folder / f"{n}_{kind}.syx").write_bytes(mutate(banks[bank], banks[(bank + 1) % 32], kind, rng))
-    result = ingest(IngestConfig(sources=[str(folder)]), progress=False)
+    result = ingest([str(folder)], progress=False)
     v = result.report["voices"]
     assert v["in"] == v["accepted"] + v["rejected"] == sum(f["voices"] for f in result.files)
     assert len(result.files) == len(files)

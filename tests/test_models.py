@@ -6,13 +6,15 @@ import torch
 
 from deepdx.corpus.encoding import encode
 from deepdx.corpus.table import write_table
-from deepdx.models.cgan import CGAN
+from deepdx.config import ModelConfig, as_dict
+from deepdx.dx7.params import MAX
+from deepdx.errors import DeepDXError
 from deepdx.models.diagnostics import CollapseProbe
 from deepdx.models.losses import d_loss
-from deepdx.models.nets import Discriminator, Generator, NetConfig
-from deepdx.models.train import fingerprint, load_generator, train_group
-from deepdx.dx7.params import MAX
-from tests.conftest import random_voices
+from deepdx.models.nets import Architecture, Discriminator, Generator, load_generator
+from deepdx.models.train import fingerprint, train_group
+from deepdx.config import compose
+from tests.conftest import cgan, random_voices
 
 
 @pytest.mark.parametrize("kw", [
@@ -21,7 +23,7 @@ from tests.conftest import random_voices
     {"g_kernels": [2, 3, 4], "d_kernels": [3, 3, 2], "g_channels": [32, 16, 8], "d_channels": [8, 16, 32]},
 ])
 def test_forward_shapes(kw):
-    cfg = NetConfig(**kw)
+    cfg = Architecture.of(ModelConfig(**kw), n_classes=8)
     z, c = torch.randn(6, cfg.latent), torch.randint(0, 8, (6,))
     grid = Generator(cfg)(z, c)
     assert grid.shape == (6, 16, 16) and grid.abs().max() <= 1
@@ -29,16 +31,16 @@ def test_forward_shapes(kw):
 
 
 def test_bad_architectures_are_refused():
-    with pytest.raises(ValueError, match="whole cells"):
-        NetConfig(layers=5)
-    with pytest.raises(ValueError, match="as long"):
-        NetConfig(g_kernels=[2, 2], g_channels=[8, 8, 8])
-    with pytest.raises(ValueError, match="loss"):
-        CGAN(net={}, loss="mse")
+    with pytest.raises(DeepDXError, match="whole cells"):
+        Architecture.of(ModelConfig(layers=5), 8)
+    with pytest.raises(DeepDXError, match="as long"):
+        Architecture.of(ModelConfig(g_kernels=[2, 2], g_channels=[8, 8, 8]), 8)
+    with pytest.raises(DeepDXError, match="model.loss"):
+        ModelConfig(loss="mse")
 
 
 def test_masked_output_and_valid_samples():
-    module = CGAN(net={"channels": 16})
+    module = cgan("model.channels=16")
     grid = module(torch.randn(4, 100), torch.zeros(4, dtype=torch.long))
     assert (grid[:, ~module.mask.bool()] == 0).all()
     sound = module.sample(torch.arange(8))
@@ -46,7 +48,7 @@ def test_masked_output_and_valid_samples():
 
 
 def test_dequantization_stays_in_the_rounding_bin():
-    module = CGAN(net={"channels": 8}, dequantize=True)
+    module = cgan("model.channels=8", "model.dequantize=true")
     real = torch.from_numpy(encode(random_voices(200), "operator_blocks"))
     from deepdx.corpus.encoding import decode
     noisy = module._dequantize(real)
@@ -58,7 +60,7 @@ def test_a_few_discriminator_steps_lower_its_loss_on_real_data(corpus_or_random)
     torch.manual_seed(0)
     real = torch.from_numpy(encode(corpus_or_random[:256], "operator_blocks"))
     c = torch.zeros(len(real), dtype=torch.long)
-    module = CGAN(net={"channels": 32})
+    module = cgan("model=seed", "model.channels=32")
     opt = torch.optim.Adam(module.D.parameters(), lr=1e-3)
     fake = module(torch.randn(len(real), 100), c).detach()
     losses = []
@@ -95,11 +97,9 @@ def group_file(tmp_path):
 
 
 def tiny_config(tmp_path, epochs=2):
-    return {"seed": 1, "encoding": {"layout": "operator_blocks"},
-            "model": {"channels": 16, "loss": "hinge", "d_norm": "spectral", "dequantize": True},
-            "train": {"epochs": epochs, "batch_size": 32, "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999],
-                      "n_critic": 1, "limit": None, "progress_bar": False},
-            "mlflow": {"experiment": "test", "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"}}
+    return compose("seed=1", "model.channels=16", f"train.epochs={epochs}", "train.batch_size=32",
+                   "train.progress_bar=false", "mlflow.experiment=test",
+                   f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}")
 
 
 def weights(path):
@@ -119,7 +119,7 @@ def test_training_is_deterministic_resumable_and_tracked(group_file, tmp_path):
     train_group(0, str(group_file), str(tmp_path / "c"), c3, cats, [1, 2])
     ckpt = tmp_path / "a" / "ckpt"
     (ckpt / "fingerprint").write_text(fingerprint(
-        {"model": c3["model"], "train": c3["train"], "layout": "operator_blocks", "seed": 1,
+        {"model": as_dict(c3.model), "train": as_dict(c3.train), "layout": "operator_blocks", "seed": 1,
          "data": hashlib.md5(group_file.read_bytes()).hexdigest(), "categories": cats, "algorithms": [1, 2]}))
     resumed = train_group(0, str(group_file), str(tmp_path / "a"), c3, cats, [1, 2])
     assert resumed["epochs"] == 3 and resumed["mlflow_run_id"] == a["mlflow_run_id"]

@@ -40,7 +40,9 @@ def _bank_voices(path: str, data: bytes | None = None):
 
 
 def cmd_generate(args) -> None:
-    from .generate import RepairConfig, generate, load_models, training_keys, write_banks
+    from .config import RepairConfig
+    from .generate.banks import write_banks
+    from .generate.sample import generate, load_models, training_keys
 
     if args.count < 1:
         raise DeepDXError("--count must be at least 1")
@@ -52,7 +54,7 @@ def cmd_generate(args) -> None:
     n_banks = -(-args.count // BANK_VOICES)
     renderer = None
     if not args.no_repair:
-        from .audio import Renderer
+        from .audio.render import Renderer
 
         renderer = Renderer()
     made = generate(models, args.category, n_banks * BANK_VOICES, args.seed, exclude, args.routing_mode, renderer,
@@ -95,7 +97,8 @@ def cmd_show(args) -> None:
 
 
 def cmd_render(args) -> None:
-    from .audio import Renderer, write_wav
+    from .audio.render import Renderer
+    from .audio.wav import write_wav
     from .dx7.packing import names
 
     _, params = _bank_voices(args.file)

@@ -1,26 +1,271 @@
-"""conf/ (Hydra, the source) and params.yaml (what DVC reads) kept in step.
+"""The configuration: every tunable value, its type and its default, said once.
 
-``dvc exp run`` composes conf/ into params.yaml by itself.  ``python -m deepdx.config sync``
-does the same composition without running anything, for a plain ``dvc repro`` after an
-edit; ``python -m deepdx.config check`` exits non-zero when params.yaml is stale.
+The dataclasses below are Hydra structured configs, registered in Hydra's ConfigStore as
+``deepdx_schema``.  ``conf/config.yaml`` starts from that schema, and the YAML files in
+``conf/`` hold only what differs from it (``conf/model/seed.yaml``: the seed's choices;
+``conf/experiment/smoke.yaml``: a short run; ``conf/categorize/default.yaml``: the name
+rules).  Composition rejects a key the schema does not know and a value of the wrong
+type; :func:`load` also checks the choices (``ingest.policy`` in strict | mask | clamp...).
+
+DVC composes ``conf/`` into ``params.yaml`` (``dvc exp run``; DVC finds the schema through
+the Hydra plugin in ``src/hydra_plugins``, see ``.dvc/config``).  A plain ``dvc repro``
+reads ``params.yaml``:  ``python -m deepdx.config sync`` rewrites it after an edit of
+``conf/``, ``python -m deepdx.config check`` exits non-zero when it is stale.
+
+This module imports nothing heavy: DVC loads it to compose, and every stage to validate.
 """
 from __future__ import annotations
 
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Dict, List, Optional
+
+from omegaconf import MISSING
+
+from .errors import DeepDXError
 
 ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = "deepdx_schema"
+
+
+def _choice(section: str, key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise DeepDXError(f"{section}.{key} must be one of {', '.join(choices)}; got {value!r}")
+
+
+@dataclass
+class DataPaths:
+    """Where each stage reads and writes (relative to the repository root)."""
+
+    raw: str = "data/raw"  # the collection to learn from: a folder or a file
+    voices: str = "data/ingest/voices.parquet"  # accepted voices
+    rejected: str = "data/ingest/rejected.csv"  # one row per rejected voice, with its reason
+    files: str = "data/ingest/files.csv"  # one row per file found under the sources
+    unique: str = "data/dedupe/unique.parquet"  # one representative per sound
+    merged: str = "data/dedupe/merged.csv"  # every voice merged into a representative
+    categorized: str = "data/categorize/voices.parquet"  # unique voices + category, confidence, how
+    classifier: str = "data/categorize/classifier.skops"  # the parameter classifier (skops, not pickle)
+    split: str = "data/split"  # group<g>.parquet per algorithm group, routing.json
+    plots: str = "data/plots"  # PNG pictures and CSV for `dvc plots show`
+    models: str = "data/models"  # group<g>/generator.pt, summary.json, ckpt/
+    generated: str = "data/generate"  # banks/<category>_<n>.syx, manifest.csv, previews/
+    evaluation: str = "data/evaluate"  # report.md and plots
+    metrics: str = "metrics"  # JSON metrics, in git, for `dvc metrics show/diff` and `dvc exp show`
+
+
+INGEST_POLICIES = ("strict", "mask", "clamp")  # see deepdx.dx7.validate
+EIGHT_BIT = ("reject", "mask")
+CHECKSUM = ("reject", "accept")
+
+
+@dataclass
+class IngestConfig:
+    extensions: List[str] = field(default_factory=lambda: [".syx", ".bin"])  # others are listed as skipped
+    policy: str = "mask"  # strict | mask | clamp (deepdx.dx7.validate)
+    eight_bit: str = "reject"  # reject | mask: bytes above 127 (corrupt)
+    checksum: str = "reject"  # reject | accept a message whose checksum is wrong
+
+    def __post_init__(self):
+        _choice("ingest", "policy", self.policy, INGEST_POLICIES)
+        _choice("ingest", "eight_bit", self.eight_bit, EIGHT_BIT)
+        _choice("ingest", "checksum", self.checksum, CHECKSUM)
+
+
+@dataclass
+class DedupeConfig:
+    near: bool = True  # also merge near-duplicates
+    max_params: int = 2  # near: at most this many parameters differ ...
+    max_delta: int = 3  # ... each by at most this many steps
+
+
+@dataclass
+class CategorizeConfig:
+    """The classes and name rules live in conf/categorize/default.yaml (patterns are data)."""
+
+    categories: List[str] = MISSING  # the sound classes, in index order
+    holdout: float = 0.2  # share of name-labelled voices held out to score the classifier
+    max_iter: int = 200  # boosting rounds of the classifier
+    strong: Dict[str, List[str]] = field(default_factory=dict)  # category -> regular expressions, in order
+    weak: Dict[str, List[str]] = field(default_factory=dict)  # decide only when no strong rule matched
+
+
+LAYOUTS = ("operator_blocks", "row_major")  # see deepdx.corpus.encoding
+
+
+@dataclass
+class EncodingConfig:
+    layout: str = "operator_blocks"  # operator_blocks | row_major (the seed's)
+
+    def __post_init__(self):
+        _choice("encoding", "layout", self.layout, LAYOUTS)
+
+
+@dataclass
+class SplitConfig:
+    grouping: str = "structural"  # structural (derived, see deepdx.corpus.groups) | explicit
+    n_groups: int = 6
+    groups: Optional[List[List[int]]] = None  # explicit: a list of algorithm lists covering 1-32 once
+    holdout: float = 0.1  # held-out share per group, stratified by category
+
+    def __post_init__(self):
+        _choice("split", "grouping", self.grouping, ("structural", "explicit"))
+
+
+LOSSES = ("bce", "hinge", "wgan")  # see deepdx.models.losses
+
+
+@dataclass
+class ModelConfig:
+    """The default CGAN, chosen by measurement against the seed's design (conf/model/seed.yaml).
+
+    The scalar knobs (``layers``, ``kernel_size``, ``channels``) set every layer and are what
+    sweeps turn; the per-layer lists, when given, override them (see deepdx.models.nets)."""
+
+    latent: int = 100  # noise size
+    embed: int = 50  # category embedding size (the seed's 50)
+    layers: int = 3  # transposed convolutions in G, convolutions in D
+    kernel_size: int = 2  # every G layer, and every D layer after the first
+    d_first_kernel: int = 4
+    channels: int = 128
+    g_kernels: Optional[List[int]] = None
+    g_channels: Optional[List[int]] = None  # input channels of each G layer (the last outputs 1)
+    d_kernels: Optional[List[int]] = None
+    d_channels: Optional[List[int]] = None  # output channels of each D layer
+    stride: int = 2
+    features: int = 100  # the discriminator's feature vector (the seed's 100 values in [-1, 1])
+    slope: float = 0.2  # LeakyReLU
+    g_norm: str = "none"  # none | batch
+    d_norm: str = "spectral"  # none | spectral
+    conditional: str = "projection"  # none (the seed's unconditional D) | projection
+    minibatch_std: bool = True  # D sees the batch's spread (against collapse)
+    loss: str = "hinge"  # bce (the seed's) | hinge | wgan (with gradient penalty)
+    gp_weight: float = 10.0  # wgan only
+    dequantize: bool = True  # spread real values over their rounding bins (deepdx.models.cgan)
+
+    def __post_init__(self):
+        _choice("model", "g_norm", self.g_norm, ("none", "batch"))
+        _choice("model", "d_norm", self.d_norm, ("none", "spectral"))
+        _choice("model", "conditional", self.conditional, ("none", "projection"))
+        _choice("model", "loss", self.loss, LOSSES)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 64
+    lr_g: float = 0.0002
+    lr_d: float = 0.0002
+    betas: List[float] = field(default_factory=lambda: [0.5, 0.999])
+    n_critic: int = 1  # discriminator steps per generator step
+    limit: Optional[int] = None  # train on a seeded subset of this many voices per group (smoke runs)
+    groups: List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5])  # one DVC stage each; = range(split.n_groups)
+    progress_bar: bool = True
+
+
+@dataclass
+class MLflowConfig:
+    experiment: str = "deepdx"
+    tracking_uri: Optional[str] = None  # default: sqlite:///<repo root>/mlflow.db (MLFLOW_TRACKING_URI wins)
+
+
+@dataclass
+class RepairConfig:
+    """The generate stage's audio check and fixed/ratio repair (deepdx.audio.repair).
+
+    Defaults from 2,000 real corpus voices rendered at C4: 0.35 % of them have an RMS below
+    0.001, 1 % a spectral centroid above 11 kHz, about 0.2 % more than 95 % of their energy
+    below 20 Hz."""
+
+    enabled: bool = True  # flip fixed/ratio on voices that render silent or shrill
+    silence_rms: float = 0.001  # below: silent
+    max_centroid_hz: float = 11000.0  # above: shrieking
+    max_subaudio_share: float = 0.95  # above: the energy is below hearing (operators at a few Hz)
+
+
+@dataclass
+class GenerateConfig:
+    categories: Optional[List[str]] = None  # null: every category
+    banks_per_category: int = 1  # 32 voices each
+    routing: str = "sample"  # sample | argmax: how routing statistics choose group and algorithm
+    previews: bool = True  # a WAV per voice and a mix per bank (dexed-py)
+    repair: RepairConfig = field(default_factory=RepairConfig)
+
+    def __post_init__(self):
+        _choice("generate", "routing", self.routing, ("sample", "argmax"))
+
+
+@dataclass
+class EvaluateConfig:
+    audio: bool = True  # render every evaluated voice with dexed-py
+    max_voices: Optional[int] = None  # per group, evaluate at most this many held-out voices (smoke runs)
+
+
+@dataclass
+class Config:
+    seed: int = 42
+    data: DataPaths = field(default_factory=DataPaths)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    dedupe: DedupeConfig = field(default_factory=DedupeConfig)
+    categorize: CategorizeConfig = field(default_factory=CategorizeConfig)
+    encoding: EncodingConfig = field(default_factory=EncodingConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    mlflow: MLflowConfig = field(default_factory=MLflowConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+
+
+def register() -> None:
+    """Make the schema known to Hydra (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name=SCHEMA, node=Config)
+
+
+def load(cfg) -> Config:
+    """A composed config (Hydra's DictConfig, or params.yaml read back) as typed objects.
+
+    Unknown keys, wrong types and invalid choices raise DeepDXError naming the key."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), cfg))
+    except OmegaConfBaseException as exc:
+        raise DeepDXError(f"bad configuration: {str(exc).splitlines()[0]}") from None
+
+
+def compose(*overrides: str, config_dir: Path = ROOT / "conf") -> Config:
+    """conf/ composed with Hydra overrides, as a stage run by hand sees it (tests, benchmarks)."""
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    register()
+    with initialize_config_dir(str(config_dir), version_base="1.3"):
+        return load(hydra_compose("config", overrides=list(overrides)))
+
+
+def as_dict(config) -> dict:
+    """Plain nested dicts and lists (for logging and fingerprints)."""
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(config) if is_dataclass(config) else dict(config)
+
+
+# --------------------------------------------------------------------------- conf/ -> params.yaml
 
 
 def compose_params(out: Path, overrides: list[str] | None = None) -> None:
     # DVC's own composition, so that this file and `dvc exp run` can never disagree.
     from dvc.utils.hydra import compose_and_dump
 
-    compose_and_dump(out, str(ROOT / "conf"), None, "config", str(ROOT), overrides or [])
+    compose_and_dump(out, str(ROOT / "conf"), None, "config", str(ROOT / "src"), overrides or [])
 
 
 def main(argv: list[str]) -> int:
+    register()
     cmd = argv[0] if argv else "check"
     params = ROOT / "params.yaml"
     if cmd == "sync":

@@ -1,24 +1,31 @@
-"""Glue shared by the stage scripts in pipeline/: config loading and clean failures."""
+"""What every stage script in pipeline/ shares: a typed, validated config and clean failures.
+
+    @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+    @stage
+    def main(cfg: Config) -> None: ...
+
+Hydra composes ``conf/`` (by hand) or reads ``params.yaml`` (under DVC); :func:`stage` turns
+that into a :class:`deepdx.config.Config`, so an unknown key, a wrong type or an invalid
+choice stops the stage with one line.  Bad input (:class:`DeepDXError`, a missing file)
+gives one line on stderr and exit status 2; anything else is a bug and keeps its traceback.
+"""
 from __future__ import annotations
 
 import functools
-import logging
 import sys
 
+from . import config
 from .errors import DeepDXError
 
-__all__ = ["DeepDXError", "clean_exit"]
-log = logging.getLogger("deepdx")
+__all__ = ["DeepDXError", "stage"]
+config.register()  # before @hydra.main composes conf/config.yaml, which starts from the schema
 
 
-def clean_exit(fn):
-    """Turn expected failures (bad input, bad config, a missing file) into one line and exit 2;
-    anything else is a bug and keeps its traceback."""
-
+def stage(fn):
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(cfg, *args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            return fn(config.load(cfg), *args, **kwargs)
         except (DeepDXError, FileNotFoundError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None

@@ -1,4 +1,5 @@
-"""MLflow store: the local embedded SQLite file at the repository root by default.
+"""MLflow, the one place that talks to it: the store (a local embedded SQLite file at the
+repository root by default) and the evaluation's figures.
 
 The root is ``DVC_ROOT`` when DVC runs the stage (queued experiments run in a temporary
 copy that is deleted afterwards, so a relative store would lose their runs), else the
@@ -9,9 +10,12 @@ serialised with a file lock.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
+
+from .config import MLflowConfig
 
 
 def project_root() -> Path:
@@ -45,3 +49,30 @@ def ensure_experiment(name: str, uri: str) -> str:
         if experiment is not None:
             return experiment.experiment_id
         return client.create_experiment(name, artifact_location=(project_root() / "mlartifacts" / name).as_uri())
+
+
+def _flat(metrics: dict) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if isinstance(v, float) and v == v}
+
+
+def log_evaluation(results: dict, out_dir: str | Path, models_dir: str, n_groups: int, cfg: MLflowConfig) -> None:
+    """One run "evaluate" (overall figures, the report and plots), and each group's CGAN figures
+    as ``eval/*`` metrics into that group's training run, so sweeps compare on them."""
+    import mlflow
+
+    uri = tracking_uri(cfg.tracking_uri)
+    experiment_id = ensure_experiment(cfg.experiment, uri)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    run = client.create_run(experiment_id, run_name="evaluate", tags={"stage": "evaluate"})
+    for reference, metrics in results["overall"].items():
+        for key, value in _flat(metrics).items():
+            client.log_metric(run.info.run_id, f"{reference}.{key}", value)
+    for path in sorted(Path(out_dir).glob("*")):
+        client.log_artifact(run.info.run_id, str(path))
+    client.set_terminated(run.info.run_id)
+    for g in range(n_groups):
+        summary = Path(models_dir) / f"group{g}" / "summary.json"
+        run_id = json.loads(summary.read_text()).get("mlflow_run_id") if summary.exists() else None
+        if run_id:
+            for key, value in _flat(results["groups"][str(g)]["cgan"]).items():
+                client.log_metric(run_id, f"eval/{key}", value)

@@ -7,21 +7,25 @@ PERC or SYN that are often only adjectives) decide only when no strong pattern m
 
 Then parameters: a gradient-boosted classifier on parameter and envelope features,
 trained on the name-labelled voices, labels the rest.  Its accuracy on held-out
-name-labelled voices is reported against the majority-class baseline.
+name-labelled voices is reported against the majority-class baseline.  The classifier is
+saved with skops (no pickle: loading checks every type against a short trusted list), so
+the evaluate stage judges category fidelity with the very model that labelled the voices.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix
 
+from ..config import CategorizeConfig
 from ..dx7 import algorithms as A
+from ..dx7.params import INDEX, MAX, N_SOUND_PARAMS, op_index
 from ..errors import DeepDXError
 from .split import seeded_split
-from ..dx7.params import INDEX, MAX, N_SOUND_PARAMS, op_index
 
 
 @dataclass
@@ -31,7 +35,8 @@ class NameRules:
     weak: list[tuple[str, re.Pattern]]
 
     @classmethod
-    def from_config(cls, categories: list[str], strong: dict, weak: dict) -> "NameRules":
+    def from_config(cls, cfg: CategorizeConfig) -> "NameRules":
+        categories, strong, weak = list(cfg.categories), cfg.strong, cfg.weak
         for tier in (strong, weak):
             unknown = set(tier) - set(categories)
             if unknown:
@@ -62,7 +67,7 @@ _FIELDS = ("output_level", "freq_coarse", "freq_fine", "osc_mode", "eg_rate1", "
            "eg_level1", "eg_level2", "eg_level3", "eg_level4", "key_vel_sens")
 
 
-def features(params: np.ndarray) -> np.ndarray:
+def classifier_features(params: np.ndarray) -> np.ndarray:
     """N x F float32: the 145 parameters scaled to [0, 1], plus what carriers and modulators do.
 
     Carriers shape loudness over time (the envelope a listener hears), modulators the
@@ -99,6 +104,7 @@ class CategorizeResult:
     confidence: np.ndarray  # N float
     how: np.ndarray  # N str: rule | model
     report: dict
+    model: HistGradientBoostingClassifier  # trained on the name-labelled voices outside the held-out share
 
 
 def categorize(params: np.ndarray, names, rules: NameRules, holdout: float = 0.2, seed: int = 0,
@@ -108,7 +114,7 @@ def categorize(params: np.ndarray, names, rules: NameRules, holdout: float = 0.2
     n_cat = len(rules.categories)
     if len(labelled) < 10 * n_cat:
         raise DeepDXError(f"only {len(labelled)} voices matched a name rule; too few to train the classifier")
-    X = features(params)
+    X = classifier_features(params)
     y = by_name[labelled]
     counts = np.bincount(y, minlength=n_cat)
     train, test = seeded_split(labelled, y, holdout, seed)
@@ -140,4 +146,29 @@ def categorize(params: np.ndarray, names, rules: NameRules, holdout: float = 0.2
         "classes_by_rule": {c: int(n) for c, n in zip(names_, counts)},
         "mean_model_confidence": round(float(confidence[unlabelled].mean()), 4) if len(unlabelled) else None,
     }
-    return CategorizeResult(category, confidence, how, report)
+    return CategorizeResult(category, confidence, how, report, model)
+
+
+# --------------------------------------------------------------------------- persistence
+
+_TRUSTED = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+
+
+def save_classifier(path: str | Path, model: HistGradientBoostingClassifier) -> None:
+    import skops.io as sio
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    sio.dump(model, path)
+
+
+def load_classifier(path: str | Path) -> HistGradientBoostingClassifier:
+    """The categorize stage's classifier; a file holding any other type is refused, not run."""
+    import skops.io as sio
+
+    path = Path(path)
+    if not path.is_file():
+        raise DeepDXError(f"no classifier at {path}: run `dvc repro categorize` first")
+    untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in _TRUSTED]
+    if untrusted:
+        raise DeepDXError(f"{path} holds types that are not a DeepDX classifier's: {untrusted}")
+    return sio.load(path, trusted=_TRUSTED)

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+
+from ..config import DedupeConfig
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ..dx7.params import N_SOUND_PARAMS
-
-KINDS = ("unique", "exact", "near")
 
 
 @dataclass
@@ -116,11 +116,11 @@ def dedupe(params: np.ndarray, near: bool = True, max_params: int = 2, max_delta
     return DedupeResult(representative=representative, kind=kind)
 
 
-def dedupe_table(table: dict, near: bool = True, max_params: int = 2, max_delta: int = 3):
+def dedupe_table(table: dict, cfg: DedupeConfig = DedupeConfig()):
     """(unique voices with merge counts, one row per merged voice, report) for a voice table."""
     from .table import take
 
-    result = dedupe(table["params"], near, max_params, max_delta)
+    result = dedupe(table["params"], cfg.near, cfg.max_params, cfg.max_delta)
     rep, kept = result.representative, result.kept
     unique = take(table, kept)
     for k in ("exact", "near"):
@@ -133,7 +133,7 @@ def dedupe_table(table: dict, near: bool = True, max_params: int = 2, max_delta:
     ]
     sizes = np.bincount(rep)[kept]
     report = {
-        "settings": {"near": near, "max_params": max_params, "max_delta": max_delta},
+        "settings": {"near": cfg.near, "max_params": cfg.max_params, "max_delta": cfg.max_delta},
         "voices": {
             "in": len(rep),
             "unique": len(kept),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import config
 from ..dx7.params import INDEX, MAX, N_SOUND_PARAMS, OPERATOR_FIELDS, VOICE_SIZE
 
 GRID = 16
@@ -53,6 +54,7 @@ def _operator_blocks() -> np.ndarray:
 
 
 LAYOUTS = {"operator_blocks": _operator_blocks(), "row_major": np.arange(N_SOUND_PARAMS)}
+assert tuple(LAYOUTS) == config.LAYOUTS  # the names the configuration accepts
 for _name, _cells in LAYOUTS.items():
     assert len(set(_cells.tolist())) == N_SOUND_PARAMS and _cells.min() >= 0, _name
 

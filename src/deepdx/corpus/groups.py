@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import SplitConfig
 from ..dx7 import algorithms as A
 from ..errors import DeepDXError
 
@@ -77,3 +78,12 @@ def group_of(groups: list[list[int]]) -> np.ndarray:
     for gi, g in enumerate(groups):
         lookup[np.array(g) - 1] = gi
     return lookup
+
+
+def choose_groups(cfg: SplitConfig, algorithm_counts: np.ndarray) -> list[list[int]]:
+    """The groups the split config asks for: derived (structural) or given (explicit)."""
+    if cfg.grouping == "structural":
+        return structural_groups(algorithm_counts, cfg.n_groups)
+    groups = [list(g) for g in cfg.groups or []]
+    check_groups(groups)
+    return groups

@@ -9,35 +9,18 @@ reason.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from ..config import IngestConfig
 from ..dx7.packing import names
-from ..errors import DeepDXError
 from ..dx7.params import VOICE_SIZE
 from ..dx7.sysex import Block, scan
 from ..dx7.validate import POLICIES, apply_policy
 from .table import Table
-
-CHECKSUM_POLICIES = ("reject", "accept")
-
-
-@dataclass
-class IngestConfig:
-    sources: list[str]
-    extensions: list[str] = field(default_factory=lambda: [".syx", ".bin"])
-    policy: str = "mask"
-    eight_bit: str = "reject"
-    checksum: str = "reject"
-
-    def __post_init__(self):
-        if self.checksum not in CHECKSUM_POLICIES:
-            raise DeepDXError(f"ingest.checksum must be one of {CHECKSUM_POLICIES}, got {self.checksum!r}")
-        if self.policy not in POLICIES:
-            raise DeepDXError(f"ingest.policy must be one of {POLICIES}, got {self.policy!r}")
 
 
 @dataclass
@@ -136,8 +119,9 @@ class _Collector:
         return table
 
 
-def ingest(cfg: IngestConfig, progress: bool = True) -> IngestResult:
-    read, skipped = find_files(cfg.sources, cfg.extensions)
+def ingest(sources: list[str], cfg: IngestConfig = IngestConfig(), progress: bool = True) -> IngestResult:
+    """Read every file under ``sources`` (folders or files) under the policies of ``cfg``."""
+    read, skipped = find_files(sources, cfg.extensions)
     collector = _Collector(cfg)
     for path in tqdm(read, desc="ingest", unit="file", disable=not progress):
         collector.add_file(path, str(path))

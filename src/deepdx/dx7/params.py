@@ -57,9 +57,7 @@ _OPERATOR_FIELDS = (
     ("detune", 14, 12, 3, 4),  # 7 = centre
 )
 OPERATOR_FIELDS: tuple[str, ...] = tuple(f[0] for f in _OPERATOR_FIELDS)
-N_OPERATORS = 6
 OPS: tuple[int, ...] = (6, 5, 4, 3, 2, 1)  # panel number of each VCED operator block
-OP_VCED_SIZE = len(_OPERATOR_FIELDS)  # 21
 OP_PACKED_SIZE = 17
 
 # Global fields after the six operators: (name, max, packed byte, shift, bits)
@@ -134,12 +132,6 @@ RAW_MASK = _raw_masks()
 def op_index(op: int, field: str) -> int:
     """Column of an operator field; ``op`` is the panel number 1-6."""
     return INDEX[f"op{op}_{field}"]
-
-
-def operator_columns(op: int) -> np.ndarray:
-    """The 21 VCED columns of operator ``op`` (panel number 1-6), in field order."""
-    start = OPS.index(op) * OP_VCED_SIZE
-    return np.arange(start, start + OP_VCED_SIZE)
 
 
 def uniform_voices(n: int, seed: int = 0) -> np.ndarray:

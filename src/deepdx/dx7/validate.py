@@ -22,12 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .packing import Decoded
+from ..config import EIGHT_BIT, INGEST_POLICIES as POLICIES
 from ..errors import DeepDXError
+from .packing import Decoded
 from .params import MAX, NAMES
-
-POLICIES = ("strict", "mask", "clamp")
-EIGHT_BIT = ("reject", "mask")
 
 
 @dataclass

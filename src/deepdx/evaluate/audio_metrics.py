@@ -14,26 +14,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..audio import Renderer, rms, spectral_centroid, subaudio_share
-from ..generate import RepairConfig
-from .metrics import frechet_distance, pairwise
+from ..audio.render import Renderer
+from ..audio.spectrum import centroid, rms, spectrum, subaudio_share
+from ..config import RepairConfig
+from ..distances import mean_pairwise
+from .metrics import frechet_distance
 
 BANDS = np.geomspace(40, 16000, 17)
 
 
 def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     audio = np.atleast_2d(audio).astype(np.float64)
-    power = np.abs(np.fft.rfft(audio, axis=1)) ** 2 + 1e-20
-    freqs = np.fft.rfftfreq(audio.shape[1], 1 / sample_rate)
+    spec = spectrum(audio, sample_rate)
+    power, freqs = spec.power + 1e-20, spec.freqs
     total = power.sum(1)
-    centroid = spectral_centroid(audio, sample_rate)  # the repair pass's measure, so "harsh" means one thing
+    hz = centroid(spec)  # the repair pass's measure, so "harsh" means one thing
     flatness = np.exp(np.log(power).mean(1)) / power.mean(1)
     rolloff = freqs[np.argmax(np.cumsum(power, 1) >= 0.85 * total[:, None], axis=1)]
     bands = np.stack([power[:, (freqs >= lo) & (freqs < hi)].sum(1) for lo, hi in zip(BANDS[:-1], BANDS[1:])], 1)
     segments = np.array_split(audio, 6, axis=1)
     envelope = np.stack([np.log10(rms(s) + 1e-6) for s in segments], 1)
-    return np.column_stack([np.log10(rms(audio) + 1e-6), np.log10(centroid + 1), np.log10(flatness + 1e-12),
-                            np.log10(rolloff + 1), subaudio_share(audio, sample_rate),
+    return np.column_stack([np.log10(rms(audio) + 1e-6), np.log10(hz + 1), np.log10(flatness + 1e-12),
+                            np.log10(rolloff + 1), subaudio_share(spec),
                             np.log10(bands / total[:, None] + 1e-12), envelope])
 
 
@@ -45,24 +47,23 @@ class AudioReference:
         """``thresholds``: silence and shrillness as the generate stage's repair pass defines them."""
         self.renderer = renderer
         self.silence_rms, self.max_centroid_hz = thresholds.silence_rms, thresholds.max_centroid_hz
-        real = self.features(held_out_voices)
+        real = self.render_features(held_out_voices)
         self.mu, self.sd = real.mean(0), real.std(0) + 1e-9
         z = (real - self.mu) / self.sd
         self.z_mu, self.z_cov = z.mean(0), np.cov(z, rowvar=False)
         self.flatness_limit = float(np.quantile(real[:, FLATNESS], 0.99))
 
-    def features(self, voices: np.ndarray) -> np.ndarray:
+    def render_features(self, voices: np.ndarray) -> np.ndarray:
         audio = self.renderer.render_all(voices)
         return audio_features(audio, self.renderer.settings.sample_rate)
 
     def evaluate(self, voices: np.ndarray) -> dict[str, float]:
-        return self.evaluate_features(self.features(voices))
+        return self.evaluate_features(self.render_features(voices))
 
     def evaluate_features(self, f: np.ndarray) -> dict[str, float]:
         silent = f[:, 0] < np.log10(self.silence_rms + 1e-6)
         harsh = ~silent & ((f[:, CENTROID] > np.log10(self.max_centroid_hz + 1)) | (f[:, FLATNESS] > self.flatness_limit))
         z = (f - self.mu) / self.sd
-        n = len(z)
         return {"silent_rate": float(silent.mean()), "harsh_rate": float(harsh.mean()),
-                "audio_diversity": float(pairwise(z, z).sum() / (n * (n - 1))) if n > 1 else float("nan"),
+                "audio_diversity": mean_pairwise(z),
                 "audio_frechet": frechet_distance(z, self.z_mu, self.z_cov)}

@@ -1,4 +1,4 @@
-"""Parameter-space metrics.  Features: the 145 sound parameters divided by their maxima.
+"""Parameter-space metrics, in normalised parameter space (:mod:`deepdx.distances`).
 
 * duplicate rate: share of voices equal to an earlier one of the same set;
 * memorisation: share identical to a training voice, or nearer to one than
@@ -11,32 +11,13 @@
 """
 from __future__ import annotations
 
-import contextlib
-import io
-
 import numpy as np
 from scipy import linalg
 from scipy.stats import norm
 from sklearn.cluster import KMeans
 
+from ..distances import mean_pairwise, nearest, normalise, prdc
 from ..dx7.packing import sound_keys
-from ..dx7.params import MAX, N_SOUND_PARAMS
-
-_SCALE = MAX[:N_SOUND_PARAMS].astype(np.float64)
-
-
-def features(sound: np.ndarray) -> np.ndarray:
-    return np.asarray(sound)[:, :N_SOUND_PARAMS] / _SCALE
-
-
-def pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
-    return np.sqrt(np.maximum(sq, 0))
-
-
-def nearest(a: np.ndarray, b: np.ndarray, chunk: int = 2048) -> np.ndarray:
-    """Distance from each row of a to its nearest row of b."""
-    return np.concatenate([pairwise(a[i:i + chunk], b).min(1) for i in range(0, len(a), chunk)])
 
 
 def duplicate_rate(sound: np.ndarray) -> float:
@@ -49,7 +30,7 @@ class Reference:
 
     def __init__(self, train: np.ndarray, held_out: np.ndarray, k: int = 5, bins: int = 20,
                  memo_quantile: float = 0.05, seed: int = 0):
-        self.train_f, self.held_f = features(train), features(held_out)
+        self.train_f, self.held_f = normalise(train), normalise(held_out)
         self.train_keys = set(sound_keys(train))
         self.k = k
         self.memo_threshold = float(np.quantile(nearest(self.held_f, self.train_f), memo_quantile))
@@ -59,19 +40,15 @@ class Reference:
 
     def memorisation(self, sound: np.ndarray) -> float:
         identical = np.array([key in self.train_keys for key in sound_keys(sound)])
-        close = nearest(features(sound), self.train_f) <= self.memo_threshold
+        close = nearest(normalise(sound), self.train_f) <= self.memo_threshold
         return float((identical | close).mean())
 
     def prdc(self, sound: np.ndarray) -> dict[str, float]:
-        from prdc import compute_prdc
-
-        with contextlib.redirect_stdout(io.StringIO()):  # prdc prints its set sizes
-            out = compute_prdc(self.held_f, features(sound), self.k)
-        return {key: float(v) for key, v in out.items()}
+        return prdc(self.held_f, normalise(sound), self.k)
 
     def ndb(self, sound: np.ndarray, alpha: float = 0.05) -> float:
         """NDB/K: share of bins with a significantly different proportion."""
-        gen = np.bincount(self.kmeans.predict(features(sound)), minlength=self.kmeans.n_clusters)
+        gen = np.bincount(self.kmeans.predict(normalise(sound)), minlength=self.kmeans.n_clusters)
         n1, n2 = self.held_bins.sum(), gen.sum()
         p1, p2 = self.held_bins / n1, gen / n2
         pooled = (self.held_bins + gen) / (n1 + n2)
@@ -80,7 +57,7 @@ class Reference:
         return float((p_value < alpha).mean())
 
     def frechet(self, sound: np.ndarray) -> float:
-        return frechet_distance(features(sound), self.held_mu, self.held_cov)
+        return frechet_distance(normalise(sound), self.held_mu, self.held_cov)
 
 
 def frechet_distance(x: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
@@ -92,14 +69,9 @@ def frechet_distance(x: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
 
 def diversity(sound: np.ndarray, category: np.ndarray | None = None) -> dict[str, float]:
     """Mean pairwise distance, overall and per category (keys 'all' and category indices)."""
-    f = features(sound)
-
-    def spread(x):
-        n = len(x)
-        return float(pairwise(x, x).sum() / (n * (n - 1))) if n > 1 else float("nan")
-
-    out = {"all": spread(f)}
+    f = normalise(sound)
+    out = {"all": mean_pairwise(f)}
     if category is not None:
         for c in np.unique(category):
-            out[str(int(c))] = spread(f[category == c])
+            out[str(int(c))] = mean_pairwise(f[category == c])
     return out

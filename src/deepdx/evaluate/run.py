@@ -15,24 +15,47 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..corpus.categorize import features as category_features
+from ..audio.render import Renderer
+from ..audio.repair import repair
+from ..config import RepairConfig
+from ..corpus.categorize import classifier_features
 from ..corpus.encoding import with_names
+from ..corpus.table import read_table
+from ..distances import nearest, normalise
 from ..dx7.params import N_SOUND_PARAMS, NAME_LENGTH
-from ..generate import RepairConfig, repair, sample_group
+from ..generate.sample import sample_group
 from . import baselines
 from .audio_metrics import AudioReference
-from .metrics import Reference, diversity, duplicate_rate, features, nearest
+from .metrics import Reference, diversity, duplicate_rate
 
 REFERENCES = ("real", "cgan", "cgan_repaired", "uniform", "marginal", "jitter")
 
 
 @dataclass
-class GroupData:
+class EvalGroup:
+    """One algorithm group's real voices, as the evaluation sees them."""
+
     algorithms: list[int]
     train: np.ndarray  # N x 155
     train_category: np.ndarray
     held_out: np.ndarray
     held_out_category: np.ndarray
+
+
+def load_groups(split_dir: str, groups: list[list[int]], max_voices: int | None = None, seed: int = 0) -> list[EvalGroup]:
+    """Each group's training and held-out voices from the split stage; ``max_voices`` keeps a
+    seeded subset of each group's held-out voices (smoke runs)."""
+    out = []
+    for g, algorithms in enumerate(groups):
+        t = read_table(f"{split_dir}/group{g}.parquet")
+        train, held = t["split"] == "train", t["split"] == "held_out"
+        if max_voices is not None:
+            rows = np.flatnonzero(held)
+            keep = np.random.default_rng(seed + g).choice(rows, min(len(rows), max_voices), replace=False)
+            held = np.isin(np.arange(len(held)), keep)
+        out.append(EvalGroup(algorithms, t["params"][train], t["category"][train].astype(np.int64),
+                             t["params"][held], t["category"][held].astype(np.int64)))
+    return out
 
 
 def with_blank_names(sound: np.ndarray) -> np.ndarray:
@@ -55,17 +78,15 @@ def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, clas
     if category is not None:
         out["diversity_by_category"] = div
         if classifier is not None:
-            out["category_fidelity"] = float((classifier.predict(category_features(sound)) == category).mean())
+            out["category_fidelity"] = float((classifier.predict(classifier_features(sound)) == category).mean())
     if audio is not None:
         out.update(audio.evaluate(with_blank_names(sound)))
     return out
 
 
-def evaluate(groups: list[GroupData], models, classifier, seed: int = 0, audio: bool = True,
+def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: bool = True,
              renderer=None, progress: bool = True, repair_cfg: RepairConfig | None = None) -> dict:
     """{"groups": {g: {reference: metrics}}, "overall": {reference: metrics}}."""
-    from ..audio import Renderer
-
     repair_cfg = repair_cfg or RepairConfig()
     renderer = renderer or (Renderer() if audio else None)
     rng, torch_rng = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
@@ -103,7 +124,7 @@ def evaluate(groups: list[GroupData], models, classifier, seed: int = 0, audio: 
         cats = np.concatenate(pooled_cat[name])
         results["overall"][name] = measure(ref, np.concatenate(pooled[name]), cats if (cats >= 0).all() else None,
                                            classifier, aref, held if name == "real" else None)
-    results["nearest_training_distance"] = {name: nearest(features(np.concatenate(pooled[name])), ref.train_f).tolist()
+    results["nearest_training_distance"] = {name: nearest(normalise(np.concatenate(pooled[name])), ref.train_f).tolist()
                                             for name in REFERENCES if pooled[name]}
     results["nearest_training_distance"]["held_out"] = nearest(ref.held_f, ref.train_f).tolist()
     return results

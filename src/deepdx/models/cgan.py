@@ -1,18 +1,16 @@
 """The category-conditioned GAN as a LightningModule (one per algorithm group)."""
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from ..config import Config, ModelConfig, as_dict
 from ..corpus.encoding import GRID, LAYOUTS, decode, used_cells
 from ..dx7.params import MAX, N_SOUND_PARAMS
-from ..errors import DeepDXError
 from .diagnostics import CollapseProbe
-from .losses import LOSSES, d_loss, g_loss, gradient_penalty
-from .nets import Discriminator, Generator, NetConfig
+from .losses import d_loss, g_loss, gradient_penalty
+from .nets import Architecture, Discriminator, Generator
 
 
 def _dequantization_widths(layout: str) -> torch.Tensor:
@@ -23,16 +21,16 @@ def _dequantization_widths(layout: str) -> torch.Tensor:
 
 
 class CGAN(pl.LightningModule):
-    def __init__(self, net: dict, loss: str = "bce", lr_g: float = 2e-4, lr_d: float = 2e-4,
-                 betas: tuple[float, float] = (0.5, 0.999), n_critic: int = 1, gp_weight: float = 10.0,
-                 dequantize: bool = False, layout: str = "operator_blocks", probe_samples: int = 512,
-                 seed: int = 0):
+    """``model``: the model config as a plain dict; the optimiser settings come from the train
+    config (all kept in the checkpoint; MLflow gets the whole config from models.train)."""
+
+    def __init__(self, model: dict, lr_g: float, lr_d: float, betas: list[float], n_critic: int, layout: str,
+                 n_classes: int, seed: int, probe_samples: int = 512):
         super().__init__()
-        if loss not in LOSSES:
-            raise DeepDXError(f"unknown loss {loss!r}; choose one of {LOSSES}")
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)
+        self.model_cfg = ModelConfig(**model)
         self.automatic_optimization = False
-        self.net_cfg = NetConfig(**net)
+        self.net_cfg = Architecture.of(self.model_cfg, n_classes)
         self.G, self.D = Generator(self.net_cfg), Discriminator(self.net_cfg)
         self.register_buffer("mask", torch.from_numpy(used_cells(layout)).float())
         self.register_buffer("dq", _dequantization_widths(layout))
@@ -40,6 +38,11 @@ class CGAN(pl.LightningModule):
         self.register_buffer("probe_z", torch.randn(probe_samples, self.net_cfg.latent, generator=g))
         self.register_buffer("probe_c", torch.arange(probe_samples) % self.net_cfg.n_classes)
         self.probe: CollapseProbe | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Config, n_classes: int, seed: int) -> "CGAN":
+        t = cfg.train
+        return cls(as_dict(cfg.model), t.lr_g, t.lr_d, list(t.betas), t.n_critic, cfg.encoding.layout, n_classes, seed)
 
     # ------------------------------------------------------------------ sampling
     def forward(self, z: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
@@ -61,16 +64,16 @@ class CGAN(pl.LightningModule):
     # ------------------------------------------------------------------ training
     def training_step(self, batch, batch_idx):
         real, category = batch
-        if self.hparams.dequantize:
+        if self.model_cfg.dequantize:
             real = self._dequantize(real)
         opt_g, opt_d = self.optimizers()
-        kind = self.hparams.loss
+        kind = self.model_cfg.loss
 
         z = torch.randn(len(real), self.net_cfg.latent, device=self.device)
         fake = self(z, category).detach()
         loss_d = d_loss(kind, self.D(real, category), self.D(fake, category))
         if kind == "wgan":
-            loss_d = loss_d + self.hparams.gp_weight * gradient_penalty(self.D, real, fake, category)
+            loss_d = loss_d + self.model_cfg.gp_weight * gradient_penalty(self.D, real, fake, category)
         opt_d.zero_grad()
         self.manual_backward(loss_d)
         opt_d.step()
@@ -96,12 +99,12 @@ class CGAN(pl.LightningModule):
             self.log(f"probe/{key}", value, prog_bar=key == "coverage")
 
     def configure_optimizers(self):
-        betas = tuple(self.hparams.betas)
-        return (torch.optim.Adam(self.G.parameters(), lr=self.hparams.lr_g, betas=betas),
-                torch.optim.Adam(self.D.parameters(), lr=self.hparams.lr_d, betas=betas))
+        h = self.hparams
+        return (torch.optim.Adam(self.G.parameters(), lr=h.lr_g, betas=tuple(h.betas)),
+                torch.optim.Adam(self.D.parameters(), lr=h.lr_d, betas=tuple(h.betas)))
 
     # An interrupted run resumes exactly: the noise stream continues where it stopped
-    # (the data order is a function of seed and epoch, see GroupData).
+    # (the data order is a function of seed and epoch, see GroupDataModule).
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["torch_rng_state"] = torch.get_rng_state()
 
@@ -111,5 +114,5 @@ class CGAN(pl.LightningModule):
 
     def export(self) -> dict:
         """What generation needs, as plain tensors and values (loadable with weights_only=True)."""
-        return {"generator": self.G.state_dict(), "mask": self.mask.cpu(), "net": asdict(self.net_cfg),
+        return {"generator": self.G.state_dict(), "mask": self.mask.cpu(), "net": self.net_cfg.to_dict(),
                 "layout": self.hparams.layout}

@@ -37,7 +37,7 @@ class EpochShuffle(Sampler):
         return iter(torch.randperm(self.n, generator=g).tolist())
 
 
-class GroupData(pl.LightningDataModule):
+class GroupDataModule(pl.LightningDataModule):
     def __init__(self, path: str, layout: str, batch_size: int, limit: int | None = None, seed: int = 0):
         super().__init__()
         self.path, self.layout, self.batch_size, self.limit, self.seed = path, layout, batch_size, limit, seed

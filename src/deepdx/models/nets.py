@@ -1,4 +1,4 @@
-"""Generator and discriminator over the 16x16 voice grid, built from config (conf/model/*.yaml).
+"""Generator and discriminator over the 16x16 voice grid, built from ``model`` (deepdx.config.ModelConfig).
 
 Generator: noise ``z`` with a learned category embedding appended, a linear layer to a
 small ``channels x s x s`` map, then ``len(g_kernels)`` transposed convolutions that each
@@ -17,57 +17,72 @@ size by exactly ``stride``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ..config import ModelConfig
 from ..errors import DeepDXError
 
 GRID = 16
 
 
-@dataclass
-class NetConfig:
-    """Architecture.  The scalar knobs (``layers``, ``kernel_size``, ``channels``) set every
-    layer and are what sweeps turn; the per-layer lists, when given, override them."""
+@dataclass(frozen=True)
+class Architecture:
+    """The nets' shape, every layer spelled out: what ``generator.pt`` records.  Built from
+    the model config by :meth:`of` (the config's scalar knobs expanded per layer)."""
 
-    latent: int = 100
-    n_classes: int = 8
-    embed: int = 50
-    layers: int = 3  # transposed convolutions in G, convolutions in D
-    kernel_size: int = 2  # every G layer, and every D layer after the first
-    d_first_kernel: int = 4
-    channels: int = 128
-    g_kernels: list[int] | None = None
-    g_channels: list[int] | None = None  # input channels of each G layer (the last outputs 1)
-    d_kernels: list[int] | None = None
-    d_channels: list[int] | None = None  # output channels of each D layer
-    stride: int = 2
-    features: int = 100
-    slope: float = 0.2
-    g_norm: str = "none"  # none | batch
-    d_norm: str = "none"  # none | spectral
-    conditional: str = "none"  # none | projection
-    minibatch_std: bool = False
+    latent: int
+    n_classes: int
+    embed: int
+    g_kernels: tuple[int, ...]
+    g_channels: tuple[int, ...]  # input channels of each G layer (the last outputs 1)
+    d_kernels: tuple[int, ...]
+    d_channels: tuple[int, ...]  # output channels of each D layer
+    stride: int
+    features: int
+    slope: float
+    g_norm: str
+    d_norm: str
+    conditional: str
+    minibatch_std: bool
 
-    def __post_init__(self):
-        n = self.layers
-        self.g_kernels = [int(k) for k in (self.g_kernels or [self.kernel_size] * n)]
-        self.g_channels = [int(c) for c in (self.g_channels or [self.channels] * n)]
-        self.d_kernels = [int(k) for k in (self.d_kernels or [self.d_first_kernel] + [self.kernel_size] * (n - 1))]
-        self.d_channels = [int(c) for c in (self.d_channels or [max(1, self.channels // 2)] + [self.channels] * (n - 1))]
+    @classmethod
+    def of(cls, model: ModelConfig, n_classes: int) -> "Architecture":
+        n = model.layers
+        arch = cls(latent=model.latent, n_classes=n_classes, embed=model.embed,
+                   g_kernels=tuple(model.g_kernels or [model.kernel_size] * n),
+                   g_channels=tuple(model.g_channels or [model.channels] * n),
+                   d_kernels=tuple(model.d_kernels or [model.d_first_kernel] + [model.kernel_size] * (n - 1)),
+                   d_channels=tuple(model.d_channels or [max(1, model.channels // 2)] + [model.channels] * (n - 1)),
+                   stride=model.stride, features=model.features, slope=model.slope, g_norm=model.g_norm,
+                   d_norm=model.d_norm, conditional=model.conditional, minibatch_std=model.minibatch_std)
+        arch.check()
+        return arch
+
+    def check(self) -> None:
         if len(self.g_kernels) != len(self.g_channels) or len(self.d_kernels) != len(self.d_channels):
             raise DeepDXError("each layer needs a kernel size and a channel count: the lists must be as long")
         for kernels in (self.g_kernels, self.d_kernels):
             start = GRID / self.stride ** len(kernels)
             if start < 1 or start != int(start):
                 raise DeepDXError(f"{len(kernels)} layers of stride {self.stride} do not divide 16 into whole cells")
-        if self.g_norm not in ("none", "batch") or self.d_norm not in ("none", "spectral"):
-            raise DeepDXError(f"unknown normalisation g_norm={self.g_norm!r} d_norm={self.d_norm!r}")
-        if self.conditional not in ("none", "projection"):
-            raise DeepDXError(f"conditional must be none or projection, got {self.conditional!r}")
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Architecture":
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise DeepDXError(f"architecture lacks {missing}")
+        arch = cls(**{n: tuple(values[n]) if isinstance(values[n], list) else values[n] for n in names})
+        arch.check()
+        return arch
 
 
 def _padding(kernel: int, stride: int) -> tuple[int, int]:
@@ -77,14 +92,14 @@ def _padding(kernel: int, stride: int) -> tuple[int, int]:
 
 
 class Generator(nn.Module):
-    def __init__(self, cfg: NetConfig):
+    def __init__(self, cfg: Architecture):
         super().__init__()
         self.cfg = cfg
         self.start = GRID // cfg.stride ** len(cfg.g_kernels)
         self.embed = nn.Embedding(cfg.n_classes, cfg.embed)
         self.project = nn.Linear(cfg.latent + cfg.embed, cfg.g_channels[0] * self.start**2)
         layers: list[nn.Module] = []
-        channels = cfg.g_channels + [1]
+        channels = [*cfg.g_channels, 1]
         for i, k in enumerate(cfg.g_kernels):
             pad, out_pad = _padding(k, cfg.stride)
             layers.append(nn.ConvTranspose2d(channels[i], channels[i + 1], k, cfg.stride, pad, out_pad))
@@ -110,12 +125,12 @@ class MinibatchStd(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, cfg: NetConfig):
+    def __init__(self, cfg: Architecture):
         super().__init__()
         self.cfg = cfg
         sn = spectral_norm if cfg.d_norm == "spectral" else (lambda m: m)
         layers: list[nn.Module] = [MinibatchStd()] if cfg.minibatch_std else []
-        channels = [1 + int(cfg.minibatch_std)] + cfg.d_channels
+        channels = [1 + int(cfg.minibatch_std), *cfg.d_channels]
         for i, k in enumerate(cfg.d_kernels):
             pad, _ = _padding(k, cfg.stride)
             layers += [sn(nn.Conv2d(channels[i], channels[i + 1], k, cfg.stride, pad)), nn.LeakyReLU(cfg.slope)]
@@ -131,3 +146,13 @@ class Discriminator(nn.Module):
         if self.embed is not None:
             out = out + (self.embed(category) * f).sum(1)
         return out
+
+
+def load_generator(path: str | Path) -> tuple[Generator, dict]:
+    """The generator from ``generator.pt`` (see CGAN.export), read without unpickling code
+    (``weights_only``); returns it in eval mode with the file's other entries (mask, layout)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    generator = Generator(Architecture.from_dict(state["net"]))
+    generator.load_state_dict(state["generator"])
+    generator.eval()
+    return generator, state

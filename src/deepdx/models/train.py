@@ -1,7 +1,7 @@
 """Train one algorithm group's CGAN: seeded, resumable, tracked in MLflow.
 
 Outputs in ``out_dir``: ``generator.pt`` (weights and what generation needs; load it with
-:func:`load_generator`, ``weights_only=True``), ``summary.json``, and ``ckpt/`` with the
+:func:`deepdx.models.nets.load_generator`), ``summary.json``, and ``ckpt/`` with the
 last Lightning checkpoint.  An interrupted run resumes from ``ckpt/last.ckpt`` when its
 configuration fingerprint matches, into the same MLflow run.
 """
@@ -19,6 +19,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
 
+from ..config import Config, as_dict
 from ..corpus.encoding import encode, with_names
 from ..corpus.table import write_json
 from ..dx7.packing import encode_name
@@ -26,9 +27,8 @@ from ..dx7.params import INDEX
 from ..dx7.sysex import write_bank
 from ..tracking import ensure_experiment, tracking_uri
 from .cgan import CGAN
-from .data import GroupData
+from .data import GroupDataModule
 from .diagnostics import CollapseProbe
-from .nets import Generator, NetConfig
 
 
 def fingerprint(config: dict) -> str:
@@ -44,13 +44,6 @@ def flatten(config: dict, prefix: str = "") -> dict:
         else:
             out[name] = value
     return out
-
-
-def build_module(model: dict, train: dict, layout: str, n_classes: int, seed: int) -> CGAN:
-    net = {k: v for k, v in model.items() if k in NetConfig.__dataclass_fields__}
-    return CGAN(net={**net, "n_classes": n_classes}, loss=model["loss"], lr_g=train["lr_g"], lr_d=train["lr_d"],
-                betas=tuple(train["betas"]), n_critic=train["n_critic"], gp_weight=model.get("gp_weight", 10.0),
-                dequantize=model.get("dequantize", False), layout=layout, seed=seed)
 
 
 def sample_bank(module: CGAN, categories: list[str], algorithms: list[int], seed: int) -> np.ndarray:
@@ -83,11 +76,11 @@ def grid_image(path: Path, real: np.ndarray, fake: np.ndarray, layout: str) -> N
     plt.close(fig)
 
 
-def train_group(group: int, data_path: str, out_dir: str, config: dict, categories: list[str],
+def train_group(group: int, data_path: str, out_dir: str, cfg: Config, categories: list[str],
                 algorithms: list[int], tags: dict | None = None) -> dict:
-    """Train one group; ``config`` is the resolved config with model, train, encoding, seed, mlflow."""
-    model, train = config["model"], config["train"]
-    layout, seed = config["encoding"]["layout"], int(config["seed"]) + group
+    """Train one group with ``cfg.model``, ``cfg.train``, ``cfg.encoding`` and ``cfg.seed`` (+ group)."""
+    model, train = as_dict(cfg.model), as_dict(cfg.train)
+    layout, seed = cfg.encoding.layout, cfg.seed + group
     out = Path(out_dir)
     ckpt_dir = out / "ckpt"
     # what the checkpoint was trained on: a resumed run must have the same config *and* data
@@ -103,13 +96,12 @@ def train_group(group: int, data_path: str, out_dir: str, config: dict, categori
     (ckpt_dir / "fingerprint").write_text(print_fp)
 
     pl.seed_everything(seed, workers=True, verbose=False)
-    data = GroupData(data_path, layout, train["batch_size"], train.get("limit"), seed)
+    data = GroupDataModule(data_path, layout, cfg.train.batch_size, cfg.train.limit, seed)
     data.setup()
-    module = build_module(model, train, layout, len(categories), seed)
+    module = CGAN.from_config(cfg, len(categories), seed)
     module.probe = CollapseProbe(data.held_out["params"], data.held_out["category"])
 
-    uri = tracking_uri(config.get("mlflow", {}).get("tracking_uri"))
-    experiment = config.get("mlflow", {}).get("experiment", "deepdx")
+    uri, experiment = tracking_uri(cfg.mlflow.tracking_uri), cfg.mlflow.experiment
     ensure_experiment(experiment, uri)
     run_id_file = ckpt_dir / "mlflow_run_id"
     logger = MLFlowLogger(experiment_name=experiment, run_name=f"group{group}", tracking_uri=uri,
@@ -120,10 +112,10 @@ def train_group(group: int, data_path: str, out_dir: str, config: dict, categori
         logger.log_hyperparams({**flatten({"model": model, "train": train}), "encoding.layout": layout,
                                 "seed": seed, "group": group, "train_voices": len(data.train["params"])})
 
-    trainer = pl.Trainer(max_epochs=train["epochs"], accelerator="auto", devices=1, deterministic=True,
+    trainer = pl.Trainer(max_epochs=cfg.train.epochs, accelerator="auto", devices=1, deterministic=True,
                          logger=logger, log_every_n_steps=10, enable_model_summary=False,
                          callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0)],
-                         enable_progress_bar=train.get("progress_bar", True))
+                         enable_progress_bar=cfg.train.progress_bar)
     trainer.fit(module, data, ckpt_path=resume)
 
     module.cpu().eval()
@@ -139,12 +131,3 @@ def train_group(group: int, data_path: str, out_dir: str, config: dict, categori
         for path in Path(tmp).iterdir():
             logger.experiment.log_artifact(logger.run_id, str(path))
     return summary
-
-
-def load_generator(path: str | Path) -> tuple[Generator, dict]:
-    """The generator from ``generator.pt``, read without unpickling code (weights_only)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    generator = Generator(NetConfig(**state["net"]))
-    generator.load_state_dict(state["generator"])
-    generator.eval()
-    return generator, state

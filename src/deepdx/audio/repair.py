@@ -1,0 +1,47 @@
+"""The audio check and repair pass: a voice that renders silent, shrill or inaudible gets
+single operators switched between fixed and ratio frequency (the seed author's manual fix).
+
+Thresholds (:class:`deepdx.config.RepairConfig`) sit beyond what 99 % of real voices do;
+the evaluation's "silent" and "harsh" rates use the same ones.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import RepairConfig
+from ..dx7.algorithms import carriers
+from ..dx7.params import INDEX, op_index
+from .render import Renderer
+from .spectrum import centroid, rms, spectrum, subaudio_share
+
+
+def audio_problem(audio: np.ndarray, sample_rate: int, cfg: RepairConfig) -> str:
+    """What is wrong with one render ("" when nothing is)."""
+    level = float(rms(audio)[0])
+    if level < cfg.silence_rms:
+        return "silent"
+    spec = spectrum(audio, sample_rate)
+    hz = float(centroid(spec)[0])
+    if hz > cfg.max_centroid_hz:
+        return f"shrill (spectral centroid {hz:.0f} Hz)"
+    low = float(subaudio_share(spec)[0])
+    if low > cfg.max_subaudio_share:
+        return f"inaudible ({100 * low:.0f} % of the energy below 20 Hz)"
+    return ""
+
+
+def repair(voice: np.ndarray, renderer: Renderer, cfg: RepairConfig) -> tuple[np.ndarray, str, str]:
+    """(voice, problem found or "", fix applied or ""): flips one operator's fixed/ratio mode."""
+    sr = renderer.settings.sample_rate
+    problem = audio_problem(renderer.render(voice), sr, cfg)
+    if not problem:
+        return voice, "", ""
+    alg = int(voice[INDEX["algorithm"]]) + 1
+    ops = sorted(range(1, 7), key=lambda op: (voice[op_index(op, "osc_mode")] == 0, op not in carriers(alg), op))
+    for op in ops:  # fixed-frequency operators first, carriers before modulators
+        col = op_index(op, "osc_mode")
+        trial = voice.copy()
+        trial[col] = 1 - trial[col]
+        if not audio_problem(renderer.render(trial), sr, cfg):
+            return trial, problem, f"OP{op} {'fixed->ratio' if voice[col] else 'ratio->fixed'}"
+    return voice, problem, ""

@@ -1,0 +1,14 @@
+"""WAV previews: 16-bit mono, written with scipy."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.io import wavfile
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = 44100) -> None:
+    """Audio is float in [-1, 1] (clipped)."""
+    pcm = (np.clip(np.asarray(audio, dtype=np.float32), -1, 1) * 32767).astype("<i2")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    wavfile.write(path, sample_rate, pcm)

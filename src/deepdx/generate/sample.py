@@ -1,0 +1,152 @@
+"""Sampling: requested category -> routed model and algorithm -> valid, new, named voices.
+
+For each voice the routing statistics recorded at split time choose the group (model) and
+the algorithm inside it (``routing: sample`` draws from P(group | category) and
+P(algorithm | group, category); ``argmax`` always takes the most likely).  Grids decode to
+valid parameters (rounded, clamped).  A voice identical (145 sound parameters) to a real
+voice or to one generated earlier in the run is drawn again.  With a renderer, each voice
+then goes through the audio check and repair pass (:mod:`deepdx.audio.repair`).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio.render import Renderer
+from ..audio.repair import repair
+from ..config import RepairConfig
+from ..corpus.encoding import decode, with_names
+from ..corpus.table import read_table
+from ..dx7.packing import encode_name, sound_keys
+from ..dx7.params import INDEX, N_SOUND_PARAMS
+from ..errors import DeepDXError
+from ..models.nets import load_generator
+
+
+@dataclass
+class Models:
+    generators: list  # (Generator, state) per group
+    routing: dict
+
+    @property
+    def categories(self) -> list[str]:
+        return self.routing["categories"]
+
+
+def load_models(models_dir: str | Path, routing_path: str | Path) -> Models:
+    routing_path, models_dir = Path(routing_path), Path(models_dir)
+    if not routing_path.exists():
+        raise DeepDXError(f"no routing statistics at {routing_path}: run `dvc repro split` first")
+    routing = json.loads(routing_path.read_text())
+    generators = []
+    for g in range(len(routing["groups"])):
+        path = models_dir / f"group{g}" / "generator.pt"
+        if not path.exists():
+            raise DeepDXError(f"no trained model for group {g} at {path}: run `dvc repro` (or pass --models DIR)")
+        generators.append(load_generator(path))
+    return Models(generators, routing)
+
+
+def training_keys(split_dir: str | Path) -> set[bytes]:
+    """Every real voice's sound (training and held-out alike): none may come out of generation."""
+    keys: set[bytes] = set()
+    for path in sorted(Path(split_dir).glob("group*.parquet")):
+        keys.update(sound_keys(read_table(path)["params"]))
+    return keys
+
+
+def sample_group(models: Models, g: int, category: np.ndarray, rng: np.random.Generator,
+                 torch_rng: torch.Generator, routing: str = "sample") -> np.ndarray:
+    """N x 145 voices from group g's generator for the given category indices, each given an
+    algorithm of the group by P(algorithm | group, category) (uniform where a category never
+    used the group)."""
+    generator, state = models.generators[g]
+    z = torch.randn(len(category), generator.cfg.latent, generator=torch_rng)
+    with torch.no_grad():
+        grid = generator(z, torch.as_tensor(category, dtype=torch.long)) * state["mask"]
+    sound = decode(grid.numpy(), state["layout"])
+    algorithms = np.array(models.routing["groups"][g])
+    for c in np.unique(category):
+        rows = np.flatnonzero(category == c)
+        table = models.routing["p_algorithm"][str(g)][models.categories[c]]
+        p = np.array([table[str(a)] for a in algorithms], float)
+        p = p / p.sum() if p.sum() > 0 else np.full(len(algorithms), 1 / len(algorithms))
+        pick = rng.choice(algorithms, len(rows), p=p) if routing == "sample" else np.full(len(rows), algorithms[p.argmax()])
+        sound[rows, INDEX["algorithm"]] = pick - 1
+    return sound
+
+
+def voice_name(category: str, number: int) -> np.ndarray:
+    """Ten name bytes: the category shortened to fit, then the number ("BRASS 001", "BRAS 1000")."""
+    digits = f"{number:03d}"
+    return encode_name(f"{category[:10 - len(digits) - 1].upper()} {digits}")
+
+
+@dataclass
+class Generated:
+    params: np.ndarray  # N x 155
+    group: np.ndarray
+    algorithm: np.ndarray
+    problem: list[str] = field(default_factory=list)
+    fix: list[str] = field(default_factory=list)
+    resampled: int = 0
+
+
+def generate(models: Models, category: str, count: int, seed: int, exclude: set[bytes],
+             routing: str = "sample", renderer: Renderer | None = None, repair_cfg: RepairConfig | None = None,
+             name_start: int = 1, max_rounds: int = 50) -> Generated:
+    """``count`` new voices of ``category``; their sound keys are added to ``exclude``."""
+    if category not in models.categories:
+        raise DeepDXError(f"unknown category {category!r}; choose one of {', '.join(models.categories)}")
+    if routing not in ("sample", "argmax"):
+        raise DeepDXError(f"routing must be sample or argmax, got {routing!r}")
+    c = models.categories.index(category)
+    rng = np.random.default_rng(seed)
+    torch_rng = torch.Generator().manual_seed(seed)
+    p_group = np.asarray(models.routing["p_group"][category], dtype=float)
+    if p_group.sum() <= 0:
+        p_group = np.ones(len(p_group))
+    p_group = p_group / p_group.sum()
+    sound, groups, algs, resampled = [], [], [], 0
+    for _ in range(max_rounds):
+        need = count - len(sound)
+        if need <= 0:
+            break
+        chosen = rng.choice(len(p_group), need, p=p_group) if routing == "sample" else np.full(need, p_group.argmax())
+        for g in np.unique(chosen):
+            batch = sample_group(models, int(g), np.full(int((chosen == g).sum()), c), rng, torch_rng, routing)
+            pick = batch[:, INDEX["algorithm"]].astype(int) + 1
+            for row, a in zip(batch, pick):
+                key = row.tobytes()
+                if key in exclude:
+                    resampled += 1
+                    continue
+                exclude.add(key)
+                sound.append(row)
+                groups.append(int(g))
+                algs.append(int(a))
+    if len(sound) < count:
+        raise DeepDXError(f"could only make {len(sound)} new {category} voices of {count} requested")
+    names = np.stack([voice_name(category, name_start + i) for i in range(count)])
+    params = with_names(np.array(sound[:count]), names)
+    result = Generated(params, np.array(groups[:count]), np.array(algs[:count]), resampled=resampled)
+    if renderer is not None and repair_cfg is not None and repair_cfg.enabled:
+        for i in range(count):
+            fixed, problem, fix = repair(params[i], renderer, repair_cfg)
+            key = fixed[:N_SOUND_PARAMS].tobytes()
+            if fix and key in exclude:  # the fix would recreate a known sound: keep the voice as it was
+                fix = ""
+            elif fix:
+                exclude.discard(params[i, :N_SOUND_PARAMS].tobytes())
+                exclude.add(key)
+                params[i] = fixed
+            result.problem.append(problem)
+            result.fix.append(fix)
+    else:
+        result.problem = [""] * count
+        result.fix = [""] * count
+    return result

@@ -1,0 +1,44 @@
+"""dvc.yaml against the code: a stage reruns whenever code it imports changes."""
+import pytest
+import yaml
+
+from tests.imports import ROOT, closure
+
+STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def code_deps(stage: dict) -> list[str]:
+    body = stage.get("do", stage)
+    return [d for d in body["deps"] if isinstance(d, str) and d.startswith(("src/", "pipeline/"))]
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_stage_depends_on_all_the_code_it_imports_and_no_more(name):
+    deps = code_deps(STAGES[name])
+    script = ROOT / "pipeline" / f"{name}.py"
+    assert f"pipeline/{name}.py" in deps
+    imported = closure(script)
+    covered = lambda f: any(f == ROOT / d or (ROOT / d) in f.parents for d in deps)  # noqa: E731
+    missing = sorted(str(f.relative_to(ROOT)) for f in imported if not covered(f))
+    assert not missing, f"stage {name} imports code its deps do not list: {missing}"
+    unused = [d for d in deps if d.startswith("src/") and not any(f == ROOT / d or (ROOT / d) in f.parents
+                                                                    for f in imported)]
+    assert not unused, f"stage {name} depends on code it never imports: {unused}"
+
+
+def test_every_stage_runs_a_script_of_its_own_name():
+    for name, stage in STAGES.items():
+        assert f"pipeline/{name}.py" in stage.get("do", stage)["cmd"]
+
+
+def test_the_closure_follows_imports_inside_functions_and_packages(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("def f():\n    from deepdx.generate.banks import write_banks\n")
+    found = {str(f.relative_to(ROOT / "src")) for f in closure(script)}
+    assert {"deepdx/__init__.py", "deepdx/generate/__init__.py", "deepdx/generate/banks.py",
+            "deepdx/generate/sample.py", "deepdx/audio/wav.py", "deepdx/dx7/params.py"} <= found
+
+
+def test_inference_does_not_import_training_code():
+    files = {str(f.relative_to(ROOT / "src")) for f in closure(ROOT / "pipeline" / "generate.py")}
+    assert not {"deepdx/models/train.py", "deepdx/models/cgan.py", "deepdx/tracking.py"} & files
