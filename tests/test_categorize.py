@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from deepdx.config import CategorizeConfig
-from deepdx.corpus.categorize import NameRules, categorize, classifier_features
+from deepdx.corpus.categorize import NameRules, categorize, classifier_features, load_classifier, save_classifier
 from deepdx.corpus.dedupe import dedupe
 from deepdx.corpus.ingest import ingest
 from deepdx.corpus.table import take
@@ -47,6 +47,27 @@ def test_every_voice_gets_a_category_confidence_and_how(rules):
     assert set(r.how) == {"rule", "model"} and (r.confidence[r.how == "rule"] == 1).all()
     assert ((r.confidence > 0) & (r.confidence <= 1)).all()
     assert r.report["by_rule"] + r.report["by_model"] == 400 == sum(r.report["classes"].values())
+
+
+def test_the_saved_classifier_is_the_one_that_labelled_the_voices(rules, tmp_path):
+    p = random_voices(300, seed=10)
+    names = np.array([["PIANO", "BASS", "BRASS", "STRING", "XX"][i % 5] for i in range(300)])
+    r = categorize(p, names, rules, max_iter=10)
+    save_classifier(tmp_path / "c.skops", r.model)
+    loaded = load_classifier(tmp_path / "c.skops")
+    unlabelled = r.how == "model"
+    assert (loaded.predict(classifier_features(p[unlabelled])) == r.category[unlabelled]).all()
+
+
+def test_a_classifier_file_holding_other_types_is_refused_not_run(tmp_path):
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    sio.dump(FunctionTransformer(func=eval), tmp_path / "evil.skops")
+    with pytest.raises(ValueError, match="builtins.eval"):
+        load_classifier(tmp_path / "evil.skops")
+    with pytest.raises(ValueError, match="run `dvc repro categorize`"):
+        load_classifier(tmp_path / "missing.skops")
 
 
 def test_classifier_beats_the_majority_baseline_on_real_voices(corpus, rules):

@@ -10,7 +10,7 @@ from tests.test_ingest import make_collection
 
 
 def test_params_yaml_is_in_step_with_conf():
-    assert config_main(["check"]) == 0
+    assert config_main(["check"], repo=ROOT) == 0
 
 
 def run_stage(name, tmp_path, *overrides):

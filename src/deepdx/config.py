@@ -257,25 +257,31 @@ def as_dict(config) -> dict:
 # --------------------------------------------------------------------------- conf/ -> params.yaml
 
 
-def compose_params(out: Path, overrides: list[str] | None = None) -> None:
+def compose_params(out: Path, overrides: list[str] | None = None, repo: Path = ROOT) -> None:
     # DVC's own composition, so that this file and `dvc exp run` can never disagree.
     from dvc.utils.hydra import compose_and_dump
 
-    compose_and_dump(out, str(ROOT / "conf"), None, "config", str(ROOT / "src"), overrides or [])
+    compose_and_dump(out, str(repo / "conf"), None, "config", str(repo / "src"), overrides or [])
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], repo: Path | None = None) -> int:
+    """``repo``: the checkout whose params.yaml to write or check (default: the current directory,
+    as for dvc, not wherever the installed package lives)."""
     register()
+    repo = (repo or Path.cwd()).resolve()
+    if not (repo / "conf" / "config.yaml").is_file():
+        print(f"error: {repo} has no conf/config.yaml: run this from the repository root", file=sys.stderr)
+        return 2
     cmd = argv[0] if argv else "check"
-    params = ROOT / "params.yaml"
+    params = repo / "params.yaml"
     if cmd == "sync":
-        compose_params(params, argv[1:])
+        compose_params(params, argv[1:], repo)
         print(f"wrote {params}")
         return 0
     if cmd == "check":
         with tempfile.TemporaryDirectory() as tmp:
             fresh = Path(tmp) / "params.yaml"
-            compose_params(fresh)
+            compose_params(fresh, repo=repo)
             if not params.exists() or fresh.read_text() != params.read_text():
                 print("params.yaml is out of date with conf/: run `python -m deepdx.config sync`", file=sys.stderr)
                 return 1
