@@ -142,3 +142,11 @@ def test_changed_data_is_not_resumed_from_an_old_checkpoint(group_file, tmp_path
     write_table(group_file, table)
     second = train_group(0, str(group_file), str(tmp_path / "m"), tiny_config(tmp_path), cats, [1, 2])
     assert second["mlflow_run_id"] != first["mlflow_run_id"] and second["epochs"] == 2
+
+
+def test_a_generator_file_with_an_unknown_normalisation_is_refused(tmp_path):
+    state = cgan("model.channels=8").export()
+    state["net"]["d_norm"] = "weird"
+    torch.save(state, tmp_path / "generator.pt")
+    with pytest.raises(DeepDXError, match="model.d_norm must be one of none, spectral"):
+        load_generator(tmp_path / "generator.pt")

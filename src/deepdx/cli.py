@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import ROUTINGS
 from .dx7.params import BANK_VOICES
 from .errors import DeepDXError
 
@@ -148,7 +149,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--models", default="data/models")
     g.add_argument("--routing", default="data/split/routing.json")
     g.add_argument("--train", default="data/split", help="training voices, for the novelty check")
-    g.add_argument("--routing-mode", default="sample", choices=["sample", "argmax"])
+    g.add_argument("--routing-mode", default="sample", choices=ROUTINGS)
     g.add_argument("--no-repair", action="store_true", help="skip the fixed/ratio repair pass")
     g.set_defaults(func=cmd_generate)
     s = sub.add_parser("show", help="list a bank's voices and validate it")

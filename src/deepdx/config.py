@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = "deepdx_schema"
 
 
-def _choice(section: str, key: str, value: str, choices: tuple[str, ...]) -> None:
+def check_choice(section: str, key: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise DeepDXError(f"{section}.{key} must be one of {', '.join(choices)}; got {value!r}")
 
@@ -68,9 +68,9 @@ class IngestConfig:
     checksum: str = "reject"  # reject | accept a message whose checksum is wrong
 
     def __post_init__(self):
-        _choice("ingest", "policy", self.policy, INGEST_POLICIES)
-        _choice("ingest", "eight_bit", self.eight_bit, EIGHT_BIT)
-        _choice("ingest", "checksum", self.checksum, CHECKSUM)
+        check_choice("ingest", "policy", self.policy, INGEST_POLICIES)
+        check_choice("ingest", "eight_bit", self.eight_bit, EIGHT_BIT)
+        check_choice("ingest", "checksum", self.checksum, CHECKSUM)
 
 
 @dataclass
@@ -99,7 +99,7 @@ class EncodingConfig:
     layout: str = "operator_blocks"  # operator_blocks | row_major (the seed's)
 
     def __post_init__(self):
-        _choice("encoding", "layout", self.layout, LAYOUTS)
+        check_choice("encoding", "layout", self.layout, LAYOUTS)
 
 
 @dataclass
@@ -110,10 +110,13 @@ class SplitConfig:
     holdout: float = 0.1  # held-out share per group, stratified by category
 
     def __post_init__(self):
-        _choice("split", "grouping", self.grouping, ("structural", "explicit"))
+        check_choice("split", "grouping", self.grouping, ("structural", "explicit"))
 
 
 LOSSES = ("bce", "hinge", "wgan")  # see deepdx.models.losses
+G_NORMS = ("none", "batch")
+D_NORMS = ("none", "spectral")
+CONDITIONING = ("none", "projection")  # the seed's unconditional discriminator | projection
 
 
 @dataclass
@@ -145,10 +148,10 @@ class ModelConfig:
     dequantize: bool = True  # spread real values over their rounding bins (deepdx.models.cgan)
 
     def __post_init__(self):
-        _choice("model", "g_norm", self.g_norm, ("none", "batch"))
-        _choice("model", "d_norm", self.d_norm, ("none", "spectral"))
-        _choice("model", "conditional", self.conditional, ("none", "projection"))
-        _choice("model", "loss", self.loss, LOSSES)
+        check_choice("model", "g_norm", self.g_norm, G_NORMS)
+        check_choice("model", "d_norm", self.d_norm, D_NORMS)
+        check_choice("model", "conditional", self.conditional, CONDITIONING)
+        check_choice("model", "loss", self.loss, LOSSES)
 
 
 @dataclass
@@ -184,6 +187,9 @@ class RepairConfig:
     max_subaudio_share: float = 0.95  # above: the energy is below hearing (operators at a few Hz)
 
 
+ROUTINGS = ("sample", "argmax")  # see deepdx.generate.sample
+
+
 @dataclass
 class GenerateConfig:
     categories: Optional[List[str]] = None  # null: every category
@@ -193,7 +199,7 @@ class GenerateConfig:
     repair: RepairConfig = field(default_factory=RepairConfig)
 
     def __post_init__(self):
-        _choice("generate", "routing", self.routing, ("sample", "argmax"))
+        check_choice("generate", "routing", self.routing, ROUTINGS)
 
 
 @dataclass
@@ -248,10 +254,10 @@ def compose(*overrides: str, config_dir: Path = ROOT / "conf") -> Config:
 
 
 def as_dict(config) -> dict:
-    """Plain nested dicts and lists (for logging and fingerprints)."""
-    from dataclasses import asdict, is_dataclass
+    """A config section as plain nested dicts and lists (for logging, fingerprints, checkpoints)."""
+    from dataclasses import asdict
 
-    return asdict(config) if is_dataclass(config) else dict(config)
+    return asdict(config)
 
 
 # --------------------------------------------------------------------------- conf/ -> params.yaml

@@ -18,7 +18,7 @@ import torch
 
 from ..audio.render import Renderer
 from ..audio.repair import repair
-from ..config import RepairConfig
+from ..config import ROUTINGS, RepairConfig
 from ..corpus.encoding import decode, with_names
 from ..corpus.table import read_table
 from ..dx7.packing import encode_name, sound_keys
@@ -102,8 +102,8 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
     """``count`` new voices of ``category``; their sound keys are added to ``exclude``."""
     if category not in models.categories:
         raise DeepDXError(f"unknown category {category!r}; choose one of {', '.join(models.categories)}")
-    if routing not in ("sample", "argmax"):
-        raise DeepDXError(f"routing must be sample or argmax, got {routing!r}")
+    if routing not in ROUTINGS:
+        raise DeepDXError(f"routing must be one of {', '.join(ROUTINGS)}, got {routing!r}")
     c = models.categories.index(category)
     rng = np.random.default_rng(seed)
     torch_rng = torch.Generator().manual_seed(seed)

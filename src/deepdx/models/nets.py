@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..config import ModelConfig
+from ..config import CONDITIONING, D_NORMS, G_NORMS, ModelConfig, check_choice
 from ..errors import DeepDXError
 
 GRID = 16
@@ -64,6 +64,10 @@ class Architecture:
         return arch
 
     def check(self) -> None:
+        """Also run on what a generator.pt file says (see load_generator), not only on the config."""
+        check_choice("model", "g_norm", self.g_norm, G_NORMS)
+        check_choice("model", "d_norm", self.d_norm, D_NORMS)
+        check_choice("model", "conditional", self.conditional, CONDITIONING)
         if len(self.g_kernels) != len(self.g_channels) or len(self.d_kernels) != len(self.d_channels):
             raise DeepDXError("each layer needs a kernel size and a channel count: the lists must be as long")
         for kernels in (self.g_kernels, self.d_kernels):
