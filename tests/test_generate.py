@@ -1,44 +1,17 @@
 import json
-import subprocess
-import sys
 
+import dexed
 import numpy as np
 import pytest
-import torch
 
 from deepdx.audio.render import Renderer
 from deepdx.audio.repair import audio_problem, repair
-from deepdx.cli import main as cli
 from deepdx.config import RepairConfig
-from deepdx.corpus.table import write_json, write_table
 from deepdx.dx7.params import INDEX, op_index
 from deepdx.dx7.sysex import check_bank
 from deepdx.dx7.packing import sound_keys
 from deepdx.generate.banks import generate_run
 from deepdx.generate.sample import generate, load_models, voice_name
-from tests.conftest import ROOT, cgan, random_voices
-
-CATS = ["keys", "bass", "brass", "strings", "organ", "bells", "lead", "perc"]
-GROUPS = [[1, 2], [3, 4, 5]]
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    """Untrained (randomly initialised) generators for two groups, routing and a training split."""
-    root = tmp_path_factory.mktemp("gen")
-    torch.manual_seed(0)
-    for g in range(2):
-        (root / "models" / f"group{g}").mkdir(parents=True)
-        torch.save(cgan("model.channels=16").export(), root / "models" / f"group{g}" / "generator.pt")
-        params = random_voices(100, seed=g)
-        write_table(root / "split" / f"group{g}.parquet",
-                    {"params": params, "category": np.arange(100) % 8, "split": np.array(["train"] * 100)})
-    p_alg = {str(g): {c: {str(a): 1 / len(algs) for a in algs} for c in CATS} for g, algs in enumerate(GROUPS)}
-    p_alg["1"]["bass"] = {"3": 0.0, "4": 0.0, "5": 1.0}
-    write_json(root / "split" / "routing.json", {"categories": CATS, "groups": GROUPS, "p_algorithm": p_alg,
-                                                  "p_group": {c: [0.5, 0.5] if c != "bass" else [0.0, 1.0]
-                                                              for c in CATS}})
-    return root
 
 
 def models(workdir):
@@ -101,7 +74,6 @@ def test_repair_flips_a_wrongly_fixed_operator():
 
 
 def test_generate_run_writes_valid_banks_manifest_and_previews(workdir, tmp_path):
-    dexed = pytest.importorskip("dexed")
     m = models(workdir)
     rows, report = generate_run(m, [("keys", 32), ("bass", 40)], 3, tmp_path, set(), previews=True,
                                 repair_cfg=RepairConfig(), progress=False)
@@ -118,52 +90,6 @@ def test_generate_run_writes_valid_banks_manifest_and_previews(workdir, tmp_path
     from deepdx.dx7 import unpack
 
     assert len(set(sound_keys(unpack(all_params).params))) == 96  # no duplicate across the run's banks
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "deepdx.cli", *args], cwd=ROOT, capture_output=True, text=True)
-
-
-def test_cli_generate_show_render(workdir, tmp_path):
-    out = tmp_path / "bank.syx"
-    assert cli(["generate", "--category", "brass", "--count", "32", "--out", str(out), "--seed", "4",
-                "--models", str(workdir / "models"), "--routing", str(workdir / "split" / "routing.json"),
-                "--train", str(workdir / "split")]) == 0
-    assert check_bank(out.read_bytes()) == []
-    shown = run_cli("show", str(out))
-    assert shown.returncode == 0 and "BRASS 001" in shown.stdout and "valid 32-voice bulk dump" in shown.stdout
-    assert cli(["render", str(out), "--out", str(tmp_path / "wav")]) == 0
-    assert len(list((tmp_path / "wav").glob("*.wav"))) == 32
-
-
-@pytest.mark.parametrize("args, message", [
-    (["show", "missing.syx"], "no such file"),
-    (["generate", "--category", "kazoo", "--out", "x.syx", "--routing", "nowhere/routing.json"], "no routing statistics"),
-    (["send", "--list-ports"], None),
-])
-def test_cli_errors_are_one_line(args, message, tmp_path):
-    proc = run_cli(*args)
-    if message is None:  # a MIDI backend may or may not exist here; either answer is clean
-        assert "Traceback" not in proc.stderr
-        return
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-
-
-def test_cli_show_rejects_non_sysex(tmp_path):
-    (tmp_path / "notes.txt").write_text("hello")
-    proc = run_cli("show", str(tmp_path / "notes.txt"))
-    assert proc.returncode == 2 and "not DX7 data" in proc.stderr
-
-
-def test_cli_without_models_or_with_unknown_category(workdir, tmp_path):
-    routing = str(workdir / "split" / "routing.json")
-    proc = run_cli("generate", "--category", "brass", "--out", str(tmp_path / "x.syx"), "--models",
-                   str(tmp_path / "nowhere"), "--routing", routing)
-    assert proc.returncode == 2 and "no trained model for group 0" in proc.stderr and "Traceback" not in proc.stderr
-    proc = run_cli("generate", "--category", "kazoo", "--out", str(tmp_path / "x.syx"), "--models",
-                   str(workdir / "models"), "--routing", routing, "--train", str(workdir / "split"))
-    assert proc.returncode == 2 and "unknown category 'kazoo'; choose one of keys, bass" in proc.stderr
 
 
 def test_names_stay_readable_past_999():

@@ -5,12 +5,15 @@
     deepdx render bank.syx --out DIR
     deepdx send bank.syx --port NAME        deepdx send --list-ports
 
-Bad input gives one line on stderr and exit status 2, never a traceback.
+Bad input gives one line on stderr and exit status 2, never a traceback; `show` exits 1
+for a file whose voices it can list but that is not a valid 32-voice bank.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +50,8 @@ def cmd_generate(args) -> None:
 
     if args.count < 1:
         raise DeepDXError("--count must be at least 1")
+    if args.seed < 0:
+        raise DeepDXError("--seed must be 0 or more")
     models = load_models(args.models, args.routing)
     exclude = training_keys(args.train) if Path(args.train).is_dir() else set()
     if not exclude:
@@ -72,19 +77,29 @@ def cmd_generate(args) -> None:
         print(f"repaired {repaired} voices (fixed/ratio switch): " + ", ".join(f for f in made.fix if f))
 
 
-def cmd_show(args) -> None:
+def _manifest_categories(path: str) -> dict[str, str]:
+    """Voice name -> category from a generate run's manifest.csv (a warning when it is missing)."""
+    import csv
+
+    if not Path(path).is_file():
+        print(f"warning: no manifest at {path}; categories not shown", file=sys.stderr)
+        return {}
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        return {row["name"].strip(): row["category"] for row in rows}
+    except (KeyError, AttributeError, UnicodeDecodeError, csv.Error) as exc:
+        raise DeepDXError(f"{path}: not a manifest with name and category columns ({exc!r})") from None
+
+
+def cmd_show(args) -> int:
     from .dx7.packing import names
     from .dx7.params import INDEX
     from .dx7.sysex import check_bank
 
     data = _read(args.file)
     result, params = _bank_voices(args.file, data)
-    categories = {}
-    if args.manifest and Path(args.manifest).is_file():
-        import csv
-
-        with open(args.manifest) as f:
-            categories = {row["name"]: row["category"] for row in csv.DictReader(f)}
+    categories = _manifest_categories(args.manifest) if args.manifest else {}
     forms = ", ".join(sorted({b.form for b in result.blocks}))
     print(f"{args.file}: {len(params)} voices ({forms})")
     for i, (name, row) in enumerate(zip(names(params), params)):
@@ -93,8 +108,9 @@ def cmd_show(args) -> None:
     problems = check_bank(data)
     if problems:
         print("not a valid 32-voice bank:\n  " + "\n  ".join(problems))
-        raise SystemExit(1)
+        return 1
     print("valid 32-voice bulk dump (header, checksum, 7-bit data, every parameter in range)")
+    return 0
 
 
 def cmd_render(args) -> None:
@@ -113,13 +129,35 @@ def cmd_render(args) -> None:
     print(f"wrote {len(params)} WAV files to {out}")
 
 
-def cmd_send(args) -> None:
+@contextmanager
+def _quiet_stderr():
+    """Silence what C libraries print on file descriptor 2 (ALSA's complaints) for a moment."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _midi_outputs() -> list[str]:
     import mido
 
     try:
-        ports = mido.get_output_names()
-    except Exception as exc:  # no backend (python-rtmidi missing, no ALSA/CoreMIDI)
-        raise DeepDXError(f"no MIDI backend available ({exc}); install with: pip install python-rtmidi") from None
+        with _quiet_stderr():
+            return mido.get_output_names()
+    except ImportError as exc:
+        raise DeepDXError(f"no MIDI backend ({exc}); install one with: pip install python-rtmidi") from None
+    except Exception as exc:  # a backend, but no MIDI system behind it (no ALSA sequencer, say)
+        raise DeepDXError(f"no MIDI system to send to ({exc})") from None
+
+
+def cmd_send(args) -> None:
+    import mido
+
+    ports = _midi_outputs()
     if args.list_ports:
         print("\n".join(ports) if ports else "no MIDI output ports")
         return
@@ -171,11 +209,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0  # show: 1 for a readable file that is not a valid bank
     except (DeepDXError, OSError) as exc:  # OSError: missing or unwritable files
         print(f"deepdx: error: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -41,9 +41,17 @@ def load_models(models_dir: str | Path, routing_path: str | Path) -> Models:
     routing_path, models_dir = Path(routing_path), Path(models_dir)
     if not routing_path.exists():
         raise DeepDXError(f"no routing statistics at {routing_path}: run `dvc repro split` first")
-    routing = json.loads(routing_path.read_text())
+    try:
+        routing = json.loads(routing_path.read_text())
+        missing = {"categories", "groups", "p_group", "p_algorithm"} - set(routing)
+        groups = [[int(a) for a in algs] for algs in routing["groups"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        missing = {f"readable JSON ({exc})"}
+    if missing:
+        raise DeepDXError(f"{routing_path}: not routing statistics from the split stage "
+                          f"(missing {', '.join(sorted(missing))})")
     generators = []
-    for g in range(len(routing["groups"])):
+    for g in range(len(groups)):
         path = models_dir / f"group{g}" / "generator.pt"
         if not path.exists():
             raise DeepDXError(f"no trained model for group {g} at {path}: run `dvc repro` (or pass --models DIR)")

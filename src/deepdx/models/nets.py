@@ -155,8 +155,14 @@ class Discriminator(nn.Module):
 def load_generator(path: str | Path) -> tuple[Generator, dict]:
     """The generator from ``generator.pt`` (see CGAN.export), read without unpickling code
     (``weights_only``); returns it in eval mode with the file's other entries (mask, layout)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    generator = Generator(Architecture.from_dict(state["net"]))
-    generator.load_state_dict(state["generator"])
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        generator = Generator(Architecture.from_dict(state["net"]))
+        generator.load_state_dict(state["generator"])
+    except DeepDXError as exc:
+        raise DeepDXError(f"{path}: {exc}") from None
+    except Exception as exc:  # not a zip, not weights only, keys or shapes that do not fit
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise DeepDXError(f"{path}: not a DeepDX generator file ({reason})") from None
     generator.eval()
     return generator, state

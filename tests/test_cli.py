@@ -1,0 +1,170 @@
+"""The `deepdx` command: each subcommand's good path, and every bad input giving one line on
+stderr and exit status 2 (never a traceback)."""
+import os
+import subprocess
+import sys
+import time
+
+import mido
+import pytest
+import torch
+
+from deepdx.cli import main as cli
+from deepdx.dx7 import bank_bytes
+from deepdx.dx7.sysex import check_bank
+from tests.conftest import ROOT, random_voices
+from tests.midi_loopback import PORT
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "deepdx.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def fails(capsys, args, message):
+    """The command exits 2 with one line on stderr holding ``message``."""
+    assert cli([str(a) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def generate_args(workdir, *more):
+    return ["generate", "--category", "brass", "--models", workdir / "models",
+            "--routing", workdir / "split" / "routing.json", "--train", workdir / "split", *more]
+
+
+@pytest.fixture
+def bank(tmp_path):
+    path = tmp_path / "bank.syx"
+    path.write_bytes(bank_bytes(random_voices(32, seed=2)))
+    return path
+
+
+@pytest.fixture
+def bad_bank(tmp_path):
+    data = bytearray(bank_bytes(random_voices(32, seed=3)))
+    data[4102] ^= 1  # checksum
+    path = tmp_path / "badsum.syx"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_generate_show_render(workdir, tmp_path):
+    out = tmp_path / "bank.syx"
+    assert cli([str(a) for a in generate_args(workdir, "--out", out, "--seed", "4")]) == 0
+    assert check_bank(out.read_bytes()) == []
+    shown = run_cli("show", str(out))
+    assert shown.returncode == 0 and "BRASS 001" in shown.stdout and "valid 32-voice bulk dump" in shown.stdout
+    assert cli(["render", str(out), "--out", str(tmp_path / "wav")]) == 0
+    assert len(list((tmp_path / "wav").glob("*.wav"))) == 32
+
+
+def test_bad_input_is_one_line_and_exit_2_in_a_real_process(tmp_path):
+    proc = run_cli("generate", "--category", "kazoo", "--out", "x.syx", "--routing", str(tmp_path / "routing.json"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"deepdx: error: no routing statistics at {tmp_path / 'routing.json'}: " \
+                                  "run `dvc repro split` first"
+
+
+def test_generate_bad_requests(workdir, tmp_path, capsys):
+    out = tmp_path / "x.syx"
+    fails(capsys, generate_args(workdir, "--out", out, "--count", "0"), "--count must be at least 1")
+    fails(capsys, generate_args(workdir, "--out", out, "--seed", "-3"), "--seed must be 0 or more")
+    args = generate_args(workdir, "--out", out)
+    args[2] = "kazoo"
+    fails(capsys, args, "unknown category 'kazoo'; choose one of keys, bass")
+    args = generate_args(workdir, "--out", out)
+    args[4] = tmp_path / "nowhere"
+    fails(capsys, args, "no trained model for group 0")
+    assert not out.exists()  # nothing half-written
+
+
+def test_generate_with_a_corrupt_model_or_routing(workdir, tmp_path, capsys):
+    models = tmp_path / "models"
+    for g in range(2):
+        (models / f"group{g}").mkdir(parents=True)
+        (models / f"group{g}" / "generator.pt").write_bytes((workdir / "models" / f"group{g}" / "generator.pt")
+                                                             .read_bytes())
+    (models / "group1" / "generator.pt").write_bytes(b"PK\x03\x04 not really a zip")
+    args = generate_args(workdir, "--out", tmp_path / "x.syx")
+    args[4] = models
+    fails(capsys, args, f"{models / 'group1' / 'generator.pt'}: not a DeepDX generator file")
+    torch.save({"generator": {}, "net": {"latent": 100}}, models / "group1" / "generator.pt")
+    fails(capsys, args, "group1/generator.pt: ")
+    routing = tmp_path / "routing.json"
+    for text in ("{not json", '{"groups": [[1, 2]]}', '{"groups": 3, "categories": [], "p_group": {}, "p_algorithm": {}}'):
+        routing.write_text(text)
+        args = generate_args(workdir, "--out", tmp_path / "x.syx")
+        args[6] = routing
+        fails(capsys, args, f"{routing}: not routing statistics from the split stage")
+    assert not (tmp_path / "x.syx").exists()
+
+
+def test_show_bad_files_and_manifests(bank, bad_bank, tmp_path, capsys):
+    fails(capsys, ["show", tmp_path / "missing.syx"], "missing.syx: no such file")
+    (tmp_path / "notes.txt").write_text("hello")
+    fails(capsys, ["show", tmp_path / "notes.txt"], "not DX7 data")
+    assert cli(["show", str(bad_bank)]) == 1  # readable voices, listed, but not a valid bank
+    out = capsys.readouterr().out
+    assert "32 voices" in out and "not a valid 32-voice bank" in out and "checksum" in out
+    assert cli(["show", str(bank), "--manifest", str(tmp_path / "none.csv")]) == 0
+    assert "warning: no manifest at" in capsys.readouterr().err
+    (tmp_path / "bad.csv").write_text("bank,slot\nx,1\n")
+    fails(capsys, ["show", bank, "--manifest", tmp_path / "bad.csv"], "not a manifest with name and category columns")
+
+
+def test_render_bad_files(bank, tmp_path, capsys):
+    fails(capsys, ["render", tmp_path / "missing.syx", "--out", tmp_path / "wav"], "no such file")
+    (tmp_path / "junk.syx").write_bytes(bytes(range(250)) * 4)  # not sysex, not whole 128-byte voices
+    fails(capsys, ["render", tmp_path / "junk.syx", "--out", tmp_path / "wav"], "junk.syx: ")
+    (tmp_path / "afile").write_text("")
+    fails(capsys, ["render", bank, "--out", tmp_path / "afile"], "afile")  # --out is a file, not a folder
+
+
+@pytest.fixture
+def loopback(tmp_path, monkeypatch):
+    """mido's backend switched to the test loopback port; yields the file it records into."""
+    before = mido.backend.name
+    monkeypatch.setenv("DEEPDX_MIDI_LOOPBACK", str(tmp_path / "received.bin"))
+    mido.set_backend("tests.midi_loopback", load=True)
+    yield tmp_path / "received.bin"
+    mido.set_backend(before)
+
+
+def test_send_a_bank_through_a_loopback_port(loopback, bank, capsys):
+    assert cli(["send", "--list-ports"]) == 0 and capsys.readouterr().out.strip() == PORT
+    assert cli(["send", str(bank), "--port", PORT]) == 0
+    assert f"sent {bank} to {PORT}" in capsys.readouterr().out
+    assert loopback.read_bytes() == bank.read_bytes()  # one sysex message, byte for byte
+
+
+def test_send_bad_requests(loopback, bank, bad_bank, tmp_path, capsys):
+    fails(capsys, ["send"], "send needs a bank file (or --list-ports)")
+    fails(capsys, ["send", tmp_path / "missing.syx", "--port", PORT], "no such file")
+    fails(capsys, ["send", bad_bank, "--port", PORT], "is not a valid bank: checksum")
+    fails(capsys, ["send", bank, "--port", "Nowhere"], f"no MIDI output port 'Nowhere'; available: {PORT}")
+    assert not loopback.exists()  # nothing was sent
+
+
+def test_send_without_a_backend_or_midi_system(bank):
+    proc = run_cli("send", "--list-ports", env={"MIDO_BACKEND": "no_such_midi_backend"})
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("deepdx: error: no MIDI backend")
+    proc = run_cli("send", str(bank), "--port", PORT, env={"MIDO_BACKEND": "tests.midi_loopback",
+                                                           "DEEPDX_MIDI_LOOPBACK": os.devnull})
+    assert proc.returncode == 0 and proc.stdout.startswith("sent")  # the backend chosen as users choose it
+
+
+def test_send_to_a_virtual_rtmidi_port(bank):
+    """Through the platform's MIDI system (ALSA, CoreMIDI): a virtual input port receives the bank."""
+    backend = mido.Backend("mido.backends.rtmidi", load=True)
+    try:
+        port = backend.open_input("deepdx-test", virtual=True)
+    except Exception as exc:  # no ALSA sequencer (containers), no MIDI system
+        pytest.skip(f"this platform offers no virtual MIDI port ({str(exc).strip()[:120]})")
+    with port:
+        name = next(n for n in backend.get_output_names() if "deepdx-test" in n)
+        assert cli(["send", str(bank), "--port", name]) == 0
+        deadline, received = time.monotonic() + 5, None
+        while received is None and time.monotonic() < deadline:
+            received = port.poll() or time.sleep(0.05)
+    assert received is not None and bytes(received.bin()) == bank.read_bytes()
