@@ -1,18 +1,17 @@
-import hashlib
-
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from deepdx.corpus.encoding import encode
-from deepdx.corpus.table import write_table
-from deepdx.config import ModelConfig, as_dict
+from deepdx.corpus.table import read_table, write_table
+from deepdx.config import ModelConfig
 from deepdx.dx7.params import MAX
 from deepdx.errors import DeepDXError
 from deepdx.models.diagnostics import CollapseProbe
 from deepdx.models.losses import d_loss
 from deepdx.models.nets import Architecture, Discriminator, Generator, load_generator
-from deepdx.models.train import fingerprint, train_group
+from deepdx.models.train import train_group
 from deepdx.config import compose
 from tests.conftest import cgan, random_voices
 
@@ -106,42 +105,98 @@ def weights(path):
     return load_generator(path)[1]["generator"]
 
 
-def test_training_is_deterministic_resumable_and_tracked(group_file, tmp_path):
+CATS = [f"c{i}" for i in range(8)]
+
+
+def test_training_is_deterministic_and_tracked(group_file, tmp_path):
     import mlflow
 
-    cats = [f"c{i}" for i in range(8)]
-    a = train_group(0, str(group_file), str(tmp_path / "a"), tiny_config(tmp_path), cats, [1, 2])
-    train_group(0, str(group_file), str(tmp_path / "b"), tiny_config(tmp_path), cats, [1, 2])
-    wa, wb = weights(tmp_path / "a" / "generator.pt"), weights(tmp_path / "b" / "generator.pt")
-    assert all(torch.equal(wa[k], wb[k]) for k in wa)
-    # resume: a 3-epoch run continuing from the 2-epoch checkpoint equals a 3-epoch run from scratch
-    c3 = tiny_config(tmp_path, epochs=3)
-    train_group(0, str(group_file), str(tmp_path / "c"), c3, cats, [1, 2])
-    ckpt = tmp_path / "a" / "ckpt"
-    (ckpt / "fingerprint").write_text(fingerprint(
-        {"model": as_dict(c3.model), "train": as_dict(c3.train), "layout": "operator_blocks", "seed": 1,
-         "data": hashlib.md5(group_file.read_bytes()).hexdigest(), "categories": cats, "algorithms": [1, 2]}))
-    resumed = train_group(0, str(group_file), str(tmp_path / "a"), c3, cats, [1, 2])
-    assert resumed["epochs"] == 3 and resumed["mlflow_run_id"] == a["mlflow_run_id"]
-    wc, wr = weights(tmp_path / "c" / "generator.pt"), weights(tmp_path / "a" / "generator.pt")
-    assert all(torch.allclose(wc[k], wr[k]) for k in wc)
+    a = train_group(0, str(group_file), str(tmp_path / "a"), tiny_config(tmp_path), CATS, [1, 2])
+    train_group(0, str(group_file), str(tmp_path / "b"), tiny_config(tmp_path), CATS, [1, 2])
+    assert (tmp_path / "a" / "generator.pt").read_bytes() == (tmp_path / "b" / "generator.pt").read_bytes()
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     run = client.get_run(a["mlflow_run_id"])
     assert run.data.params["model.loss"] == "hinge" and "probe/coverage" in run.data.metrics
+    assert run.info.status == "FINISHED"
     artifacts = {f.path for f in client.list_artifacts(a["mlflow_run_id"])}
     assert artifacts == {"group0_sample.syx", "group0_grids.png"}
+    assert (tmp_path / "mlartifacts").is_dir()  # a SQLite store keeps its artifacts beside it
+
+
+TRAIN_IN_A_FRESH_PROCESS = """
+import sys
+from deepdx.config import compose
+from deepdx.models.train import train_group
+cfg = compose("seed=1", "model.channels=16", "train.epochs=2", "train.batch_size=32", "train.progress_bar=false",
+              "mlflow.experiment=test", f"mlflow.tracking_uri=sqlite:///{sys.argv[2]}/mlflow.db")
+train_group(0, sys.argv[1], sys.argv[2], cfg, [f"c{i}" for i in range(8)], [1, 2])
+"""
+
+
+def test_training_twice_in_fresh_processes_saves_the_same_bytes(group_file, tmp_path):
+    """Also with different thread settings in the environment: train.threads decides."""
+    import os
+    import subprocess
+    import sys
+
+    for run, threads in (("a", "1"), ("b", "3")):
+        subprocess.run([sys.executable, "-c", TRAIN_IN_A_FRESH_PROCESS, str(group_file), str(tmp_path / run)],
+                       check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": threads})
+    assert (tmp_path / "a" / "generator.pt").read_bytes() == (tmp_path / "b" / "generator.pt").read_bytes()
+
+
+class Interrupted(Exception):
+    pass
+
+
+class InterruptMidEpoch(Callback):
+    """Stops training part-way through an epoch, as a crash or a kill would."""
+
+    def __init__(self, epoch: int, batch: int):
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            raise Interrupted
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(group_file, tmp_path):
+    import mlflow
+
+    cfg = tiny_config(tmp_path, epochs=3)
+    whole = train_group(0, str(group_file), str(tmp_path / "whole"), cfg, CATS, [1, 2])
+    with pytest.raises(Interrupted):
+        train_group(0, str(group_file), str(tmp_path / "cut"), cfg, CATS, [1, 2], callbacks=[InterruptMidEpoch(1, 2)])
+    ckpt = tmp_path / "cut" / "ckpt"
+    assert (ckpt / "last.ckpt").exists() and not (tmp_path / "cut" / "generator.pt").exists()
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_id = (ckpt / "mlflow_run_id").read_text()
+    assert client.get_run(run_id).info.status == "FAILED"
+    resumed = train_group(0, str(group_file), str(tmp_path / "cut"), cfg, CATS, [1, 2])
+    assert resumed["epochs"] == whole["epochs"] == 3 and resumed["mlflow_run_id"] == run_id
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert (tmp_path / "cut" / "generator.pt").read_bytes() == (tmp_path / "whole" / "generator.pt").read_bytes()
+    assert resumed["d_loss"] == whole["d_loss"]
+
+
+def test_a_finished_run_is_trained_again_not_resumed(group_file, tmp_path):
+    """A train stage reruns because something it depends on changed (code, say): no resume."""
+    first = train_group(0, str(group_file), str(tmp_path / "m"), tiny_config(tmp_path), CATS, [1, 2])
+    again = train_group(0, str(group_file), str(tmp_path / "m"), tiny_config(tmp_path), CATS, [1, 2])
+    assert again["epochs"] == 2 and again["mlflow_run_id"] != first["mlflow_run_id"]
+    assert again["d_loss"] == first["d_loss"]  # trained, not an empty resumed run (which has no loss)
 
 
 def test_changed_data_is_not_resumed_from_an_old_checkpoint(group_file, tmp_path):
-    cats = [f"c{i}" for i in range(8)]
-    first = train_group(0, str(group_file), str(tmp_path / "m"), tiny_config(tmp_path), cats, [1, 2])
-    from deepdx.corpus.table import read_table, write_table
-
+    cfg = tiny_config(tmp_path, epochs=3)
+    with pytest.raises(Interrupted):
+        train_group(0, str(group_file), str(tmp_path / "m"), cfg, CATS, [1, 2], callbacks=[InterruptMidEpoch(1, 0)])
+    first_run = (tmp_path / "m" / "ckpt" / "mlflow_run_id").read_text()
     table = read_table(group_file)
     table["params"] = random_voices(300, seed=4)
     write_table(group_file, table)
-    second = train_group(0, str(group_file), str(tmp_path / "m"), tiny_config(tmp_path), cats, [1, 2])
-    assert second["mlflow_run_id"] != first["mlflow_run_id"] and second["epochs"] == 2
+    second = train_group(0, str(group_file), str(tmp_path / "m"), cfg, CATS, [1, 2])
+    assert second["mlflow_run_id"] != first_run and second["epochs"] == 3
 
 
 def test_a_generator_file_with_an_unknown_normalisation_is_refused(tmp_path):

@@ -163,6 +163,9 @@ class TrainConfig:
     betas: List[float] = field(default_factory=lambda: [0.5, 0.999])
     n_critic: int = 1  # discriminator steps per generator step
     limit: Optional[int] = None  # train on a seeded subset of this many voices per group (smoke runs)
+    # CPU threads for training. The weights depend on it (the order of floating-point sums in
+    # backward passes), so it is fixed rather than taken from the machine: same value, same bits.
+    threads: int = 2
     groups: List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5])  # one DVC stage each; = range(split.n_groups)
     progress_bar: bool = True
 
@@ -170,7 +173,7 @@ class TrainConfig:
 @dataclass
 class MLflowConfig:
     experiment: str = "deepdx"
-    tracking_uri: Optional[str] = None  # default: sqlite:///<repo root>/mlflow.db (MLFLOW_TRACKING_URI wins)
+    tracking_uri: Optional[str] = None  # else MLFLOW_TRACKING_URI, else sqlite:///<repo root>/mlflow.db
 
 
 @dataclass

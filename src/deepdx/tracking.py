@@ -1,18 +1,19 @@
-"""MLflow, the one place that talks to it: the store (a local embedded SQLite file at the
-repository root by default) and the evaluation's figures.
+"""MLflow, the one place that talks to it: the store and the evaluation's figures.
 
-The root is ``DVC_ROOT`` when DVC runs the stage (queued experiments run in a temporary
-copy that is deleted afterwards, so a relative store would lose their runs), else the
-current directory.  ``MLFLOW_TRACKING_URI`` or ``mlflow.tracking_uri`` in conf/ override it.
-Creating a fresh store from several processes at once corrupts it, so creation is
-serialised with a file lock.
+The default store is a local embedded SQLite file, ``mlflow.db`` at the project root:
+``DVC_ROOT`` when DVC runs the stage (queued experiments run in a temporary copy that is
+deleted afterwards, so a relative store would lose their runs), else the current directory.
+``mlflow.tracking_uri`` in conf/, else ``MLFLOW_TRACKING_URI``, overrides it.  A SQLite store
+keeps its artifacts (``mlartifacts/``) and its creation lock beside its database file, so a
+store in a temporary folder leaves nothing in the project.  Creating a fresh store from
+several processes at once corrupts it, so creation is serialised with that file lock.
 """
 from __future__ import annotations
 
 import fcntl
 import json
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from .config import MLflowConfig
@@ -23,9 +24,8 @@ def project_root() -> Path:
 
 
 def tracking_uri(configured: str | None = None) -> str:
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    return configured or f"sqlite:///{project_root() / 'mlflow.db'}"
+    """The configured URI, else ``MLFLOW_TRACKING_URI``, else the project's SQLite store."""
+    return configured or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
 
 
 @contextmanager
@@ -39,16 +39,26 @@ def _lock(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def store_folder(uri: str) -> Path | None:
+    """The folder of a SQLite store's database file (None for a server or another backend)."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///"):]).resolve().parent
+    return None
+
+
 def ensure_experiment(name: str, uri: str) -> str:
-    """Create the store and experiment once (artifacts under the project root); return its id."""
+    """Create the store and experiment once; return its id.  A SQLite store's artifacts go
+    beside its database; a server's go where the server puts them."""
     import mlflow
 
-    with _lock(project_root() / ".mlflow.lock"):
+    folder = store_folder(uri)
+    with _lock(folder / ".mlflow.lock") if folder else nullcontext():
         client = mlflow.MlflowClient(tracking_uri=uri)
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
-        return client.create_experiment(name, artifact_location=(project_root() / "mlartifacts" / name).as_uri())
+        artifacts = (folder / "mlartifacts" / name).as_uri() if folder else None
+        return client.create_experiment(name, artifact_location=artifacts)
 
 
 def _flat(metrics: dict) -> dict[str, float]:

@@ -2,13 +2,16 @@
 
 Outputs in ``out_dir``: ``generator.pt`` (weights and what generation needs; load it with
 :func:`deepdx.models.nets.load_generator`), ``summary.json``, and ``ckpt/`` with the
-last Lightning checkpoint.  An interrupted run resumes from ``ckpt/last.ckpt`` when its
-configuration fingerprint matches, into the same MLflow run.
+Lightning checkpoint of every epoch.  An interrupted run resumes from ``ckpt/last.ckpt``,
+into the same MLflow run, when the fingerprint (config, data, code, library versions)
+matches, and ends with the same weights, bit for bit, as an uninterrupted run.  A finished
+run is never resumed: when a train stage reruns, something it depends on changed.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,7 +19,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import MLFlowLogger
 
 from ..config import Config, as_dict
@@ -31,8 +34,32 @@ from .data import GroupDataModule
 from .diagnostics import CollapseProbe
 
 
+CODE = Path(__file__).resolve().parents[1]  # the deepdx package
+
+
 def fingerprint(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def code_version() -> str:
+    """The deepdx sources and the versions of the libraries that compute the weights."""
+    h = hashlib.sha256(f"{torch.__version__} {pl.__version__} {np.__version__}".encode())
+    for path in sorted(CODE.rglob("*.py")):
+        h.update(path.relative_to(CODE).as_posix().encode() + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class EpochCheckpoint(Callback):
+    """Writes ``path`` after every epoch, atomically: a run killed at any moment leaves the
+    previous epoch's checkpoint intact to resume from."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        partial = self.path.with_name(self.path.name + ".partial")
+        trainer.save_checkpoint(partial)
+        os.replace(partial, self.path)
 
 
 def flatten(config: dict, prefix: str = "") -> dict:
@@ -77,24 +104,27 @@ def grid_image(path: Path, real: np.ndarray, fake: np.ndarray, layout: str) -> N
 
 
 def train_group(group: int, data_path: str, out_dir: str, cfg: Config, categories: list[str],
-                algorithms: list[int], tags: dict | None = None) -> dict:
-    """Train one group with ``cfg.model``, ``cfg.train``, ``cfg.encoding`` and ``cfg.seed`` (+ group)."""
+                algorithms: list[int], tags: dict | None = None, callbacks: list | None = None) -> dict:
+    """Train one group with ``cfg.model``, ``cfg.train``, ``cfg.encoding`` and ``cfg.seed`` (+ group);
+    ``callbacks``: more Lightning callbacks."""
     model, train = as_dict(cfg.model), as_dict(cfg.train)
     layout, seed = cfg.encoding.layout, cfg.seed + group
     out = Path(out_dir)
     ckpt_dir = out / "ckpt"
-    # what the checkpoint was trained on: a resumed run must have the same config *and* data
+    # what the checkpoint was trained on: a resumed run must have the same config, data and code
     data_md5 = hashlib.md5(Path(data_path).read_bytes()).hexdigest()
     print_fp = fingerprint({"model": model, "train": train, "layout": layout, "seed": seed, "data": data_md5,
-                            "categories": categories, "algorithms": algorithms})
+                            "categories": categories, "algorithms": algorithms, "code": code_version()})
     resume = None
-    if (ckpt_dir / "last.ckpt").exists() and (ckpt_dir / "fingerprint").read_text() == print_fp:
+    if ((ckpt_dir / "last.ckpt").exists() and not (ckpt_dir / "finished").exists()
+            and (ckpt_dir / "fingerprint").read_text() == print_fp):
         resume = str(ckpt_dir / "last.ckpt")
     else:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     (ckpt_dir / "fingerprint").write_text(print_fp)
 
+    torch.set_num_threads(cfg.train.threads)  # on CPU the weights depend on it (see TrainConfig)
     pl.seed_everything(seed, workers=True, verbose=False)
     data = GroupDataModule(data_path, layout, cfg.train.batch_size, cfg.train.limit, seed)
     data.setup()
@@ -113,10 +143,11 @@ def train_group(group: int, data_path: str, out_dir: str, cfg: Config, categorie
                                 "seed": seed, "group": group, "train_voices": len(data.train["params"])})
 
     trainer = pl.Trainer(max_epochs=cfg.train.epochs, accelerator="auto", devices=1, deterministic=True,
-                         logger=logger, log_every_n_steps=10, enable_model_summary=False,
-                         callbacks=[ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0)],
+                         logger=logger, log_every_n_steps=10, enable_model_summary=False, enable_checkpointing=False,
+                         callbacks=[EpochCheckpoint(ckpt_dir / "last.ckpt"), *(callbacks or [])],
                          enable_progress_bar=cfg.train.progress_bar)
     trainer.fit(module, data, ckpt_path=resume)
+    (ckpt_dir / "finished").write_text(str(trainer.current_epoch))
 
     module.cpu().eval()
     torch.save(module.export(), out / "generator.pt")
