@@ -6,6 +6,7 @@ Times what the evaluate stage does for one set: building the reference (held-out
 rendered, k-means bins) and measuring the generated set (PRDC, NDB, FD, memorisation,
 diversity, 1,024 renders and their audio metrics).
 """
+import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import sys
 import time
 

@@ -6,6 +6,7 @@ Prints samples/s for both, Lightning's overhead (target < 15 %), and the achieve
 of the training step against this machine's float32 matmul peak.  Without a group file it
 trains on random valid voices.
 """
+import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import argparse
 import time
 from pathlib import Path

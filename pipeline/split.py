@@ -1,6 +1,5 @@
 """Stage split: six algorithm groups, per-group train/held-out splits, routing statistics, data plots."""
 import hydra
-import numpy as np
 
 from deepdx.corpus import split as S
 from deepdx.corpus.groups import choose_groups
@@ -8,6 +7,7 @@ from deepdx.corpus.table import read_table, take, write_json, write_table
 from deepdx.config import Config
 from deepdx.plots import data_plots
 from deepdx.stage import stage
+import numpy as np  # after deepdx, which pins OpenBLAS's code path (deepdx.reproducible)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")

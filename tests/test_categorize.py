@@ -57,6 +57,18 @@ def test_the_saved_classifier_is_the_one_that_labelled_the_voices(rules, tmp_pat
     loaded = load_classifier(tmp_path / "c.skops")
     unlabelled = r.how == "model"
     assert (loaded.predict(classifier_features(p[unlabelled])) == r.category[unlabelled]).all()
+    assert (loaded.predict_proba(classifier_features(p)) == r.model.predict_proba(classifier_features(p))).all()
+
+
+def test_the_same_classifier_saves_the_same_bytes(rules, tmp_path):
+    """skops names objects by memory address and stamps the time; the saved file must not
+    change from run to run (DVC compares outputs by hash)."""
+    p = random_voices(300, seed=10)
+    names = np.array([["PIANO", "BASS", "BRASS", "STRING", "XX"][i % 5] for i in range(300)])
+    first = categorize(p, names, rules, max_iter=10).model
+    save_classifier(tmp_path / "a.skops", first)
+    save_classifier(tmp_path / "b.skops", categorize(p, names, rules, max_iter=10).model)  # other objects, addresses
+    assert (tmp_path / "a.skops").read_bytes() == (tmp_path / "b.skops").read_bytes()
 
 
 def test_a_classifier_file_holding_other_types_is_refused_not_run(tmp_path):

@@ -16,6 +16,7 @@ import sys
 
 from . import config
 from .errors import DeepDXError
+from .reproducible import unpinned
 
 __all__ = ["DeepDXError", "stage"]
 config.register()  # before @hydra.main composes conf/config.yaml, which starts from the schema
@@ -24,6 +25,9 @@ config.register()  # before @hydra.main composes conf/config.yaml, which starts 
 def stage(fn):
     @functools.wraps(fn)
     def wrapper(cfg, *args, **kwargs):
+        for library in unpinned():
+            print(f"warning: {library} is not pinned to its AVX2 code path; results may differ by machine",
+                  file=sys.stderr)
         try:
             return fn(config.load(cfg), *args, **kwargs)
         except (DeepDXError, FileNotFoundError) as exc:

@@ -154,11 +154,35 @@ def categorize(params: np.ndarray, names, rules: NameRules, holdout: float = 0.2
 _TRUSTED = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
 
 
+_OBJECT_ID = re.compile(r'("__id__": |"file": ")(\d+)')
+
+
+def _canonical(archive: bytes) -> bytes:
+    """The same skops archive, byte-reproducible: skops names objects and array files by
+    memory address and stamps each member with the time; renumber them in order of first
+    appearance and give every member the same date, so one model always gives one file."""
+    import io
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(archive))
+    ids: dict[str, str] = {}
+    schema = _OBJECT_ID.sub(lambda m: m.group(1) + ids.setdefault(m.group(2), str(len(ids))),
+                            src.read("schema.json").decode())
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            stem, dot, ext = info.filename.partition(".")
+            name = "schema.json" if info.filename == "schema.json" else ids[stem] + dot + ext
+            data = schema.encode() if name == "schema.json" else src.read(info)
+            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return out.getvalue()
+
+
 def save_classifier(path: str | Path, model: HistGradientBoostingClassifier) -> None:
     import skops.io as sio
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    sio.dump(model, path)
+    Path(path).write_bytes(_canonical(sio.dumps(model)))
 
 
 def load_classifier(path: str | Path) -> HistGradientBoostingClassifier:
