@@ -1,7 +1,14 @@
-"""Shared fixtures.  Real-corpus tests skip, saying why, when ../shared/corpus is absent."""
+"""Shared fixtures.
+
+Real-corpus tests skip, saying why, when ../shared/corpus is absent; tests that only need
+banks build their own.  The whole session runs against a temporary MLflow store and
+Hypothesis folder, and fails if a test leaves a file in the repository.
+"""
 from __future__ import annotations
 
+import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths (deepdx.reproducible)
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +20,47 @@ from deepdx.dx7.params import uniform_voices
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("DEEPDX_CORPUS", ROOT.parent / "shared" / "corpus"))
 NO_CORPUS = "real DX7 corpus not found at {} (set DEEPDX_CORPUS to its folder)".format(CORPUS)
+NO_FACTORY = "no factory banks (*.syx) in {}".format(CORPUS / "dx7" / "factory")
+# what tools write into any checkout: not the tests' doing
+TOOL_CACHES = {".git", ".venv", "__pycache__", ".pytest_cache"}
+
+
+def repository_files() -> dict[str, tuple[int, int]]:
+    """Every file in the checkout (symlinks not followed) with its mtime and size."""
+    files = {}
+    for folder, dirs, names in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in TOOL_CACHES]
+        for name in names:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            files[os.path.relpath(path, ROOT)] = (st.st_mtime_ns, st.st_size)
+    return files
+
+
+def pytest_configure(config):
+    """Hypothesis keeps its example database and caches in a temporary folder: it writes its
+    constants cache while test modules are imported, before any fixture runs."""
+    from hypothesis import settings
+    from hypothesis.configuration import set_hypothesis_home_dir
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    home = Path(tempfile.mkdtemp(prefix="deepdx-hypothesis-"))
+    set_hypothesis_home_dir(home)
+    settings.register_profile("deepdx", database=DirectoryBasedExampleDatabase(home / "examples"))
+    settings.load_profile("deepdx")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_written_into_the_repository(tmp_path_factory):
+    """MLflow writes under a temporary folder; at the end, no file in the checkout is new or
+    changed (a test that writes into it errors here)."""
+    store = tmp_path_factory.mktemp("mlflow")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"  # subprocesses inherit it
+    before = repository_files()
+    yield
+    after = repository_files()
+    touched = sorted(p for p in after if before.get(p) != after[p])
+    assert not touched, f"tests (or a dvc repro running meanwhile) wrote into the repository: {touched[:10]}"
 
 
 @pytest.fixture(scope="session")
@@ -24,12 +72,38 @@ def corpus() -> Path:
 
 @pytest.fixture(scope="session")
 def factory_banks(corpus) -> list[Path]:
-    return sorted((corpus / "dx7" / "factory").glob("*.syx"))
+    banks = sorted((corpus / "dx7" / "factory").glob("*.syx"))
+    if not banks:
+        pytest.skip(NO_FACTORY)
+    return banks
 
 
 def random_voices(n: int, seed: int = 0) -> np.ndarray:
     """n x 155 valid parameter rows (uniform over each range; names printable)."""
     return uniform_voices(n, seed)
+
+
+def built_banks(n: int = 32, seed: int = 0) -> list[bytes]:
+    """n 32-voice banks of random voices; every fourth holds one out-of-range value (op6's
+    first EG rate 120, as some factory banks hold such "watermarks"), with a right checksum."""
+    from deepdx.dx7 import bank_bytes
+    from deepdx.dx7.sysex import checksum
+
+    out = []
+    for b in range(n):
+        data = bytearray(bank_bytes(random_voices(32, seed=seed * 1000 + b)))
+        if b % 4 == 3:
+            data[6] = 120
+            data[-2] = checksum(data[6:-2])
+        out.append(bytes(data))
+    return out
+
+
+@pytest.fixture(scope="session")
+def banks() -> list[bytes]:
+    """32 banks: the factory banks when the corpus is here, else built ones."""
+    factory = sorted((CORPUS / "dx7" / "factory").glob("*.syx"))
+    return [p.read_bytes() for p in factory] if len(factory) == 32 else built_banks()
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +117,34 @@ def corpus_or_random() -> np.ndarray:
     d = unpack(np.frombuffer(path.read_bytes()[: 128 * 2000], np.uint8))
     verdict = apply_policy(d, "mask")
     return verdict.params[verdict.accepted]
+
+
+CATS = ["keys", "bass", "brass", "strings", "organ", "bells", "lead", "perc"]
+GROUPS = [[1, 2], [3, 4, 5]]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """What generate and evaluate read, small: untrained (randomly initialised) generators for
+    two groups, routing statistics, and each group's split (100 voices, 20 held out)."""
+    import torch
+
+    from deepdx.corpus.table import write_json, write_table
+
+    root = tmp_path_factory.mktemp("gen")
+    torch.manual_seed(0)
+    for g in range(2):
+        (root / "models" / f"group{g}").mkdir(parents=True)
+        torch.save(cgan("model.channels=16").export(), root / "models" / f"group{g}" / "generator.pt")
+        write_table(root / "split" / f"group{g}.parquet",
+                    {"params": random_voices(100, seed=g), "category": np.arange(100) % 8,
+                     "split": np.where(np.arange(100) % 5 == 0, "held_out", "train")})
+    p_alg = {str(g): {c: {str(a): 1 / len(algs) for a in algs} for c in CATS} for g, algs in enumerate(GROUPS)}
+    p_alg["1"]["bass"] = {"3": 0.0, "4": 0.0, "5": 1.0}
+    write_json(root / "split" / "routing.json", {"categories": CATS, "groups": GROUPS, "p_algorithm": p_alg,
+                                                  "p_group": {c: [0.5, 0.5] if c != "bass" else [0.0, 1.0]
+                                                              for c in CATS}})
+    return root
 
 
 def cgan(*overrides: str, n_classes: int = 8, seed: int = 0):

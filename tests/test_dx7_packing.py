@@ -1,3 +1,4 @@
+import dexed
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -48,7 +49,6 @@ def test_names_round_trip_and_replace_unprintables():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_decoder_agrees_with_dexed_on_random_voices(seed):
-    dexed = pytest.importorskip("dexed")
     params = random_voices(50, seed)
     for row, packed in zip(params, pack(params)):
         assert np.array_equal(dexed.Patch.from_packed(packed.tobytes()).to_raw(), row)

@@ -1,3 +1,4 @@
+import dexed
 import numpy as np
 import pytest
 
@@ -90,7 +91,6 @@ def test_factory_banks_round_trip_byte_for_byte(factory_banks, tmp_path):
 
 
 def test_written_banks_load_in_dexed(tmp_path):
-    dexed = pytest.importorskip("dexed")
     params = random_voices(32, seed=5)
     write_bank(tmp_path / "bank.syx", params)
     patches = dexed.Patch.load_bank(str(tmp_path / "bank.syx"))
@@ -98,13 +98,16 @@ def test_written_banks_load_in_dexed(tmp_path):
     assert np.array_equal(np.stack([p.to_raw() for p in patches]), params)
 
 
-def test_factory_banks_decode_like_dexed_load_bank(factory_banks):
-    dexed = pytest.importorskip("dexed")
+def test_banks_decode_like_dexed_load_bank(banks, tmp_path):
+    """The factory banks (or built ones without the corpus), read by us and by Dexed."""
     compared = 0
-    for path in factory_banks:
-        d = scan(path.read_bytes()).blocks[0].decoded
+    for n, data in enumerate(banks):
+        path = tmp_path / f"{n}.syx"
+        path.write_bytes(data)
+        d = scan(data).blocks[0].decoded
+        assert d is not None, n
         theirs = np.stack([p.to_raw() for p in dexed.Patch.load_bank(str(path))])
         valid = ~d.out_of_range.any(axis=1)  # dexed clamps what is out of range; compare the rest
         assert np.array_equal(theirs[valid], d.params[valid]), path.name
         compared += valid.sum()
-    assert compared > 950
+    assert compared >= 0.9 * 32 * len(banks)  # the voices Dexed does not clamp (962 of the 1,024 factory voices)

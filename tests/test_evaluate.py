@@ -1,4 +1,7 @@
-"""Each metric moves the right way on constructed cases."""
+"""Each metric moves the right way on constructed cases; the evaluation run, its report,
+plots and MLflow run on small data."""
+import json
+
 import numpy as np
 import pytest
 from sklearn.tree import DecisionTreeClassifier
@@ -9,7 +12,9 @@ from deepdx.dx7.params import MAX, op_index, uniform_voices
 from deepdx.evaluate import baselines
 from deepdx.evaluate.audio_metrics import AudioReference
 from deepdx.evaluate.metrics import Reference, diversity, duplicate_rate
-from deepdx.evaluate.run import measure
+from deepdx.evaluate.run import REFERENCES, evaluate, load_groups, markdown, measure, plots
+from deepdx.generate.sample import load_models
+from deepdx.tracking import log_evaluation
 from tests.test_generate import simple_voice
 
 RNG = np.random.default_rng(0)
@@ -91,3 +96,87 @@ def test_audio_rates_flag_silent_and_shrill_voices():
     assert ok["silent_rate"] == 0 and quiet["silent_rate"] == 1
     assert ok["harsh_rate"] == 0 and harsh["harsh_rate"] > 0.9
     assert harsh["audio_frechet"] > ok["audio_frechet"]
+
+
+# ---------------------------------------------------------------- the evaluation run as a whole
+@pytest.fixture(scope="module")
+def evaluation(workdir):
+    """evaluate() on two small groups with untrained generators, with audio."""
+    models = load_models(workdir / "models", workdir / "split" / "routing.json")
+    groups = load_groups(str(workdir / "split"), models.routing["groups"])
+    train = np.concatenate([g.train for g in groups])
+    clf = DecisionTreeClassifier(random_state=0).fit(classifier_features(train),
+                                                     np.concatenate([g.train_category for g in groups]))
+    return models, groups, clf, evaluate(groups, models, clf, seed=3, progress=False)
+
+
+def test_held_out_subsets_are_seeded_and_capped(workdir):
+    routing = [[1, 2], [3, 4, 5]]
+    full = load_groups(str(workdir / "split"), routing)
+    assert [len(g.held_out) for g in full] == [20, 20] and [len(g.train) for g in full] == [80, 80]
+    a, b = (load_groups(str(workdir / "split"), routing, max_voices=7, seed=1) for _ in range(2))
+    c = load_groups(str(workdir / "split"), routing, max_voices=7, seed=2)
+    assert [len(g.held_out) for g in a] == [7, 7] and [len(g.train) for g in a] == [80, 80]
+    assert all(np.array_equal(x.held_out, y.held_out) for x, y in zip(a, b))
+    assert not all(np.array_equal(x.held_out, y.held_out) for x, y in zip(a, c))
+    held = {bytes(row) for g in full for row in g.held_out}
+    assert all(bytes(row) in held for g in a for row in g.held_out)
+
+
+def test_evaluate_measures_every_reference_per_group_and_overall(evaluation):
+    _, groups, _, results = evaluation
+    assert set(results["groups"]) == {"0", "1"}
+    for rows in [results["overall"], *results["groups"].values()]:
+        assert list(rows) == list(REFERENCES)
+        for name, m in rows.items():
+            assert 0 <= m["precision"] <= 1 and 0 <= m["coverage"] <= 1 and np.isfinite(m["frechet"]), name
+            assert 0 <= m["harsh_rate"] <= 1 and np.isfinite(m["audio_frechet"]), name
+        assert "category_fidelity" in rows["cgan"] and "category_fidelity" not in rows["uniform"]
+    distances = results["nearest_training_distance"]
+    assert len(distances["held_out"]) == sum(len(g.held_out) for g in groups) == 40
+    assert len(distances["cgan"]) == 40 and min(distances["jitter"]) < np.median(distances["uniform"])
+    overall = results["overall"]  # each row is measured on its own set: jitter copies, uniform does not
+    assert overall["jitter"]["memorisation"] > 0.5 > overall["uniform"]["memorisation"]
+
+
+def test_evaluate_is_deterministic_and_audio_can_be_off(evaluation):
+    models, groups, clf, results = evaluation
+    again = evaluate(groups, models, clf, seed=3, progress=False)
+    assert json.dumps(again, sort_keys=True) == json.dumps(results, sort_keys=True)
+    quiet = evaluate(groups, models, clf, seed=3, audio=False, progress=False)
+    assert list(quiet["overall"]) == [r for r in REFERENCES if r != "cgan_repaired"]
+    assert "harsh_rate" not in quiet["overall"]["cgan"]
+    assert quiet["overall"]["cgan"]["precision"] == results["overall"]["cgan"]["precision"]
+
+
+def test_report_plots_and_mlflow_run(evaluation, workdir, tmp_path):
+    import mlflow
+
+    from deepdx.config import MLflowConfig
+    from deepdx.corpus.table import write_json
+    from deepdx.tracking import ensure_experiment
+
+    models, _, _, results = evaluation
+    out = tmp_path / "evaluation"
+    plots(results, models.categories, out)
+    for name in ("nearest_training_distance.png", "diversity_by_category.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = markdown({k: v for k, v in results.items() if k != "nearest_training_distance"})
+    (out / "report.md").write_text(report)
+    assert report.count("## Group") == 2 and report.count("| cgan |") == 3
+    assert f"| cgan | {results['overall']['cgan']['precision']:.3f} |" in report
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = MLflowConfig(experiment="eval-test", tracking_uri=uri)
+    client = mlflow.MlflowClient(uri)
+    experiment = ensure_experiment(cfg.experiment, uri)
+    model_dir = tmp_path / "models"
+    train_run = client.create_run(experiment, run_name="group1").info.run_id
+    write_json(model_dir / "group1" / "summary.json", {"mlflow_run_id": train_run})  # group0: no summary
+    log_evaluation(results, out, str(model_dir), 2, cfg)
+    runs = {r.info.run_name: r for r in client.search_runs([experiment])}
+    assert set(runs) == {"evaluate", "group1"} and runs["evaluate"].info.status == "FINISHED"
+    assert runs["evaluate"].data.metrics["cgan.coverage"] == results["overall"]["cgan"]["coverage"]
+    assert runs["group1"].data.metrics["eval/precision"] == results["groups"]["1"]["cgan"]["precision"]
+    artifacts = {a.path for a in client.list_artifacts(runs["evaluate"].info.run_id)}
+    assert artifacts == {"report.md", "nearest_training_distance.png", "diversity_by_category.png"}

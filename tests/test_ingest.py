@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import dexed
 import numpy as np
 import pytest
 
@@ -81,7 +82,6 @@ def test_real_corpus_accounting(corpus):
 
 
 def test_decoder_agrees_with_dexed_on_the_real_corpus(corpus):
-    dexed = pytest.importorskip("dexed")
     r = ingest([str(corpus / "dx7" / "compact.bin")], progress=False)
     data = (corpus / "dx7" / "compact.bin").read_bytes()
     rows = np.random.default_rng(0).choice(len(r.table["params"]), 3000, replace=False)

@@ -1,0 +1,178 @@
+"""The whole pipeline through DVC, as a user runs it: `dvc repro` with experiment=smoke on a
+small collection built here (valid banks, copies, near-variants, broken files), in a
+temporary copy of this checkout; then what each stage wrote, and what a model change reruns."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepdx.corpus.table import read_table
+from deepdx.dx7 import bank_bytes
+from deepdx.dx7.sysex import check_bank
+from deepdx.dx7.packing import encode_name, sound_keys
+from deepdx.dx7.params import INDEX, NAME_SLICE
+from deepdx.evaluate.run import REFERENCES
+from deepdx.models.nets import load_generator
+from tests.conftest import ROOT, random_voices
+from tests.test_ingest import make_collection
+
+pytestmark = pytest.mark.slow
+
+NAMES = ["PIANO", "BASS", "BRASS", "STRINGS", "ORGAN", "BELLS", "LEAD", "DRUMS", "SOUND", "PATCH"]
+N_BANKS = 40  # of random voices; then one exact copy and one bank of near-variants
+# make_collection: 96 voices, 62 accepted (a good bank, 30 of a raw dump), 34 rejected
+VOICES_IN, ACCEPTED = N_BANKS * 32 + 64 + 96, N_BANKS * 32 + 64 + 62
+
+
+def build_collection(raw: Path) -> np.ndarray:
+    """The collection; returns the near-variant families' sound parameters (family x member x 145)."""
+    voices = random_voices(N_BANKS * 32, seed=21)
+    for i, row in enumerate(voices):
+        row[NAME_SLICE] = encode_name(f"{NAMES[i % len(NAMES)]} {i:04d}"[:10])
+    for b in range(N_BANKS):
+        (raw / f"bank{b:02d}.syx").write_bytes(bank_bytes(voices[b * 32:(b + 1) * 32]))
+    (raw / "copy of bank00.syx").write_bytes((raw / "bank00.syx").read_bytes())
+    variants = voices[32:64].copy()  # bank01, each voice with its fine tune nudged: near-duplicates
+    col = INDEX["op1_freq_fine"]
+    variants[:, col] = np.where(variants[:, col] < 97, variants[:, col] + 2, variants[:, col] - 2)
+    (raw / "bank01 tweaked.syx").write_bytes(bank_bytes(variants))
+    (raw / "dirty").mkdir()
+    make_collection(raw / "dirty")
+    return np.stack([voices[32:64, :145], variants[:, :145]], axis=1)
+
+
+def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}  # the project's default store
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    proc = subprocess.run(["dvc", *args], cwd=repo, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def sync(repo: Path, raw: Path, *overrides: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    subprocess.run([sys.executable, "-m", "deepdx.config", "sync", "experiment=smoke", f"data.raw={raw}", *overrides],
+                   cwd=repo, env=env, check=True, capture_output=True)
+
+
+def stages_run(proc: subprocess.CompletedProcess) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", proc.stdout))
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """A copy of this checkout's files (committed or not) as a fresh git repo, after `dvc repro`."""
+    tmp = tmp_path_factory.mktemp("pipeline")
+    repo, raw = tmp / "repo", tmp / "raw"
+    raw.mkdir()
+    families = build_collection(raw)
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
+                            check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if (ROOT / name).is_file() and not (ROOT / name).is_symlink():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "snapshot"], cwd=repo, check=True)
+    sync(repo, raw)
+    first = dvc(repo, "repro")
+    return {"repo": repo, "raw": raw, "families": families, "first": first}
+
+
+def test_every_stage_ran(pipeline):
+    assert stages_run(pipeline["first"]) == {"ingest", "dedupe", "categorize", "split", "generate", "evaluate",
+                                             *(f"train@{g}" for g in range(6))}
+
+
+def test_ingest_accounts_for_every_file_and_voice(pipeline):
+    repo = pipeline["repo"]
+    report = json.loads((repo / "metrics" / "ingest.json").read_text())
+    v = report["voices"]
+    assert (v["in"], v["accepted"], v["rejected"]) == (VOICES_IN, ACCEPTED, VOICES_IN - ACCEPTED)
+    with open(repo / "data" / "ingest" / "rejected.csv") as f:
+        rejected = list(csv.DictReader(f))
+    assert len(rejected) == v["rejected"] and all(row["reason"] for row in rejected)
+    with open(repo / "data" / "ingest" / "files.csv") as f:
+        files = {Path(row["source"]).name: row for row in csv.DictReader(f)}
+    on_disk = {p.name for p in pipeline["raw"].rglob("*") if p.is_file()}
+    assert set(files) == on_disk
+    assert files["notes.syx"]["status"] == "not DX7" and files["notes.syx"]["detail"]
+    assert sum(int(row["voices"]) for row in files.values()) == v["in"]
+
+
+def test_dedupe_merges_copies_and_near_variants(pipeline):
+    repo = pipeline["repo"]
+    report = json.loads((repo / "metrics" / "dedupe.json").read_text())["voices"]
+    assert (report["in"], report["exact_duplicates"], report["near_duplicates"]) == (ACCEPTED, 32, 32)
+    assert report["unique"] == ACCEPTED - 64
+    unique = set(sound_keys(read_table(repo / "data" / "dedupe" / "unique.parquet")["params"]))
+    families = pipeline["families"]
+    kept = [sum(k in unique for k in sound_keys(members)) for members in families.astype(np.uint8)]
+    assert kept == [1] * len(families)  # one representative per family
+
+
+def test_split_keeps_every_voice_on_one_side(pipeline):
+    split = pipeline["repo"] / "data" / "split"
+    tables = [read_table(split / f"group{g}.parquet") for g in range(6)]
+    train = set().union(*(sound_keys(t["params"][t["split"] == "train"]) for t in tables))
+    held = set().union(*(sound_keys(t["params"][t["split"] == "held_out"]) for t in tables))
+    assert not train & held
+    report = json.loads((pipeline["repo"] / "metrics" / "split.json").read_text())
+    categorized = read_table(pipeline["repo"] / "data" / "categorize" / "voices.parquet")
+    assert report["voices"] == sum(len(t["params"]) for t in tables) == len(categorized["params"])
+
+
+def test_six_generators_and_valid_banks(pipeline):
+    repo = pipeline["repo"]
+    for g in range(6):
+        _, state = load_generator(repo / "data" / "models" / f"group{g}" / "generator.pt")
+        summary = json.loads((repo / "data" / "models" / f"group{g}" / "summary.json").read_text())
+        assert summary["epochs"] == 2 and np.isfinite(summary["d_loss"])
+    banks = sorted((repo / "data" / "generate" / "banks").glob("*.syx"))
+    report = json.loads((repo / "metrics" / "generate.json").read_text())
+    assert len(banks) == report["banks"] == 8 and report["voices"] == 256
+    assert all(check_bank(b.read_bytes()) == [] for b in banks)
+    assert len(list((repo / "data" / "generate" / "previews").glob("**/*.wav"))) >= 256
+
+
+def test_evaluate_measures_every_reference_and_logs_to_mlflow(pipeline):
+    import mlflow
+
+    repo = pipeline["repo"]
+    results = json.loads((repo / "metrics" / "evaluate.json").read_text())
+    assert set(results["groups"]) == {str(g) for g in range(6)}
+    for rows in [results["overall"], *results["groups"].values()]:
+        assert set(rows) == set(REFERENCES)
+        assert all(np.isfinite(rows[r]["precision"]) and np.isfinite(rows[r]["audio_frechet"]) for r in rows)
+    assert (repo / "data" / "evaluate" / "report.md").read_text().count("| cgan |") == 7
+    assert {p.name for p in (repo / "data" / "evaluate").glob("*.png")} == {"nearest_training_distance.png",
+                                                                             "diversity_by_category.png"}
+    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("deepdx").experiment_id])
+    names = sorted(r.info.run_name for r in runs)
+    assert names == ["evaluate"] + [f"group{g}" for g in range(6)]
+    evaluate_run = next(r for r in runs if r.info.run_name == "evaluate")
+    assert evaluate_run.data.metrics["cgan.precision"] == results["overall"]["cgan"]["precision"]
+    group1 = next(r for r in runs if r.info.run_name == "group1")
+    assert group1.data.metrics["eval/coverage"] == results["groups"]["1"]["cgan"]["coverage"]
+
+
+def test_a_model_change_reruns_train_onwards_only(pipeline):
+    repo = pipeline["repo"]
+    sync(repo, pipeline["raw"], "model.channels=32")
+    proc = dvc(repo, "repro")
+    assert stages_run(proc) == {"generate", "evaluate", *(f"train@{g}" for g in range(6))}
+    summary = json.loads((repo / "data" / "models" / "group0" / "summary.json").read_text())
+    assert summary["epochs"] == 2 and np.isfinite(summary["d_loss"])  # trained again, not an empty resume
+    assert dvc(repo, "status").stdout.strip() == "Data and pipelines are up to date."
