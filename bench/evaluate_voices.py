@@ -14,10 +14,9 @@ import numpy as np
 import torch
 
 from deepdx.audio.render import Renderer
-from deepdx.corpus.table import read_table
 from deepdx.evaluate.audio_metrics import AudioReference
 from deepdx.evaluate.metrics import Reference
-from deepdx.evaluate.run import measure
+from deepdx.evaluate.run import load_groups, measure
 from deepdx.generate.sample import load_models, sample_group
 
 
@@ -25,8 +24,8 @@ def main() -> None:
     models_dir = sys.argv[1] if len(sys.argv) > 1 else "data/models"
     split = sys.argv[2] if len(sys.argv) > 2 else "data/split"
     models = load_models(models_dir, f"{split}/routing.json")
-    t = read_table(f"{split}/group0.parquet")
-    train, held = t["params"][t["split"] == "train"], t["params"][t["split"] == "held_out"]
+    group = load_groups(split, models.routing["groups"])[0]
+    train, held = group.train, group.held_out
     category = np.arange(1024) % len(models.categories)
     t0 = time.perf_counter()
     voices = sample_group(models, 0, category, np.random.default_rng(0), torch.Generator().manual_seed(0))

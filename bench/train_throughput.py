@@ -1,9 +1,9 @@
 """Benchmark: training throughput of the default CGAN, Lightning vs a plain PyTorch loop.
 
-    python bench/train_throughput.py [GROUP_PARQUET] [--model default|seed] [--epochs 3]
+    python bench/train_throughput.py [SPLIT_DIR] [--group 4] [--model default|seed] [--epochs 3]
 
 Prints samples/s for both, Lightning's overhead (target < 15 %), and the achieved GFLOP/s
-of the training step against this machine's float32 matmul peak.  Without a group file it
+of the training step against this machine's float32 matmul peak.  Without a split folder it
 trains on random valid voices.
 """
 import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
@@ -17,6 +17,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from deepdx.config import as_dict, compose
+from deepdx.corpus.split import group_path
 from deepdx.corpus.table import write_table
 from deepdx.dx7.params import uniform_voices
 from deepdx.models.cgan import CGAN
@@ -54,18 +55,19 @@ def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("group", nargs="?", help="a data/split/group<g>.parquet file")
+    ap.add_argument("split", nargs="?", help="the split stage's folder (data/split)")
+    ap.add_argument("--group", type=int, default=4)
     ap.add_argument("--model", default="default")
     ap.add_argument("--epochs", type=int, default=3)
     args = ap.parse_args()
     cfg = compose(f"model={args.model}")
     train = as_dict(cfg.train)
-    path = args.group
-    if path is None:
-        path = "/tmp/deepdx_bench_group.parquet"
-        write_table(path, {"params": uniform_voices(4096), "category": np.arange(4096) % 8,
-                           "split": np.array(["train"] * 4000 + ["held_out"] * 96)})
-    data = GroupDataModule(path, "operator_blocks", train["batch_size"], seed=0)
+    split, group = args.split, args.group
+    if split is None:
+        split, group = "/tmp/deepdx_bench_split", 0
+        for s, n in (("train", 4096), ("validation", 96)):
+            write_table(group_path(split, s, 0), {"params": uniform_voices(n), "category": np.arange(n) % 8})
+    data = GroupDataModule(split, group, "operator_blocks", train["batch_size"], seed=0)
     data.setup()
     n = len(data.train["params"]) // train["batch_size"] * train["batch_size"]
     print(f"model={args.model}, {n} training voices, batch {train['batch_size']}, {args.epochs} epochs, "

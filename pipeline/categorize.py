@@ -12,8 +12,8 @@ from deepdx.stage import stage
 def main(cfg: Config) -> None:
     c = cfg.categorize
     rules = NameRules.from_config(c)
-    table = read_table(cfg.data.unique)
-    result = categorize(table["params"], table["name"], rules, c.holdout, cfg.seed, c.max_iter)
+    table = read_table(cfg.data.families)
+    result = categorize(table["params"], table["name"], rules, table["split"], cfg.seed, c.max_iter)
     names = list(c.categories)
     table.update(category=result.category, category_name=[names[i] for i in result.category],
                  confidence=result.confidence, how=result.how)
@@ -22,8 +22,9 @@ def main(cfg: Config) -> None:
     write_json(f"{cfg.data.metrics}/categorize.json", result.report)
     r, clf = result.report, result.report["classifier"]
     print(f"categorize: {r['voices']} voices, {r['by_rule']} by name rule, {r['by_model']} by classifier")
-    print(f"  classifier on {clf['held_out']} held-out name-labelled voices: accuracy {clf['accuracy']:.3f} "
-          f"(balanced {clf['balanced_accuracy']:.3f}) vs majority baseline {clf['majority_baseline_accuracy']:.3f}")
+    print(f"  classifier ({clf['rounds']} rounds) on {clf['validation']} name-labelled validation voices, "
+          f"families it never saw: accuracy {clf['accuracy']:.3f} (balanced {clf['balanced_accuracy']:.3f}) "
+          f"vs majority baseline {clf['majority_baseline_accuracy']:.3f}")
     print("  classes: " + ", ".join(f"{k} {v}" for k, v in r["classes"].items()))
 
 

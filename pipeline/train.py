@@ -30,7 +30,7 @@ def main(cfg: Config) -> float:
         tags = {"dvc_exp": os.environ.get("DVC_EXP_NAME", "")}
     coverage = []
     for g in cfg.train.groups:
-        summary = train_group(g, f"{cfg.data.split}/group{g}.parquet", str(models / f"group{g}"), cfg,
+        summary = train_group(g, cfg.data.split, str(models / f"group{g}"), cfg,
                               routing["categories"], routing["groups"][g], tags)
         coverage.append(summary.get("probe/coverage", 0.0))
         print(f"group {g}: {summary['epochs']} epochs, d_loss {summary.get('d_loss', float('nan')):.3f}, "

@@ -123,22 +123,35 @@ CATS = ["keys", "bass", "brass", "strings", "organ", "bells", "lead", "perc"]
 GROUPS = [[1, 2], [3, 4, 5]]
 
 
+def split_dir(root: Path, groups: int, per_group: int = 110, held_out: int = 20, validation: int = 10) -> Path:
+    """The split stage's layout under ``root``: random voices for each group, categories
+    cycling over eight, the first ``held_out`` of each group held out, the next ``validation``
+    for validation, the rest training voices."""
+    from deepdx.corpus.split import write_groups
+
+    rank = np.tile(np.arange(per_group), groups)
+    table = {"params": np.concatenate([random_voices(per_group, seed=g) for g in range(groups)]),
+             "category": rank % 8, "group": np.repeat(np.arange(groups), per_group),
+             "split": np.where(rank < held_out, "held_out", np.where(rank < held_out + validation, "validation", "train"))}
+    write_groups(table, root / "split", groups)
+    return root / "split"
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """What generate and evaluate read, small: untrained (randomly initialised) generators for
-    two groups, routing statistics, and each group's split (100 voices, 20 held out)."""
+    two groups, routing statistics, and each group's split (80 training, 10 validation and 20
+    held-out voices)."""
     import torch
 
-    from deepdx.corpus.table import write_json, write_table
+    from deepdx.corpus.table import write_json
 
     root = tmp_path_factory.mktemp("gen")
     torch.manual_seed(0)
     for g in range(2):
         (root / "models" / f"group{g}").mkdir(parents=True)
         torch.save(cgan("model.channels=16").export(), root / "models" / f"group{g}" / "generator.pt")
-        write_table(root / "split" / f"group{g}.parquet",
-                    {"params": random_voices(100, seed=g), "category": np.arange(100) % 8,
-                     "split": np.where(np.arange(100) % 5 == 0, "held_out", "train")})
+    split_dir(root, 2)
     p_alg = {str(g): {c: {str(a): 1 / len(algs) for a in algs} for c in CATS} for g, algs in enumerate(GROUPS)}
     p_alg["1"]["bass"] = {"3": 0.0, "4": 0.0, "5": 1.0}
     write_json(root / "split" / "routing.json", {"categories": CATS, "groups": GROUPS, "p_algorithm": p_alg,

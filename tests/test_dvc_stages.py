@@ -42,3 +42,12 @@ def test_the_closure_follows_imports_inside_functions_and_packages(tmp_path):
 def test_inference_does_not_import_training_code():
     files = {str(f.relative_to(ROOT / "src")) for f in closure(ROOT / "pipeline" / "generate.py")}
     assert not {"deepdx/models/train.py", "deepdx/models/cgan.py", "deepdx/tracking.py"} & files
+
+
+def test_only_the_evaluate_stage_may_read_held_out_voices():
+    """What DVC lets a stage depend on is what it may read: held-out voices are for the
+    evaluate stage alone (the whole split folder, or its held_out/ part)."""
+    for name, stage in STAGES.items():
+        deps = [d for d in stage.get("do", stage)["deps"] if isinstance(d, str)]
+        reads_held_out = any(d.rstrip("/") == "${data.split}" or "held_out" in d for d in deps)
+        assert reads_held_out == (name == "evaluate"), name

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import dexed
 import numpy as np
@@ -102,3 +103,16 @@ def test_repeated_categories_are_merged_not_overwritten(workdir, tmp_path):
                                 progress=False)
     assert report["banks"] == 2 and sorted({r["bank"] for r in rows}) == ["banks/keys_1.syx", "banks/keys_2.syx"]
     assert len({r["name"] for r in rows}) == 64
+
+
+def test_the_novelty_check_knows_training_and_validation_voices_never_held_out(tmp_path):
+    from deepdx.corpus.table import read_table
+    from deepdx.generate.sample import training_keys
+    from tests.conftest import split_dir
+
+    split = split_dir(tmp_path, 2)
+    held = {k for g in range(2) for k in sound_keys(read_table(split / "held_out" / f"group{g}.parquet")["params"])}
+    keys = training_keys(split)
+    assert len(keys) == 2 * 90 and not keys & held
+    shutil.rmtree(split / "held_out")
+    assert training_keys(split) == keys  # never opened

@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,7 @@ from deepdx.models.losses import d_loss
 from deepdx.models.nets import Architecture, Discriminator, Generator, load_generator
 from deepdx.models.train import train_group
 from deepdx.config import compose
-from tests.conftest import cgan, random_voices
+from tests.conftest import cgan, random_voices, split_dir
 
 
 @pytest.mark.parametrize("kw", [
@@ -87,12 +89,12 @@ def test_probe_scores_collapse_below_diversity():
 
 
 @pytest.fixture
-def group_file(tmp_path):
-    p = random_voices(300, seed=3)
-    table = {"params": p, "category": np.arange(300) % 8,
-             "split": np.where(np.arange(300) % 10 == 0, "held_out", "train")}
-    write_table(tmp_path / "group0.parquet", table)
-    return tmp_path / "group0.parquet"
+def split(tmp_path):
+    """A split folder for one group (270 training, 30 validation voices) and no held-out
+    voices at all: training and its probe must never need them."""
+    split = split_dir(tmp_path, 1, per_group=300, held_out=0, validation=30)
+    shutil.rmtree(split / "held_out")
+    return split
 
 
 def tiny_config(tmp_path, epochs=2):
@@ -108,11 +110,11 @@ def weights(path):
 CATS = [f"c{i}" for i in range(8)]
 
 
-def test_training_is_deterministic_and_tracked(group_file, tmp_path):
+def test_training_is_deterministic_and_tracked(split, tmp_path):
     import mlflow
 
-    a = train_group(0, str(group_file), str(tmp_path / "a"), tiny_config(tmp_path), CATS, [1, 2])
-    train_group(0, str(group_file), str(tmp_path / "b"), tiny_config(tmp_path), CATS, [1, 2])
+    a = train_group(0, str(split), str(tmp_path / "a"), tiny_config(tmp_path), CATS, [1, 2])
+    train_group(0, str(split), str(tmp_path / "b"), tiny_config(tmp_path), CATS, [1, 2])
     assert (tmp_path / "a" / "generator.pt").read_bytes() == (tmp_path / "b" / "generator.pt").read_bytes()
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     run = client.get_run(a["mlflow_run_id"])
@@ -133,14 +135,14 @@ train_group(0, sys.argv[1], sys.argv[2], cfg, [f"c{i}" for i in range(8)], [1, 2
 """
 
 
-def test_training_twice_in_fresh_processes_saves_the_same_bytes(group_file, tmp_path):
+def test_training_twice_in_fresh_processes_saves_the_same_bytes(split, tmp_path):
     """Also with different thread settings in the environment: train.threads decides."""
     import os
     import subprocess
     import sys
 
     for run, threads in (("a", "1"), ("b", "3")):
-        subprocess.run([sys.executable, "-c", TRAIN_IN_A_FRESH_PROCESS, str(group_file), str(tmp_path / run)],
+        subprocess.run([sys.executable, "-c", TRAIN_IN_A_FRESH_PROCESS, str(split), str(tmp_path / run)],
                        check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": threads})
     assert (tmp_path / "a" / "generator.pt").read_bytes() == (tmp_path / "b" / "generator.pt").read_bytes()
 
@@ -160,42 +162,43 @@ class InterruptMidEpoch(Callback):
             raise Interrupted
 
 
-def test_an_interrupted_run_resumes_to_the_same_weights(group_file, tmp_path):
+def test_an_interrupted_run_resumes_to_the_same_weights(split, tmp_path):
     import mlflow
 
     cfg = tiny_config(tmp_path, epochs=3)
-    whole = train_group(0, str(group_file), str(tmp_path / "whole"), cfg, CATS, [1, 2])
+    whole = train_group(0, str(split), str(tmp_path / "whole"), cfg, CATS, [1, 2])
     with pytest.raises(Interrupted):
-        train_group(0, str(group_file), str(tmp_path / "cut"), cfg, CATS, [1, 2], callbacks=[InterruptMidEpoch(1, 2)])
+        train_group(0, str(split), str(tmp_path / "cut"), cfg, CATS, [1, 2], callbacks=[InterruptMidEpoch(1, 2)])
     ckpt = tmp_path / "cut" / "ckpt"
     assert (ckpt / "last.ckpt").exists() and not (tmp_path / "cut" / "generator.pt").exists()
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     run_id = (ckpt / "mlflow_run_id").read_text()
     assert client.get_run(run_id).info.status == "FAILED"
-    resumed = train_group(0, str(group_file), str(tmp_path / "cut"), cfg, CATS, [1, 2])
+    resumed = train_group(0, str(split), str(tmp_path / "cut"), cfg, CATS, [1, 2])
     assert resumed["epochs"] == whole["epochs"] == 3 and resumed["mlflow_run_id"] == run_id
     assert client.get_run(run_id).info.status == "FINISHED"
     assert (tmp_path / "cut" / "generator.pt").read_bytes() == (tmp_path / "whole" / "generator.pt").read_bytes()
     assert resumed["d_loss"] == whole["d_loss"]
 
 
-def test_a_finished_run_is_trained_again_not_resumed(group_file, tmp_path):
+def test_a_finished_run_is_trained_again_not_resumed(split, tmp_path):
     """A train stage reruns because something it depends on changed (code, say): no resume."""
-    first = train_group(0, str(group_file), str(tmp_path / "m"), tiny_config(tmp_path), CATS, [1, 2])
-    again = train_group(0, str(group_file), str(tmp_path / "m"), tiny_config(tmp_path), CATS, [1, 2])
+    first = train_group(0, str(split), str(tmp_path / "m"), tiny_config(tmp_path), CATS, [1, 2])
+    again = train_group(0, str(split), str(tmp_path / "m"), tiny_config(tmp_path), CATS, [1, 2])
     assert again["epochs"] == 2 and again["mlflow_run_id"] != first["mlflow_run_id"]
     assert again["d_loss"] == first["d_loss"]  # trained, not an empty resumed run (which has no loss)
 
 
-def test_changed_data_is_not_resumed_from_an_old_checkpoint(group_file, tmp_path):
+def test_changed_data_is_not_resumed_from_an_old_checkpoint(split, tmp_path):
     cfg = tiny_config(tmp_path, epochs=3)
     with pytest.raises(Interrupted):
-        train_group(0, str(group_file), str(tmp_path / "m"), cfg, CATS, [1, 2], callbacks=[InterruptMidEpoch(1, 0)])
+        train_group(0, str(split), str(tmp_path / "m"), cfg, CATS, [1, 2], callbacks=[InterruptMidEpoch(1, 0)])
     first_run = (tmp_path / "m" / "ckpt" / "mlflow_run_id").read_text()
-    table = read_table(group_file)
-    table["params"] = random_voices(300, seed=4)
-    write_table(group_file, table)
-    second = train_group(0, str(group_file), str(tmp_path / "m"), cfg, CATS, [1, 2])
+    train = split / "train" / "group0.parquet"
+    table = read_table(train)
+    table["params"] = random_voices(len(table["params"]), seed=4)
+    write_table(train, table)
+    second = train_group(0, str(split), str(tmp_path / "m"), cfg, CATS, [1, 2])
     assert second["mlflow_run_id"] != first_run and second["epochs"] == 3
 
 

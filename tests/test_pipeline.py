@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from deepdx.corpus.table import read_table
 from deepdx.dx7 import bank_bytes
@@ -28,13 +29,14 @@ from tests.test_ingest import make_collection
 pytestmark = pytest.mark.slow
 
 NAMES = ["PIANO", "BASS", "BRASS", "STRINGS", "ORGAN", "BELLS", "LEAD", "DRUMS", "SOUND", "PATCH"]
-N_BANKS = 40  # of random voices; then one exact copy and one bank of near-variants
+N_BANKS = 40  # of random voices; then one exact copy, a bank of near-duplicates and a bank of variants
 # make_collection: 96 voices, 62 accepted (a good bank, 30 of a raw dump), 34 rejected
-VOICES_IN, ACCEPTED = N_BANKS * 32 + 64 + 96, N_BANKS * 32 + 64 + 62
+VOICES_IN, ACCEPTED = N_BANKS * 32 + 96 + 96, N_BANKS * 32 + 96 + 62
 
 
-def build_collection(raw: Path) -> np.ndarray:
-    """The collection; returns the near-variant families' sound parameters (family x member x 145)."""
+def build_collection(raw: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The collection; returns the near-duplicates dedupe merges (pair x member x 145), and
+    the variants it keeps but the families stage links (same shape)."""
     voices = random_voices(N_BANKS * 32, seed=21)
     for i, row in enumerate(voices):
         row[NAME_SLICE] = encode_name(f"{NAMES[i % len(NAMES)]} {i:04d}"[:10])
@@ -45,9 +47,15 @@ def build_collection(raw: Path) -> np.ndarray:
     col = INDEX["op1_freq_fine"]
     variants[:, col] = np.where(variants[:, col] < 97, variants[:, col] + 2, variants[:, col] - 2)
     (raw / "bank01 tweaked.syx").write_bytes(bank_bytes(variants))
+    edited = voices[64:96].copy()  # bank02 with three fine tunes moved by 5: too far for dedupe, a family
+    for op in (1, 2, 3):
+        col = INDEX[f"op{op}_freq_fine"]
+        edited[:, col] = np.where(edited[:, col] < 94, edited[:, col] + 5, edited[:, col] - 5)
+    (raw / "bank02 edited.syx").write_bytes(bank_bytes(edited))
     (raw / "dirty").mkdir()
     make_collection(raw / "dirty")
-    return np.stack([voices[32:64, :145], variants[:, :145]], axis=1)
+    return (np.stack([voices[32:64, :145], variants[:, :145]], axis=1),
+            np.stack([voices[64:96, :145], edited[:, :145]], axis=1))
 
 
 def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
@@ -74,7 +82,7 @@ def pipeline(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pipeline")
     repo, raw = tmp / "repo", tmp / "raw"
     raw.mkdir()
-    families = build_collection(raw)
+    duplicates, variants = build_collection(raw)
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
                             check=True).stdout.decode().split("\0")
     for name in filter(None, listed):
@@ -87,11 +95,11 @@ def pipeline(tmp_path_factory):
     subprocess.run([*git, "commit", "-qm", "snapshot"], cwd=repo, check=True)
     sync(repo, raw)
     first = dvc(repo, "repro")
-    return {"repo": repo, "raw": raw, "families": families, "first": first}
+    return {"repo": repo, "raw": raw, "duplicates": duplicates, "variants": variants, "first": first}
 
 
 def test_every_stage_ran(pipeline):
-    assert stages_run(pipeline["first"]) == {"ingest", "dedupe", "categorize", "split", "generate", "evaluate",
+    assert stages_run(pipeline["first"]) == {"ingest", "dedupe", "families", "categorize", "split", "generate", "evaluate",
                                              *(f"train@{g}" for g in range(6))}
 
 
@@ -117,20 +125,33 @@ def test_dedupe_merges_copies_and_near_variants(pipeline):
     assert (report["in"], report["exact_duplicates"], report["near_duplicates"]) == (ACCEPTED, 32, 32)
     assert report["unique"] == ACCEPTED - 64
     unique = set(sound_keys(read_table(repo / "data" / "dedupe" / "unique.parquet")["params"]))
-    families = pipeline["families"]
-    kept = [sum(k in unique for k in sound_keys(members)) for members in families.astype(np.uint8)]
-    assert kept == [1] * len(families)  # one representative per family
+    pairs = pipeline["duplicates"]
+    kept = [sum(k in unique for k in sound_keys(members)) for members in pairs.astype(np.uint8)]
+    assert kept == [1] * len(pairs)  # one representative per pair
+    assert all(k in unique for k in sound_keys(pipeline["variants"].reshape(-1, 145).astype(np.uint8)))
 
 
-def test_split_keeps_every_voice_on_one_side(pipeline):
-    split = pipeline["repo"] / "data" / "split"
-    tables = [read_table(split / f"group{g}.parquet") for g in range(6)]
-    train = set().union(*(sound_keys(t["params"][t["split"] == "train"]) for t in tables))
-    held = set().union(*(sound_keys(t["params"][t["split"] == "held_out"]) for t in tables))
-    assert not train & held
-    report = json.loads((pipeline["repo"] / "metrics" / "split.json").read_text())
-    categorized = read_table(pipeline["repo"] / "data" / "categorize" / "voices.parquet")
-    assert report["voices"] == sum(len(t["params"]) for t in tables) == len(categorized["params"])
+def test_every_family_lies_on_one_side_and_only_evaluate_reads_held_out(pipeline):
+    repo = pipeline["repo"]
+    split = repo / "data" / "split"
+    side = {}
+    for s in ("train", "validation", "held_out"):
+        for g in range(6):
+            side.update({k: s for k in sound_keys(read_table(split / s / f"group{g}.parquet")["params"])})
+    variants = pipeline["variants"].astype(np.uint8)
+    assert all(side[a] == side[b] for a, b in zip(sound_keys(variants[:, 0]), sound_keys(variants[:, 1])))
+    families = read_table(repo / "data" / "families" / "voices.parquet")
+    for f in np.unique(families["family"]):
+        assert len(set(families["split"][families["family"] == f])) == 1
+    report = json.loads((repo / "metrics" / "split.json").read_text())
+    categorized = read_table(repo / "data" / "categorize" / "voices.parquet")
+    assert report["voices"] == len(side) == len(categorized["params"]) == ACCEPTED - 64
+    assert report["families"]["families"] <= report["voices"] - 32  # the variants joined their originals
+    assert report["held_out_to_nearest_training"]["by family"]["within_0.1"] == 0
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    assert [name for name, stage in lock.items()
+            if any(d["path"] == "data/split" or d["path"].startswith("data/split/held_out") for d in stage["deps"])] \
+        == ["evaluate"]
 
 
 def test_six_generators_and_valid_banks(pipeline):

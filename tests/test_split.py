@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
+from deepdx.corpus.families import SPLITS
 from deepdx.corpus.groups import balanced_cut, check_groups, group_of, structural_groups, structure_classes
-from deepdx.corpus.split import algorithms_of, report, routing, split_groups
+from deepdx.corpus.split import algorithms_of, group_path, held_out_distances, report, routing, write_groups
+from deepdx.corpus.table import read_table
 from deepdx.dx7.params import INDEX
 from tests.conftest import random_voices
 
@@ -35,25 +37,39 @@ def test_explicit_groups_are_checked():
         check_groups([list(range(1, 33)), [1]])
 
 
-def test_split_is_seeded_stratified_and_routing_sums_to_one():
+@pytest.fixture
+def table():
     p = random_voices(3000, seed=1)
-    category = np.random.default_rng(2).integers(0, 8, 3000)
     groups = structural_groups(np.bincount(algorithms_of(p) - 1, minlength=32))
-    g1, h1 = split_groups(p, category, groups, 0.1, seed=5)
-    g2, h2 = split_groups(p, category, groups, 0.1, seed=5)
-    assert np.array_equal(h1, h2) and abs(h1.mean() - 0.1) < 0.01
-    assert not np.array_equal(h1, split_groups(p, category, groups, 0.1, seed=6)[1])
-    assert np.array_equal(g1, group_of(groups)[p[:, INDEX["algorithm"]]])
-    for g in range(6):  # each category held out in proportion within each group
-        sel = g1 == g
-        for c in range(8):
-            members = sel & (category == c)
-            assert abs((members & h1).sum() - 0.1 * members.sum()) <= 1.5
+    return {"params": p, "category": np.random.default_rng(2).integers(0, 8, 3000),
+            "group": group_of(groups)[p[:, INDEX["algorithm"]]], "family": np.arange(3000) // 3,
+            "split": np.array(SPLITS)[np.random.default_rng(3).choice(3, 1000, p=[0.8, 0.1, 0.1])].repeat(3)}, groups
+
+
+def test_each_split_of_each_group_is_a_file_of_its_own(table, tmp_path):
+    t, groups = table
+    write_groups(t, tmp_path, len(groups))
+    total = 0
+    for s in SPLITS:
+        for g in range(len(groups)):
+            part = read_table(group_path(tmp_path, s, g))
+            assert (part["split"] == s).all() and (part["group"] == g).all()
+            total += len(part["params"])
+    assert total == 3000
+
+
+def test_routing_sums_to_one_and_the_report_accounts_for_every_voice(table):
+    t, groups = table
     cats = [f"c{i}" for i in range(8)]
-    r = routing(category[~h1], g1[~h1], algorithms_of(p)[~h1], cats, groups)
+    train = t["split"] == "train"
+    r = routing(t["category"][train], t["group"][train], algorithms_of(t["params"])[train], cats, groups)
     for c in cats:
         assert sum(r["p_group"][c]) == pytest.approx(1, abs=1e-5)
         for g in range(6):
             assert sum(r["p_algorithm"][str(g)][c].values()) == pytest.approx(1, abs=1e-5)
-    rep = report(category, g1, h1, cats, groups)
-    assert rep["voices"] == 3000 == rep["train"] + rep["held_out"] == sum(v["voices"] for v in rep["groups"].values())
+    distances = held_out_distances(t["params"], t["split"], seed=0)
+    assert len(distances["by family"]) == (t["split"] == "held_out").sum()
+    rep = report(t, cats, groups, distances)
+    assert rep["voices"] == 3000 == sum(rep[s] for s in SPLITS) == sum(v["voices"] for v in rep["groups"].values())
+    assert rep["families"]["families"] == 1000
+    assert all(v["train"] + v["validation"] + v["held_out"] == v["voices"] for v in rep["groups"].values())

@@ -38,12 +38,10 @@ def test_ingest_then_dedupe_write_their_outputs(tmp_path):
 
 
 def tiny_split(tmp_path):
-    from deepdx.corpus.table import write_json, write_table
-    from tests.conftest import random_voices
+    from deepdx.corpus.table import write_json
+    from tests.conftest import split_dir
 
-    split = tmp_path / "split"
-    write_table(split / "group0.parquet", {"params": random_voices(200), "category": [i % 8 for i in range(200)],
-                                           "split": ["held_out" if i % 10 == 0 else "train" for i in range(200)]})
+    split = split_dir(tmp_path, 1, per_group=200)
     write_json(split / "routing.json", {"categories": [f"c{i}" for i in range(8)], "groups": [[1, 2]]})
     return split
 

@@ -45,9 +45,10 @@ class DataPaths:
     files: str = "data/ingest/files.csv"  # one row per file found under the sources
     unique: str = "data/dedupe/unique.parquet"  # one representative per sound
     merged: str = "data/dedupe/merged.csv"  # every voice merged into a representative
+    families: str = "data/families/voices.parquet"  # unique voices + family, split (train | validation | held_out)
     categorized: str = "data/categorize/voices.parquet"  # unique voices + category, confidence, how
     classifier: str = "data/categorize/classifier.skops"  # the parameter classifier (skops, not pickle)
-    split: str = "data/split"  # group<g>.parquet per algorithm group, routing.json
+    split: str = "data/split"  # <split>/group<g>.parquet per split and algorithm group, routing.json
     plots: str = "data/plots"  # PNG pictures and CSV for `dvc plots show`
     models: str = "data/models"  # group<g>/generator.pt, summary.json, ckpt/
     generated: str = "data/generate"  # banks/<category>_<n>.syx, manifest.csv, previews/
@@ -81,12 +82,20 @@ class DedupeConfig:
 
 
 @dataclass
+class FamiliesConfig:
+    """Near-variants of one patch form a family; each family goes whole to one split."""
+
+    distance: float = 0.5  # voices this close (normalised parameters) are linked; families = linked components
+    validation: float = 0.1  # share of voices (whole families) for selection: probes, early stopping, sweeps
+    held_out: float = 0.1  # share for the evaluate stage alone
+
+
+@dataclass
 class CategorizeConfig:
     """The classes and name rules live in conf/categorize/default.yaml (patterns are data)."""
 
     categories: List[str] = MISSING  # the sound classes, in index order
-    holdout: float = 0.2  # share of name-labelled voices held out to score the classifier
-    max_iter: int = 200  # boosting rounds of the classifier
+    max_iter: int = 200  # most boosting rounds of the classifier (the count is chosen on validation voices)
     strong: Dict[str, List[str]] = field(default_factory=dict)  # category -> regular expressions, in order
     weak: Dict[str, List[str]] = field(default_factory=dict)  # decide only when no strong rule matched
 
@@ -107,7 +116,6 @@ class SplitConfig:
     grouping: str = "structural"  # structural (derived, see deepdx.corpus.groups) | explicit
     n_groups: int = 6
     groups: Optional[List[List[int]]] = None  # explicit: a list of algorithm lists covering 1-32 once
-    holdout: float = 0.1  # held-out share per group, stratified by category
 
     def __post_init__(self):
         check_choice("split", "grouping", self.grouping, ("structural", "explicit"))
@@ -217,6 +225,7 @@ class Config:
     data: DataPaths = field(default_factory=DataPaths)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     dedupe: DedupeConfig = field(default_factory=DedupeConfig)
+    families: FamiliesConfig = field(default_factory=FamiliesConfig)
     categorize: CategorizeConfig = field(default_factory=CategorizeConfig)
     encoding: EncodingConfig = field(default_factory=EncodingConfig)
     split: SplitConfig = field(default_factory=SplitConfig)

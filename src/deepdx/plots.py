@@ -76,3 +76,25 @@ def data_plots(out: str | Path, params, category, algorithm, categories: list[st
     fig.suptitle(f"real voices as 16x16 grids ({layout})", fontsize=9)
     _save(fig, out / "sample_voices.png")
     return sorted(out.glob("*.png"))
+
+
+def distance_plot(out: str | Path, distances: dict[str, np.ndarray], top: float = 3.0, bins: int = 60) -> None:
+    """How far held-out voices lie from the nearest training voice, one curve per way of
+    splitting (``held_out_to_training.png``; the CSV, share of held-out voices per bin, for
+    ``dvc plots``)."""
+    out = Path(out)
+    edges = np.linspace(0, top, bins + 1)
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    shares = {}
+    for name, d in distances.items():
+        shares[name] = np.histogram(np.minimum(d, top), edges)[0] / max(len(d), 1)
+        ax.stairs(shares[name], edges, label=f"{name} (median {np.median(d):.2f}; {np.mean(d <= 0.1):.0%} within 0.1)",
+                  linewidth=1.6)
+    ax.set_xlabel(f"distance to the nearest training voice (normalised parameters; > {top:g} drawn at {top:g})")
+    ax.set_ylabel("share of held-out voices")
+    ax.set_title("held-out voices against the training voices, by way of splitting")
+    ax.legend()
+    _save(fig, out / "held_out_to_training.png")
+    write_csv(out / "held_out_to_training.csv",
+              [dict(distance=round(float(lo), 3), split=name, share=round(float(v[i]), 5))
+               for name, v in shares.items() for i, lo in enumerate(edges[:-1])], ["distance", "split", "share"])

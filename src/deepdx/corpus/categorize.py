@@ -6,8 +6,9 @@ two tiers: ``strong`` patterns decide in the configured order; ``weak`` ones (wo
 PERC or SYN that are often only adjectives) decide only when no strong pattern matched.
 
 Then parameters: a gradient-boosted classifier on parameter and envelope features,
-trained on the name-labelled voices, labels the rest.  Its accuracy on held-out
-name-labelled voices is reported against the majority-class baseline.  The classifier is
+trained on the training split's name-labelled voices, labels the rest.  Its number of
+rounds is chosen on the validation split, and its accuracy there (families it never saw)
+is reported against the majority-class baseline.  The classifier is
 saved with skops (no pickle: loading checks every type against a short trusted list), so
 the evaluate stage judges category fidelity with the very model that labelled the voices.
 """
@@ -25,7 +26,6 @@ from ..config import CategorizeConfig
 from ..dx7 import algorithms as A
 from ..dx7.params import INDEX, MAX, N_SOUND_PARAMS, op_index
 from ..errors import DeepDXError
-from .split import seeded_split
 
 
 @dataclass
@@ -104,22 +104,29 @@ class CategorizeResult:
     confidence: np.ndarray  # N float
     how: np.ndarray  # N str: rule | model
     report: dict
-    model: HistGradientBoostingClassifier  # trained on the name-labelled voices outside the held-out share
+    model: HistGradientBoostingClassifier  # fitted on the training split's name-labelled voices
 
 
-def categorize(params: np.ndarray, names, rules: NameRules, holdout: float = 0.2, seed: int = 0,
+def categorize(params: np.ndarray, names, rules: NameRules, split: np.ndarray, seed: int = 0,
                max_iter: int = 200) -> CategorizeResult:
+    """Name rules, then a classifier for the rest.  The classifier learns from the training
+    split's name-labelled voices only; its number of boosting rounds is chosen, and its
+    accuracy measured, on the validation split's (other families); held-out voices are only
+    labelled, never learnt from."""
     by_name = rules.label_all(names)
-    labelled = np.flatnonzero(by_name >= 0)
     n_cat = len(rules.categories)
-    if len(labelled) < 10 * n_cat:
-        raise DeepDXError(f"only {len(labelled)} voices matched a name rule; too few to train the classifier")
+    train = np.flatnonzero((by_name >= 0) & (split == "train"))
+    valid = np.flatnonzero((by_name >= 0) & (split == "validation"))
+    if len(train) < 10 * n_cat:
+        raise DeepDXError(f"only {len(train)} training voices matched a name rule; too few to train the classifier")
+    if len(valid) == 0:
+        raise DeepDXError("no validation voice matched a name rule: nothing to choose or score the classifier on")
     X = classifier_features(params)
-    y = by_name[labelled]
-    counts = np.bincount(y, minlength=n_cat)
-    train, test = seeded_split(labelled, y, holdout, seed)
-    model = train_classifier(X[train], by_name[train], seed, max_iter)
-    predicted = model.predict(X[test])
+    longest = train_classifier(X[train], by_name[train], seed, max_iter)
+    by_rounds = [accuracy_score(by_name[valid], p) for p in longest.staged_predict(X[valid])]
+    rounds = int(np.argmax(by_rounds)) + 1  # the first of the best
+    model = longest if rounds == longest.n_iter_ else train_classifier(X[train], by_name[train], seed, rounds)
+    predicted = model.predict(X[valid])
     majority = np.bincount(by_name[train], minlength=n_cat).argmax()
     category, confidence = by_name.copy(), np.ones(len(by_name), dtype=np.float32)
     how = np.where(by_name >= 0, "rule", "model").astype("<U5")
@@ -131,19 +138,20 @@ def categorize(params: np.ndarray, names, rules: NameRules, holdout: float = 0.2
     names_ = rules.categories
     report = {
         "voices": len(by_name),
-        "by_rule": int(len(labelled)),
+        "by_rule": int((by_name >= 0).sum()),
         "by_model": int(len(unlabelled)),
         "classifier": {
             "train": int(len(train)),
-            "held_out": int(len(test)),
-            "accuracy": round(float(accuracy_score(by_name[test], predicted)), 4),
-            "balanced_accuracy": round(float(balanced_accuracy_score(by_name[test], predicted)), 4),
-            "majority_baseline_accuracy": round(float(np.mean(by_name[test] == majority)), 4),
-            "confusion": {"labels": names_, "matrix": confusion_matrix(by_name[test], predicted,
+            "validation": int(len(valid)),
+            "rounds": rounds,
+            "accuracy": round(float(accuracy_score(by_name[valid], predicted)), 4),
+            "balanced_accuracy": round(float(balanced_accuracy_score(by_name[valid], predicted)), 4),
+            "majority_baseline_accuracy": round(float(np.mean(by_name[valid] == majority)), 4),
+            "confusion": {"labels": names_, "matrix": confusion_matrix(by_name[valid], predicted,
                                                                        labels=range(n_cat)).tolist()},
         },
         "classes": {c: int(n) for c, n in zip(names_, np.bincount(category, minlength=n_cat))},
-        "classes_by_rule": {c: int(n) for c, n in zip(names_, counts)},
+        "classes_by_rule": {c: int(n) for c, n in zip(names_, np.bincount(by_name[by_name >= 0], minlength=n_cat))},
         "mean_model_confidence": round(float(confidence[unlabelled].mean()), 4) if len(unlabelled) else None,
     }
     return CategorizeResult(category, confidence, how, report, model)

@@ -1,5 +1,10 @@
-"""Split by algorithm group: per group a seeded train / held-out split, stratified by category,
-and the routing statistics that later send a requested category to a group and algorithm.
+"""Split by algorithm group: each group's voices of each split (train | validation |
+held_out, decided whole families at a time by the families stage), and the routing
+statistics that later send a requested category to a group and algorithm.
+
+On disk: ``<split dir>/<split>/group<g>.parquet``, so that what a stage may read is what
+DVC lets it depend on: training and selection read ``train/`` and ``validation/``, and
+only the evaluate stage reads ``held_out/``.
 
 Routing (from training voices only):
 ``p_group[c][g]`` = P(group g | category c) and
@@ -7,11 +12,19 @@ Routing (from training voices only):
 """
 from __future__ import annotations
 
-import numpy as np
-from sklearn.model_selection import train_test_split
+from pathlib import Path
 
+import numpy as np
+
+from ..distances import nearest, normalise
 from ..dx7.params import INDEX
-from .groups import group_of
+from .families import SPLITS, summary
+from .table import Table, take, write_table
+
+
+def group_path(split_dir: str | Path, split: str, group: int) -> Path:
+    """Where one split of one group lives (the one place that knows the layout)."""
+    return Path(split_dir) / split / f"group{group}.parquet"
 
 
 def algorithms_of(params: np.ndarray) -> np.ndarray:
@@ -19,28 +32,12 @@ def algorithms_of(params: np.ndarray) -> np.ndarray:
     return np.asarray(params)[:, INDEX["algorithm"]].astype(np.int64) + 1
 
 
-def seeded_split(items: np.ndarray, labels: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) items, stratified by label where every class can appear on both sides."""
-    classes = np.unique(labels)
-    n_test = int(np.ceil(test_size * len(items)))
-    can_stratify = (np.bincount(np.searchsorted(classes, labels)).min() >= 2
-                    and n_test >= len(classes) and len(items) - n_test >= len(classes))
-    return tuple(train_test_split(items, test_size=test_size, random_state=seed,
-                                  stratify=labels if can_stratify else None))
-
-
-def split_groups(params: np.ndarray, category: np.ndarray, groups: list[list[int]], holdout: float,
-                 seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(group index per voice, True where the voice is held out)."""
-    group = group_of(groups)[algorithms_of(params) - 1]
-    held_out = np.zeros(len(params), dtype=bool)
-    for g in range(len(groups)):
-        members = np.flatnonzero(group == g)
-        if len(members) < 2:
-            continue
-        _, test = seeded_split(members, category[members], holdout, seed + g)
-        held_out[test] = True
-    return group, held_out
+def write_groups(table: Table, split_dir: str | Path, n_groups: int) -> None:
+    """One file per split and group (every file written, empty or not)."""
+    for s in SPLITS:
+        for g in range(n_groups):
+            write_table(group_path(split_dir, s, g), take(table, np.flatnonzero((table["split"] == s)
+                                                                                 & (table["group"] == g))))
 
 
 def routing(category: np.ndarray, group: np.ndarray, algorithm: np.ndarray, categories: list[str],
@@ -58,17 +55,31 @@ def routing(category: np.ndarray, group: np.ndarray, algorithm: np.ndarray, cate
     return {"categories": categories, "groups": groups, "p_group": p_group, "p_algorithm": p_alg}
 
 
-def report(category: np.ndarray, group: np.ndarray, held_out: np.ndarray, categories: list[str],
-           groups: list[list[int]]) -> dict:
+def held_out_distances(params: np.ndarray, split: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Each held-out voice's distance to its nearest training voice, for the split as made
+    ("by family") and for a voice-by-voice random split of the same sizes (what the split
+    was before families: variants of one patch on both sides)."""
+    x = normalise(params)
+    held, train = split == "held_out", split == "train"
+    shuffled = np.random.default_rng(seed).permutation(split)
+    return {"voice by voice": nearest(x[shuffled == "held_out"], x[shuffled == "train"]),
+            "by family": nearest(x[held], x[train])}
+
+
+def report(table: Table, categories: list[str], groups: list[list[int]], distances: dict[str, np.ndarray]) -> dict:
+    group, split, category, family = table["group"], table["split"], table["category"], table["family"]
     per_group = {}
     for g, algs in enumerate(groups):
         sel = group == g
         per_group[str(g)] = {
             "algorithms": algs,
             "voices": int(sel.sum()),
-            "train": int((sel & ~held_out).sum()),
-            "held_out": int((sel & held_out).sum()),
+            **{s: int((sel & (split == s)).sum()) for s in SPLITS},
+            "families": int(len(np.unique(family[sel]))),
             "by_category": {c: int((sel & (category == i)).sum()) for i, c in enumerate(categories)},
         }
-    return {"voices": int(len(group)), "train": int((~held_out).sum()), "held_out": int(held_out.sum()),
-            "smallest_group": int(min(v["voices"] for v in per_group.values())), "groups": per_group}
+    near = {name: {"within_0.1": round(float((d <= 0.1).mean()), 4), "within_0.5": round(float((d <= 0.5).mean()), 4),
+                   "median": round(float(np.median(d)), 4)} for name, d in distances.items()}
+    return {"voices": int(len(group)), **{s: int((split == s).sum()) for s in SPLITS},
+            "smallest_group": int(min(v["voices"] for v in per_group.values())),
+            "families": summary(family, split), "held_out_to_nearest_training": near, "groups": per_group}

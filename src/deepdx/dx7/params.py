@@ -110,6 +110,13 @@ SHIFT = np.array([p.shift for p in PARAMS], dtype=np.uint8)
 MASK = np.array([(1 << p.bits) - 1 for p in PARAMS], dtype=np.uint8)
 NAME_SLICE = slice(N_SOUND_PARAMS, N_PARAMS)
 
+# Parameters whose values name a choice (a mode, a curve, a waveform, an algorithm), not an
+# amount: no value lies "between" two others.  Every other sound parameter is a level, rate,
+# sensitivity or ratio, whose neighbouring values sound alike.
+_CHOICES = ({f"op{op}_{f}" for op in OPS for f in ("osc_mode", "kls_left_curve", "kls_right_curve")}
+            | {"algorithm", "osc_key_sync", "lfo_sync", "lfo_waveform"})
+CHOICE = np.array([p.name in _CHOICES for p in PARAMS[:N_SOUND_PARAMS]])  # 145 bools
+
 
 def _raw_masks() -> np.ndarray:
     """Mask of every bit a field *could* carry in a corrupt file.

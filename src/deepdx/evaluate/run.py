@@ -4,7 +4,7 @@ References: ``real`` (training voices against the held-out split: the ceiling), 
 (the trained generators, asked for the held-out voices' categories), ``cgan_repaired`` (the
 same voices after the generate stage's fixed/ratio repair pass: what a user gets; only
 with audio), and the baselines
-``uniform``, ``marginal`` and ``jitter`` (see :mod:`.baselines`).  Each set has as many
+``uniform``, ``marginal``, ``jitter`` and ``interpolation`` (see :mod:`.baselines`).  Each set has as many
 voices as the group's held-out split, so set-size effects on the metrics are equal.
 """
 from __future__ import annotations
@@ -20,7 +20,8 @@ from ..audio.repair import repair
 from ..config import RepairConfig
 from ..corpus.categorize import classifier_features
 from ..corpus.encoding import with_names
-from ..corpus.table import read_table
+from ..corpus.split import group_path
+from ..corpus.table import read_table, take
 from ..distances import nearest, normalise
 from ..dx7.params import N_SOUND_PARAMS, NAME_LENGTH
 from ..generate.sample import sample_group
@@ -28,7 +29,7 @@ from . import baselines
 from .audio_metrics import AudioReference
 from .metrics import Reference, diversity, duplicate_rate
 
-REFERENCES = ("real", "cgan", "cgan_repaired", "uniform", "marginal", "jitter")
+REFERENCES = ("real", "cgan", "cgan_repaired", "uniform", "marginal", "jitter", "interpolation")
 
 
 @dataclass
@@ -47,14 +48,12 @@ def load_groups(split_dir: str, groups: list[list[int]], max_voices: int | None 
     seeded subset of each group's held-out voices (smoke runs)."""
     out = []
     for g, algorithms in enumerate(groups):
-        t = read_table(f"{split_dir}/group{g}.parquet")
-        train, held = t["split"] == "train", t["split"] == "held_out"
-        if max_voices is not None:
-            rows = np.flatnonzero(held)
-            keep = np.random.default_rng(seed + g).choice(rows, min(len(rows), max_voices), replace=False)
-            held = np.isin(np.arange(len(held)), keep)
-        out.append(EvalGroup(algorithms, t["params"][train], t["category"][train].astype(np.int64),
-                             t["params"][held], t["category"][held].astype(np.int64)))
+        train, held = (read_table(group_path(split_dir, s, g)) for s in ("train", "held_out"))
+        if max_voices is not None and max_voices < len(held["params"]):
+            rows = np.random.default_rng(seed + g).choice(len(held["params"]), max_voices, replace=False)
+            held = take(held, np.sort(rows))
+        out.append(EvalGroup(algorithms, train["params"], train["category"].astype(np.int64),
+                             held["params"], held["category"].astype(np.int64)))
     return out
 
 
@@ -102,6 +101,8 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
             "uniform": (baselines.uniform(n, data.algorithms, rng), None),
             "marginal": (baselines.marginal(n, data.train, rng), None),
             "jitter": (baselines.jitter(n, data.train, rng), None),
+            "interpolation": (baselines.interpolation(data.held_out_category, data.train, data.train_category, rng),
+                              data.held_out_category),
         }
         if audio and repair_cfg.enabled:
             sets["cgan_repaired"] = (repaired(sets["cgan"][0], renderer, repair_cfg), data.held_out_category)

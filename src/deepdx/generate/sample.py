@@ -60,10 +60,12 @@ def load_models(models_dir: str | Path, routing_path: str | Path) -> Models:
 
 
 def training_keys(split_dir: str | Path) -> set[bytes]:
-    """Every real voice's sound (training and held-out alike): none may come out of generation."""
+    """The sounds of every voice the models may know (training and validation splits): none
+    may come out of generation.  Held-out voices stay unopened (the evaluate stage's alone)."""
     keys: set[bytes] = set()
-    for path in sorted(Path(split_dir).glob("group*.parquet")):
-        keys.update(sound_keys(read_table(path)["params"]))
+    for split in ("train", "validation"):
+        for path in sorted((Path(split_dir) / split).glob("group*.parquet")):
+            keys.update(sound_keys(read_table(path)["params"]))
     return keys
 
 

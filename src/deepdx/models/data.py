@@ -1,4 +1,6 @@
-"""The LightningDataModule: one algorithm group's training voices as 16x16 grids + categories."""
+"""The LightningDataModule: one algorithm group's training voices as 16x16 grids + categories,
+and its validation voices for the probe.  It never opens the held-out split (only the
+evaluate stage does: see deepdx.corpus.split)."""
 from __future__ import annotations
 
 import lightning.pytorch as pl
@@ -7,16 +9,17 @@ import torch
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from ..corpus.encoding import encode
-from ..corpus.table import read_table
+from ..corpus.split import group_path
+from ..corpus.table import read_table, take
 
 
-def load_group(path: str, split: str = "train", limit: int | None = None, seed: int = 0) -> dict:
-    """A group's voices of one split (train | held_out), optionally a seeded subset."""
-    table = read_table(path)
-    rows = np.flatnonzero(table["split"] == split)
-    if limit is not None and limit < len(rows):
-        rows = np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
-    return {key: values[rows] for key, values in table.items()}
+def load_group(split_dir: str, split: str, group: int, limit: int | None = None, seed: int = 0) -> dict:
+    """A group's voices of one split (train | validation), optionally a seeded subset."""
+    table = read_table(group_path(split_dir, split, group))
+    if limit is not None and limit < len(table["params"]):
+        rows = np.sort(np.random.default_rng(seed).choice(len(table["params"]), limit, replace=False))
+        table = take(table, rows)
+    return table
 
 
 class EpochShuffle(Sampler):
@@ -38,16 +41,18 @@ class EpochShuffle(Sampler):
 
 
 class GroupDataModule(pl.LightningDataModule):
-    def __init__(self, path: str, layout: str, batch_size: int, limit: int | None = None, seed: int = 0):
+    def __init__(self, split_dir: str, group: int, layout: str, batch_size: int, limit: int | None = None,
+                 seed: int = 0):
         super().__init__()
-        self.path, self.layout, self.batch_size, self.limit, self.seed = path, layout, batch_size, limit, seed
+        self.split_dir, self.group, self.layout, self.batch_size = split_dir, group, layout, batch_size
+        self.limit, self.seed = limit, seed
         self.train: dict | None = None
-        self.held_out: dict | None = None
+        self.validation: dict | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if self.train is None:
-            self.train = load_group(self.path, "train", self.limit, self.seed)
-            self.held_out = load_group(self.path, "held_out")
+            self.train = load_group(self.split_dir, "train", self.group, self.limit, self.seed)
+            self.validation = load_group(self.split_dir, "validation", self.group)
 
     def train_dataloader(self) -> DataLoader:
         grids = torch.from_numpy(encode(self.train["params"], self.layout))

@@ -24,6 +24,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 
 from ..config import Config, as_dict
 from ..corpus.encoding import encode, with_names
+from ..corpus.split import group_path
 from ..corpus.table import write_json
 from ..dx7.packing import encode_name
 from ..dx7.params import INDEX
@@ -103,16 +104,17 @@ def grid_image(path: Path, real: np.ndarray, fake: np.ndarray, layout: str) -> N
     plt.close(fig)
 
 
-def train_group(group: int, data_path: str, out_dir: str, cfg: Config, categories: list[str],
+def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categories: list[str],
                 algorithms: list[int], tags: dict | None = None, callbacks: list | None = None) -> dict:
-    """Train one group with ``cfg.model``, ``cfg.train``, ``cfg.encoding`` and ``cfg.seed`` (+ group);
-    ``callbacks``: more Lightning callbacks."""
+    """Train group ``group`` of the split stage's output (its train split; the probe on its
+    validation split) with ``cfg.model``, ``cfg.train``, ``cfg.encoding`` and ``cfg.seed``
+    (+ group); ``callbacks``: more Lightning callbacks."""
     model, train = as_dict(cfg.model), as_dict(cfg.train)
     layout, seed = cfg.encoding.layout, cfg.seed + group
     out = Path(out_dir)
     ckpt_dir = out / "ckpt"
     # what the checkpoint was trained on: a resumed run must have the same config, data and code
-    data_md5 = hashlib.md5(Path(data_path).read_bytes()).hexdigest()
+    data_md5 = [hashlib.md5(group_path(split_dir, s, group).read_bytes()).hexdigest() for s in ("train", "validation")]
     print_fp = fingerprint({"model": model, "train": train, "layout": layout, "seed": seed, "data": data_md5,
                             "categories": categories, "algorithms": algorithms, "code": code_version()})
     resume = None
@@ -126,10 +128,10 @@ def train_group(group: int, data_path: str, out_dir: str, cfg: Config, categorie
 
     torch.set_num_threads(cfg.train.threads)  # on CPU the weights depend on it (see TrainConfig)
     pl.seed_everything(seed, workers=True, verbose=False)
-    data = GroupDataModule(data_path, layout, cfg.train.batch_size, cfg.train.limit, seed)
+    data = GroupDataModule(split_dir, group, layout, cfg.train.batch_size, cfg.train.limit, seed)
     data.setup()
     module = CGAN.from_config(cfg, len(categories), seed)
-    module.probe = CollapseProbe(data.held_out["params"], data.held_out["category"])
+    module.probe = CollapseProbe(data.validation["params"], data.validation["category"])
 
     uri, experiment = tracking_uri(cfg.mlflow.tracking_uri), cfg.mlflow.experiment
     ensure_experiment(experiment, uri)
