@@ -1,4 +1,5 @@
-"""Benchmark: training throughput of the default CGAN, Lightning vs a plain PyTorch loop.
+"""Benchmark: training throughput of the default CGAN, Lightning vs a plain PyTorch loop
+(the same training step, driven without Lightning).
 
     python bench/train_throughput.py [SPLIT_DIR] [--group 4] [--model default|seed] [--epochs 3]
 
@@ -22,26 +23,18 @@ from deepdx.corpus.table import write_table
 from deepdx.dx7.params import uniform_voices
 from deepdx.models.cgan import CGAN
 from deepdx.models.data import GroupDataModule
-from deepdx.models.losses import d_loss, g_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def training_step(module, real, category, opts):
-    """The same step CGAN.training_step takes, without Lightning."""
-    opt_g, opt_d = opts
-    kind = module.model_cfg.loss
-    if module.model_cfg.dequantize:
-        real = module._dequantize(real)
-    fake = module(torch.randn(len(real), module.net_cfg.latent), category).detach()
-    loss = d_loss(kind, module.D(real, category), module.D(fake, category))
-    opt_d.zero_grad()
-    loss.backward()
-    opt_d.step()
-    loss = g_loss(kind, module.D(module(torch.randn(len(real), module.net_cfg.latent), category), category))
-    opt_g.zero_grad()
-    loss.backward()
-    opt_g.step()
+def without_lightning(module: CGAN) -> CGAN:
+    """The module's own training step, driven by a plain loop: its optimisers and backward
+    passes handed over directly, logging switched off."""
+    opts = module.configure_optimizers()
+    module.optimizers = lambda: opts
+    module.manual_backward = lambda loss: loss.backward()
+    module.log = lambda *args, **kwargs: None
+    return module
 
 
 def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
@@ -67,7 +60,7 @@ def main() -> None:
         split, group = "/tmp/deepdx_bench_split", 0
         for s, n in (("train", 4096), ("validation", 96)):
             write_table(group_path(split, s, 0), {"params": uniform_voices(n), "category": np.arange(n) % 8})
-    data = GroupDataModule(split, group, "operator_blocks", train["batch_size"], seed=0)
+    data = GroupDataModule(split, group, CGAN.from_config(cfg, 8, 0).codec, train["batch_size"], seed=0)
     data.setup()
     n = len(data.train["params"]) // train["batch_size"] * train["batch_size"]
     print(f"model={args.model}, {n} training voices, batch {train['batch_size']}, {args.epochs} epochs, "
@@ -75,13 +68,12 @@ def main() -> None:
 
     # plain PyTorch
     torch.manual_seed(0)
-    module = CGAN.from_config(cfg, 8, 0)
-    opts = module.configure_optimizers()
+    module = without_lightning(CGAN.from_config(cfg, 8, 0))
     loader = data.train_dataloader()
     t = time.perf_counter()
     for _ in range(args.epochs):
-        for real, category in loader:
-            training_step(module, real, category, opts)
+        for i, batch in enumerate(loader):
+            module.training_step(batch, i)
     plain = n * args.epochs / (time.perf_counter() - t)
 
     # Lightning (no logger, checkpoints or probe: the loop itself)
@@ -93,10 +85,11 @@ def main() -> None:
     trainer.fit(module, data)
     lit = n * args.epochs / (time.perf_counter() - t)
 
-    real, category = next(iter(loader))
+    batch = next(iter(loader))
+    module = without_lightning(CGAN.from_config(cfg, 8, 0))
     with FlopCounterMode(display=False) as counter:
-        training_step(module, real, category, module.configure_optimizers())
-    flops_per_sample = counter.get_total_flops() / len(real)
+        module.training_step(batch, 0)
+    flops_per_sample = counter.get_total_flops() / len(batch[0])
     peak = matmul_peak()
     print(f"plain PyTorch loop   {plain:8.0f} samples/s")
     print(f"Lightning            {lit:8.0f} samples/s   overhead {100 * (plain / lit - 1):5.1f} % (target < 15 %)")

@@ -16,7 +16,7 @@ def main(cfg: Config) -> None:
     categories = list(g.categories) if g.categories else models.categories
     requests = [(c, 32 * g.banks_per_category) for c in categories]
     rows, report = generate_run(models, requests, cfg.seed, cfg.data.generated, training_keys(cfg.data.split),
-                                g.routing, g.repair, g.previews)
+                                g.routing, g.repair, g.previews, temperature=g.temperature, truncation=g.truncation)
     write_csv(f"{cfg.data.generated}/manifest.csv", rows, MANIFEST_FIELDS if g.previews else MANIFEST_FIELDS[:-1])
     write_json(f"{cfg.data.metrics}/generate.json", report)
     print(f"generate: {report['voices']} voices in {report['banks']} banks under {cfg.data.generated}/banks; "

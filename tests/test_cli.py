@@ -168,3 +168,22 @@ def test_send_to_a_virtual_rtmidi_port(bank):
         while received is None and time.monotonic() < deadline:
             received = port.poll() or time.sleep(0.05)
     assert received is not None and bytes(received.bin()) == bank.read_bytes()
+
+
+def test_generate_on_a_chosen_algorithm_with_sharper_choices(workdir, tmp_path):
+    from deepdx.dx7.params import INDEX
+    from deepdx.dx7.sysex import scan
+
+    out = tmp_path / "alg5.syx"
+    assert cli([str(a) for a in generate_args(workdir, "--out", out, "--algorithm", "5", "--temperature", "0.5",
+                                              "--truncation", "0.8", "--no-repair")]) == 0
+    voices = scan(out.read_bytes()).blocks[0].decoded.params
+    assert (voices[:, INDEX["algorithm"]] == 4).all()  # panel 5 is stored as 4; the group holding 5 was used
+
+
+def test_generate_refuses_bad_knobs(workdir, tmp_path, capsys):
+    out = tmp_path / "x.syx"
+    fails(capsys, generate_args(workdir, "--out", out, "--algorithm", "33"), "--algorithm must be a panel number 1-32")
+    fails(capsys, generate_args(workdir, "--out", out, "--temperature", "-1"), "--temperature and --truncation")
+    fails(capsys, generate_args(workdir, "--out", out, "--truncation", "1e9"), "--temperature and --truncation")
+    assert not out.exists()

@@ -21,10 +21,11 @@ def test_the_composed_default_is_the_schema_plus_the_name_rules():
 
 def test_seed_yaml_holds_only_what_the_seed_does_differently():
     seed_file = yaml.safe_load((ROOT / "conf" / "model" / "seed.yaml").read_text())
-    changed = {k: v for k, v in seed_file.items() if k != "defaults"}
+    changed = seed_file["model"]
     assert changed and all(getattr(ModelConfig(), k) != v for k, v in changed.items())
     seed, default = as_dict(compose("model=seed").model), as_dict(ModelConfig())
     assert {k for k in seed if seed[k] != default[k]} == set(changed)
+    assert set(seed_file) == {"defaults", "model", "train"} and seed_file["train"] == {"select": "last"}
     assert (seed["loss"], seed["conditional"], seed["kernel_size"], seed["d_first_kernel"], seed["embed"]) == \
         ("bce", "none", 2, 4, 50)  # the seed's: 4x4 then 2x2, embedding of 50, unconditional D
 

@@ -51,3 +51,11 @@ def test_only_the_evaluate_stage_may_read_held_out_voices():
         deps = [d for d in stage.get("do", stage)["deps"] if isinstance(d, str)]
         reads_held_out = any(d.rstrip("/") == "${data.split}" or "held_out" in d for d in deps)
         assert reads_held_out == (name == "evaluate"), name
+
+
+def test_the_validation_plot_shows_every_trained_group():
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    groups = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["groups"]
+    (plot,) = dvc["plots"]
+    y = next(iter(plot.values()))["y"]
+    assert list(y) == [f"${{data.models}}/group{g}/probe.csv" for g in groups]

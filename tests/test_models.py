@@ -5,13 +5,13 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from deepdx.corpus.encoding import encode
 from deepdx.corpus.table import read_table, write_table
 from deepdx.config import ModelConfig
-from deepdx.dx7.params import MAX
+from deepdx.dx7.params import INDEX, MAX
 from deepdx.errors import DeepDXError
 from deepdx.models.diagnostics import CollapseProbe
 from deepdx.models.losses import d_loss
+from deepdx.models.codec import Grid, Heads
 from deepdx.models.nets import Architecture, Discriminator, Generator, load_generator
 from deepdx.models.train import train_group
 from deepdx.config import compose
@@ -22,51 +22,116 @@ from tests.conftest import cgan, random_voices, split_dir
     {}, {"kernel_size": 3}, {"kernel_size": 4, "layers": 2}, {"kernel_size": 5, "d_first_kernel": 3, "layers": 4},
     {"kernel_size": 1, "layers": 1}, {"conditional": "projection", "minibatch_std": True, "d_norm": "spectral"},
     {"g_kernels": [2, 3, 4], "d_kernels": [3, 3, 2], "g_channels": [32, 16, 8], "d_channels": [8, 16, 32]},
+    {"algorithm_embed": 0},
 ])
-def test_forward_shapes(kw):
-    cfg = Architecture.of(ModelConfig(**kw), n_classes=8)
-    z, c = torch.randn(6, cfg.latent), torch.randint(0, 8, (6,))
-    grid = Generator(cfg)(z, c)
+def test_conv_forward_shapes(kw):
+    cfg = Architecture.of(ModelConfig(arch="conv", **kw), n_classes=8, layout="operator_blocks")
+    z, c, a = torch.randn(6, cfg.latent), torch.randint(0, 8, (6,)), torch.randint(0, 32, (6,))
+    grid = Grid("operator_blocks").finish(Generator(cfg)(z, c, a))
     assert grid.shape == (6, 16, 16) and grid.abs().max() <= 1
-    assert Discriminator(cfg)(grid, c).shape == (6,)
+    assert Discriminator(cfg)(grid, c, a).shape == (6,)
+
+
+@pytest.mark.parametrize("kw", [{}, {"layers": 0}, {"max_choices": 2}, {"max_choices": 100, "hidden": 32},
+                                {"algorithm_embed": 0, "minibatch_std": False, "conditional": "none"},
+                                {"g_norm": "batch"}])
+def test_mlp_forward_shapes(kw):
+    cfg = Architecture.of(ModelConfig(arch="mlp", **kw), n_classes=8, layout="operator_blocks")
+    heads = Heads(cfg.max_choices)
+    z, c, a = torch.randn(6, cfg.latent), torch.randint(0, 8, (6,)), torch.randint(0, 32, (6,))
+    x = heads.finish(Generator(cfg)(z, c, a))
+    assert x.shape == (6, heads.width) and Discriminator(cfg)(x, c, a).shape == (6,)
 
 
 def test_bad_architectures_are_refused():
     with pytest.raises(DeepDXError, match="whole cells"):
-        Architecture.of(ModelConfig(layers=5), 8)
+        Architecture.of(ModelConfig(arch="conv", layers=5), 8, "operator_blocks")
     with pytest.raises(DeepDXError, match="as long"):
-        Architecture.of(ModelConfig(g_kernels=[2, 2], g_channels=[8, 8, 8]), 8)
+        Architecture.of(ModelConfig(arch="conv", g_kernels=[2, 2], g_channels=[8, 8, 8]), 8, "operator_blocks")
     with pytest.raises(DeepDXError, match="model.loss"):
         ModelConfig(loss="mse")
+    with pytest.raises(DeepDXError, match="model.arch"):
+        ModelConfig(arch="transformer")
 
 
-def test_masked_output_and_valid_samples():
-    module = cgan("model.channels=16")
-    grid = module(torch.randn(4, 100), torch.zeros(4, dtype=torch.long))
-    assert (grid[:, ~module.mask.bool()] == 0).all()
-    sound = module.sample(torch.arange(8))
-    assert sound.shape == (8, 145) and (sound <= MAX[:145]).all()
+@pytest.mark.parametrize("max_choices", [0, 8, 32, 100])
+def test_heads_round_trip_every_voice_and_put_choices_in_one_hot_blocks(max_choices, corpus_or_random):
+    heads = Heads(max_choices)
+    x = heads.encode(corpus_or_random)
+    assert x.shape == (len(x), heads.width) and np.array_equal(heads.decode(x), corpus_or_random[:, :145])
+    blocks = x[:, len(heads.continuous):]
+    assert set(np.unique(blocks)) <= {0.0, 1.0} and blocks.sum(1).tolist() == [len(heads.categorical)] * len(x)
+    assert len(heads.continuous) + len(heads.categorical) == 145
+    assert all(MAX[i] + 1 <= max_choices for i in heads.categorical)
 
 
-def test_dequantization_stays_in_the_rounding_bin():
-    module = cgan("model.channels=8", "model.dequantize=true")
-    real = torch.from_numpy(encode(random_voices(200), "operator_blocks"))
-    from deepdx.corpus.encoding import decode
+def test_training_samples_are_hard_one_hots_with_soft_gradients():
+    heads = Heads(8)
+    raw = torch.randn(5, heads.width, requires_grad=True)
+    x = heads.finish(raw)
+    blocks = x[:, len(heads.continuous):]
+    assert set(blocks.detach().unique().tolist()) <= {0.0, 1.0}
+    assert (blocks.sum(1) == len(heads.categorical)).all()
+    (x[:, len(heads.continuous):] * torch.randn_like(blocks)).sum().backward()
+    assert raw.grad[:, len(heads.continuous):].abs().sum() > 0  # straight-through: logits learn
+
+
+def test_sampling_gives_only_valid_values_the_requested_algorithm_and_is_seeded():
+    for overrides in ((), ("model.arch=conv",), ("model=seed",)):
+        generator = cgan("model.channels=16", "model.hidden=32", *overrides).voice_generator()
+        category, algorithm = torch.arange(64) % 8, torch.arange(64) % 32
+
+        def draw(seed, **kw):
+            return generator.sample(category, algorithm, torch.Generator().manual_seed(seed), **kw)
+
+        a = draw(1)
+        assert a.shape == (64, 145) and a.dtype == np.uint8 and (a <= MAX[:145]).all()
+        assert (a[:, INDEX["algorithm"]] == algorithm.numpy()).all()
+        assert np.array_equal(a, draw(1)) and not np.array_equal(a, draw(2))
+    still = draw(1, temperature=0, truncation=0)  # no noise: one voice per request (rows i and i + 32 ask alike)
+    assert np.array_equal(still[:32], still[32:]) and not np.array_equal(still, draw(1))
+
+
+def test_grid_output_is_masked_and_carries_the_algorithm():
+    module = cgan("model.arch=conv", "model.channels=16")
+    grid = module(torch.randn(4, 100), torch.zeros(4, dtype=torch.long), torch.tensor([0, 5, 17, 31]))
+    assert (grid[:, ~module.codec.mask.bool()] == 0).all()
+    assert module.codec.decode(grid.detach().numpy())[:, INDEX["algorithm"]].tolist() == [0, 5, 17, 31]
+
+
+def test_temperature_zero_takes_the_most_likely_choice():
+    heads = Heads(8)
+    raw = torch.randn(3, heads.width)
+    x = heads.sample(raw, temperature=0)
+    likely = heads.decode(heads.finish(raw * 1000))  # logits so sharp that Gumbel noise cannot move them
+    assert np.array_equal(heads.decode(x.numpy())[:, heads.categorical], likely[:, heads.categorical])
+
+
+def test_generated_voices_are_told_their_algorithm_in_training():
+    module = cgan("model.hidden=32")
+    x = module(torch.randn(4, 100), torch.zeros(4, dtype=torch.long), torch.tensor([0, 5, 17, 31]))
+    assert module.codec.decode(x.detach().numpy())[:, INDEX["algorithm"]].tolist() == [0, 5, 17, 31]
+
+
+@pytest.mark.parametrize("arch", ["conv", "mlp"])
+def test_dequantization_stays_in_the_rounding_bin(arch):
+    module = cgan(f"model.arch={arch}", "model.channels=8", "model.hidden=32", "model.dequantize=true")
+    real = torch.from_numpy(module.codec.encode(random_voices(200)))
     noisy = module._dequantize(real)
     assert noisy.abs().max() <= 1 and not torch.equal(noisy, real)
-    assert np.array_equal(decode(noisy.numpy()), decode(real.numpy()))
+    assert np.array_equal(module.codec.decode(noisy.numpy()), module.codec.decode(real.numpy()))
 
 
 def test_a_few_discriminator_steps_lower_its_loss_on_real_data(corpus_or_random):
     torch.manual_seed(0)
-    real = torch.from_numpy(encode(corpus_or_random[:256], "operator_blocks"))
-    c = torch.zeros(len(real), dtype=torch.long)
     module = cgan("model=seed", "model.channels=32")
+    real = torch.from_numpy(module.codec.encode(corpus_or_random[:256]))
+    c, a = torch.zeros(len(real), dtype=torch.long), torch.zeros(len(real), dtype=torch.long)
     opt = torch.optim.Adam(module.D.parameters(), lr=1e-3)
-    fake = module(torch.randn(len(real), 100), c).detach()
+    fake = module(torch.randn(len(real), 100), c, a).detach()
     losses = []
     for _ in range(30):
-        loss = d_loss("bce", module.D(real, c), module.D(fake, c))
+        loss = d_loss("bce", module.D(real, c, a), module.D(fake, c, a))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -98,7 +163,7 @@ def split(tmp_path):
 
 
 def tiny_config(tmp_path, epochs=2):
-    return compose("seed=1", "model.channels=16", f"train.epochs={epochs}", "train.batch_size=32",
+    return compose("seed=1", "model.channels=16", f"train.epochs={epochs}", "train.steps=null", "train.batch_size=32",
                    "train.progress_bar=false", "mlflow.experiment=test",
                    f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}")
 
@@ -121,7 +186,10 @@ def test_training_is_deterministic_and_tracked(split, tmp_path):
     assert run.data.params["model.loss"] == "hinge" and "probe/coverage" in run.data.metrics
     assert run.info.status == "FINISHED"
     artifacts = {f.path for f in client.list_artifacts(a["mlflow_run_id"])}
-    assert artifacts == {"group0_sample.syx", "group0_grids.png"}
+    assert artifacts == {"group0_sample.syx", "group0_grids.png", "group0_probe.png"}
+    probe = (tmp_path / "a" / "probe.csv").read_text().splitlines()
+    assert probe[0].startswith("epoch,precision,recall,density,coverage,balanced") and len(probe) == 1 + a["epochs"]
+    assert a["kept_epoch"] == max(range(a["epochs"]), key=lambda e: float(probe[1 + e].split(",")[5]))
     assert (tmp_path / "mlartifacts").is_dir()  # a SQLite store keeps its artifacts beside it
 
 
@@ -129,7 +197,7 @@ TRAIN_IN_A_FRESH_PROCESS = """
 import sys
 from deepdx.config import compose
 from deepdx.models.train import train_group
-cfg = compose("seed=1", "model.channels=16", "train.epochs=2", "train.batch_size=32", "train.progress_bar=false",
+cfg = compose("seed=1", "model.channels=16", "train.epochs=2", "train.steps=null", "train.batch_size=32", "train.progress_bar=false",
               "mlflow.experiment=test", f"mlflow.tracking_uri=sqlite:///{sys.argv[2]}/mlflow.db")
 train_group(0, sys.argv[1], sys.argv[2], cfg, [f"c{i}" for i in range(8)], [1, 2])
 """

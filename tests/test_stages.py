@@ -53,7 +53,7 @@ def test_train_stage_and_a_hydra_sweep_land_in_mlflow(tmp_path):
 
     split = tiny_split(tmp_path)
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
-    common = [f"data.split={split}", "train.groups=[0]", "train.epochs=1", "train.batch_size=32",
+    common = [f"data.split={split}", "train.groups=[0]", "train.epochs=1", "train.steps=null", "train.batch_size=32",
               "model.channels=8", "train.progress_bar=false"]
     subprocess.run([sys.executable, "pipeline/train.py", f"hydra.run.dir={tmp_path}/run",
                     f"data.models={tmp_path}/models", *common], cwd=ROOT, env=env, check=True, capture_output=True)

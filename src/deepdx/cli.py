@@ -1,6 +1,7 @@
 """The `deepdx` command: generate, inspect, hear and send DX7 banks.
 
     deepdx generate --category brass --count 32 --out bank.syx [--seed N] [--models DIR]
+                    [--algorithm 1-32] [--temperature T] [--truncation PSI]
     deepdx show bank.syx
     deepdx render bank.syx --out DIR
     deepdx send bank.syx --port NAME        deepdx send --list-ports
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ROUTINGS
+from .config import ROUTINGS, GenerateConfig
 from .dx7.params import BANK_VOICES
 from .errors import DeepDXError
 
@@ -52,6 +53,10 @@ def cmd_generate(args) -> None:
         raise DeepDXError("--count must be at least 1")
     if args.seed < 0:
         raise DeepDXError("--seed must be 0 or more")
+    if args.algorithm is not None and not 1 <= args.algorithm <= 32:
+        raise DeepDXError(f"--algorithm must be a panel number 1-32; got {args.algorithm}")
+    if not 0 <= args.temperature <= 10 or not 0 <= args.truncation <= 10:
+        raise DeepDXError("--temperature and --truncation must be between 0 and 10")
     models = load_models(args.models, args.routing)
     exclude = training_keys(args.train) if Path(args.train).is_dir() else set()
     if not exclude:
@@ -64,7 +69,8 @@ def cmd_generate(args) -> None:
 
         renderer = Renderer()
     made = generate(models, args.category, n_banks * BANK_VOICES, args.seed, exclude, args.routing_mode, renderer,
-                    RepairConfig(enabled=not args.no_repair))
+                    RepairConfig(enabled=not args.no_repair), temperature=args.temperature, truncation=args.truncation,
+                    algorithm=args.algorithm)
     out = Path(args.out)
     paths = [out] if n_banks == 1 else [out.with_name(f"{out.stem}_{b + 1}{out.suffix}") for b in range(n_banks)]
     write_banks(paths, made.params)
@@ -188,6 +194,10 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--routing", default="data/split/routing.json")
     g.add_argument("--train", default="data/split", help="training voices, for the novelty check")
     g.add_argument("--routing-mode", default="sample", choices=ROUTINGS)
+    g.add_argument("--algorithm", type=int, default=None, help="every voice on this algorithm (1-32)")
+    g.add_argument("--temperature", type=float, default=GenerateConfig.temperature,
+                   help="choices (modes, curves, waveforms) drawn sharper (< 1, 0: the most likely) or looser (> 1)")
+    g.add_argument("--truncation", type=float, default=GenerateConfig.truncation, help="noise scale: < 1 more typical voices, > 1 more varied")
     g.add_argument("--no-repair", action="store_true", help="skip the fixed/ratio repair pass")
     g.set_defaults(func=cmd_generate)
     s = sub.add_parser("show", help="list a bank's voices and validate it")

@@ -122,22 +122,33 @@ class SplitConfig:
 
 
 LOSSES = ("bce", "hinge", "wgan")  # see deepdx.models.losses
+ARCHS = ("conv", "mlp")  # see deepdx.models.nets
 G_NORMS = ("none", "batch")
 D_NORMS = ("none", "spectral")
-CONDITIONING = ("none", "projection")  # the seed's unconditional discriminator | projection
+CONDITIONING = ("none", "projection")  # the seed's unconditional D | projection
+SELECTIONS = ("last", "coverage", "balanced")  # see deepdx.models.cgan
 
 
 @dataclass
 class ModelConfig:
-    """The default CGAN, chosen by measurement against the seed's design (conf/model/seed.yaml).
+    """The default CGAN, chosen by measurement on validation voices against the seed's design
+    (conf/model/seed.yaml) and the alternatives in the README's ablation table.
 
-    The scalar knobs (``layers``, ``kernel_size``, ``channels``) set every layer and are what
-    sweeps turn; the per-layer lists, when given, override them (see deepdx.models.nets)."""
+    ``arch: conv`` works on the seed's 16x16 grid; its scalar knobs (``layers``,
+    ``kernel_size``, ``channels``) set every layer and are what sweeps turn, and the
+    per-layer lists, when given, override them.  ``arch: mlp`` works on the parameter vector
+    with a head per parameter (``hidden`` units, ``layers`` residual blocks; see
+    deepdx.models.nets and deepdx.models.codec)."""
 
+    arch: str = "mlp"  # conv (the seed's grid) | mlp (parameter vector, a head per parameter)
     latent: int = 100  # noise size
     embed: int = 50  # category embedding size (the seed's 50)
-    layers: int = 3  # transposed convolutions in G, convolutions in D
-    kernel_size: int = 2  # every G layer, and every D layer after the first
+    algorithm_embed: int = 16  # the generator is told the algorithm (embedding size); 0: not (the seed)
+    layers: int = 3  # transposed convolutions in G, convolutions in D (conv); residual blocks (mlp)
+    hidden: int = 512  # mlp: units per layer
+    max_choices: int = 8  # mlp: parameters with at most this many values get a softmax head
+    tau: float = 1.0  # mlp: Gumbel-softmax temperature of the choices while training
+    kernel_size: int = 2  # conv: every G layer, and every D layer after the first
     d_first_kernel: int = 4
     channels: int = 128
     g_kernels: Optional[List[int]] = None
@@ -153,9 +164,13 @@ class ModelConfig:
     minibatch_std: bool = True  # D sees the batch's spread (against collapse)
     loss: str = "hinge"  # bce (the seed's) | hinge | wgan (with gradient penalty)
     gp_weight: float = 10.0  # wgan only
-    dequantize: bool = True  # spread real values over their rounding bins (deepdx.models.cgan)
+    r1: float = 1.0  # R1 penalty on real voices (Mescheder et al. 2018); 0: off
+    mode_seeking: float = 0.5  # weight of the mode-seeking term (Mao et al. 2019): other noise, other voice; 0: off
+    dequantize: bool = True  # spread real levels over their rounding bins (deepdx.models.cgan)
+    ema: float = 0.999  # the generator kept as an exponential moving average of its weights; 0: off
 
     def __post_init__(self):
+        check_choice("model", "arch", self.arch, ARCHS)
         check_choice("model", "g_norm", self.g_norm, G_NORMS)
         check_choice("model", "d_norm", self.d_norm, D_NORMS)
         check_choice("model", "conditional", self.conditional, CONDITIONING)
@@ -164,18 +179,24 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 100
-    batch_size: int = 64
-    lr_g: float = 0.0002
-    lr_d: float = 0.0002
+    steps: Optional[int] = 3500  # batches per group (its epochs follow from its size); null: train.epochs
+    epochs: int = 100  # when steps is null
+    batch_size: int = 128
+    lr_g: float = 0.0003
+    lr_d: float = 0.0003
     betas: List[float] = field(default_factory=lambda: [0.5, 0.999])
     n_critic: int = 1  # discriminator steps per generator step
+    select: str = "balanced"  # which epoch's generator is kept: last | coverage | balanced (on validation voices)
+    patience: int = 0  # stop after this many epochs without a better validation score; 0: never
     limit: Optional[int] = None  # train on a seeded subset of this many voices per group (smoke runs)
     # CPU threads for training. The weights depend on it (the order of floating-point sums in
     # backward passes), so it is fixed rather than taken from the machine: same value, same bits.
     threads: int = 2
     groups: List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5])  # one DVC stage each; = range(split.n_groups)
     progress_bar: bool = True
+
+    def __post_init__(self):
+        check_choice("train", "select", self.select, SELECTIONS)
 
 
 @dataclass
@@ -206,6 +227,8 @@ class GenerateConfig:
     categories: Optional[List[str]] = None  # null: every category
     banks_per_category: int = 1  # 32 voices each
     routing: str = "sample"  # sample | argmax: how routing statistics choose group and algorithm
+    temperature: float = 1.0  # choices drawn from softmax(logits / temperature); 0: the most likely (mlp)
+    truncation: float = 1.0  # noise scaled by this; < 1 trades variety for typical voices
     previews: bool = True  # a WAV per voice and a mix per bank (dexed-py)
     repair: RepairConfig = field(default_factory=RepairConfig)
 

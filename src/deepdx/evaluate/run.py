@@ -84,8 +84,10 @@ def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, clas
 
 
 def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: bool = True,
-             renderer=None, progress: bool = True, repair_cfg: RepairConfig | None = None) -> dict:
-    """{"groups": {g: {reference: metrics}}, "overall": {reference: metrics}}."""
+             renderer=None, progress: bool = True, repair_cfg: RepairConfig | None = None,
+             temperature: float = 1.0, truncation: float = 1.0) -> dict:
+    """{"groups": {g: {reference: metrics}}, "overall": {reference: metrics}}; the generators
+    sample with ``temperature`` and ``truncation`` as the generate stage does."""
     repair_cfg = repair_cfg or RepairConfig()
     renderer = renderer or (Renderer() if audio else None)
     rng, torch_rng = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
@@ -96,7 +98,8 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
         pick = rng.choice(len(data.train), n, replace=len(data.train) < n)
         sets = {
             "real": (data.train[pick, :N_SOUND_PARAMS], data.train_category[pick]),
-            "cgan": (sample_group(models, g, data.held_out_category, rng, torch_rng), data.held_out_category),
+            "cgan": (sample_group(models, g, data.held_out_category, rng, torch_rng, temperature=temperature,
+                                  truncation=truncation), data.held_out_category),
             "cgan_repaired": None,
             "uniform": (baselines.uniform(n, data.algorithms, rng), None),
             "marginal": (baselines.marginal(n, data.train, rng), None),

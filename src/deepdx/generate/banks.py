@@ -30,7 +30,8 @@ def write_banks(paths: list[Path], params: np.ndarray) -> None:
 
 def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out_dir: str | Path,
                  exclude: set[bytes], routing: str = "sample", repair_cfg: RepairConfig | None = None,
-                 previews: bool = True, renderer: Renderer | None = None, progress: bool = True) -> tuple[list[dict], dict]:
+                 previews: bool = True, renderer: Renderer | None = None, progress: bool = True,
+                 temperature: float = 1.0, truncation: float = 1.0) -> tuple[list[dict], dict]:
     """Write one or more banks per (category, voices) request; returns (manifest rows, report).
 
     Banks are named ``<category>_<n>.syx``; voices are rounded up to whole banks of 32 and
@@ -46,7 +47,7 @@ def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out
     for r, (category, voices) in enumerate(tqdm(requests, desc="generate", unit="category", disable=not progress)):
         n_banks = max(1, -(-voices // BANK_VOICES))
         made = generate(models, category, n_banks * BANK_VOICES, seed * 1000 + r, exclude, routing, renderer,
-                        repair_cfg)
+                        repair_cfg, temperature=temperature, truncation=truncation)
         counts["resampled_duplicates"] += made.resampled
         write_banks([out / "banks" / f"{category}_{b + 1}.syx" for b in range(n_banks)], made.params)
         names = voice_names(made.params)
@@ -74,6 +75,7 @@ def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out
         counts["voices"] += n_banks * BANK_VOICES
         counts["repaired"] += sum(1 for f in made.fix if f)
         counts["unrepaired_problems"] += sum(1 for p, f in zip(made.problem, made.fix) if p and not f)
-    report = {**counts, "routing": routing, "repair": bool(repair_cfg and repair_cfg.enabled),
+    report = {**counts, "routing": routing, "temperature": temperature, "truncation": truncation,
+              "repair": bool(repair_cfg and repair_cfg.enabled),
               "problems_found": sum(1 for row in rows if row["problem"])}
     return rows, report

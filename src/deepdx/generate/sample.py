@@ -19,17 +19,17 @@ import torch
 from ..audio.render import Renderer
 from ..audio.repair import repair
 from ..config import ROUTINGS, RepairConfig
-from ..corpus.encoding import decode, with_names
+from ..corpus.encoding import with_names
 from ..corpus.table import read_table
 from ..dx7.packing import encode_name, sound_keys
 from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..errors import DeepDXError
-from ..models.nets import load_generator
+from ..models.nets import VoiceGenerator, load_generator
 
 
 @dataclass
 class Models:
-    generators: list  # (Generator, state) per group
+    generators: list[VoiceGenerator]  # one per group
     routing: dict
 
     @property
@@ -70,24 +70,28 @@ def training_keys(split_dir: str | Path) -> set[bytes]:
 
 
 def sample_group(models: Models, g: int, category: np.ndarray, rng: np.random.Generator,
-                 torch_rng: torch.Generator, routing: str = "sample") -> np.ndarray:
-    """N x 145 voices from group g's generator for the given category indices, each given an
-    algorithm of the group by P(algorithm | group, category) (uniform where a category never
-    used the group)."""
-    generator, state = models.generators[g]
-    z = torch.randn(len(category), generator.cfg.latent, generator=torch_rng)
-    with torch.no_grad():
-        grid = generator(z, torch.as_tensor(category, dtype=torch.long)) * state["mask"]
-    sound = decode(grid.numpy(), state["layout"])
+                 torch_rng: torch.Generator, routing: str = "sample", temperature: float = 1.0,
+                 truncation: float = 1.0, algorithm: int | None = None) -> np.ndarray:
+    """N x 145 voices from group g's generator for the given category indices, each asked
+    for an algorithm of the group by P(algorithm | group, category) (uniform where a
+    category never used the group), or for ``algorithm`` (panel number) when given."""
     algorithms = np.array(models.routing["groups"][g])
-    for c in np.unique(category):
+    pick = np.full(len(category), algorithm or 0, dtype=np.int64)
+    for c in np.unique(category) if algorithm is None else []:
         rows = np.flatnonzero(category == c)
         table = models.routing["p_algorithm"][str(g)][models.categories[c]]
         p = np.array([table[str(a)] for a in algorithms], float)
         p = p / p.sum() if p.sum() > 0 else np.full(len(algorithms), 1 / len(algorithms))
-        pick = rng.choice(algorithms, len(rows), p=p) if routing == "sample" else np.full(len(rows), algorithms[p.argmax()])
-        sound[rows, INDEX["algorithm"]] = pick - 1
-    return sound
+        pick[rows] = rng.choice(algorithms, len(rows), p=p) if routing == "sample" else algorithms[p.argmax()]
+    return models.generators[g].sample(torch.as_tensor(category, dtype=torch.long), torch.from_numpy(pick - 1),
+                                       torch_rng, temperature, truncation)
+
+
+def group_of_algorithm(models: Models, algorithm: int) -> int:
+    for g, algorithms in enumerate(models.routing["groups"]):
+        if algorithm in algorithms:
+            return g
+    raise DeepDXError(f"algorithm must be a panel number 1-32; got {algorithm}")
 
 
 def voice_name(category: str, number: int) -> np.ndarray:
@@ -108,8 +112,10 @@ class Generated:
 
 def generate(models: Models, category: str, count: int, seed: int, exclude: set[bytes],
              routing: str = "sample", renderer: Renderer | None = None, repair_cfg: RepairConfig | None = None,
-             name_start: int = 1, max_rounds: int = 50) -> Generated:
-    """``count`` new voices of ``category``; their sound keys are added to ``exclude``."""
+             name_start: int = 1, max_rounds: int = 50, temperature: float = 1.0, truncation: float = 1.0,
+             algorithm: int | None = None) -> Generated:
+    """``count`` new voices of ``category`` (of ``algorithm``, a panel number, when given);
+    their sound keys are added to ``exclude``."""
     if category not in models.categories:
         raise DeepDXError(f"unknown category {category!r}; choose one of {', '.join(models.categories)}")
     if routing not in ROUTINGS:
@@ -121,6 +127,8 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
     if p_group.sum() <= 0:
         p_group = np.ones(len(p_group))
     p_group = p_group / p_group.sum()
+    if algorithm is not None:  # its group's model, whatever the category usually uses
+        p_group = np.eye(len(p_group))[group_of_algorithm(models, algorithm)]
     sound, groups, algs, resampled = [], [], [], 0
     for _ in range(max_rounds):
         need = count - len(sound)
@@ -128,7 +136,8 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
             break
         chosen = rng.choice(len(p_group), need, p=p_group) if routing == "sample" else np.full(need, p_group.argmax())
         for g in np.unique(chosen):
-            batch = sample_group(models, int(g), np.full(int((chosen == g).sum()), c), rng, torch_rng, routing)
+            batch = sample_group(models, int(g), np.full(int((chosen == g).sum()), c), rng, torch_rng, routing,
+                                 temperature, truncation, algorithm)
             pick = batch[:, INDEX["algorithm"]].astype(int) + 1
             for row, a in zip(batch, pick):
                 key = row.tobytes()

@@ -1,118 +1,177 @@
-"""The category-conditioned GAN as a LightningModule (one per algorithm group)."""
+"""The category-conditioned GAN as a LightningModule (one per algorithm group).
+
+Each step: one discriminator step on a batch of real voices (levels spread over their
+rounding bins, ``dequantize``) against generated ones, then a generator step; the
+generator is told each voice's category and, with ``algorithm_embed`` > 0, its algorithm
+(written into the generated voice, so the discriminator judges levels against the
+algorithm that makes some operators carriers).  With ``ema`` > 0 a moving average of the
+generator's weights is kept beside it: that average is what is probed and exported.
+
+After every epoch the probe (:mod:`.diagnostics`) measures the kept generator against the
+group's validation voices; ``select`` keeps the epoch with the best ``coverage`` or the best
+``balanced`` score (the weakest of precision, recall, density and coverage, each as a share
+of what training voices reach on the same validation voices), or simply the ``last``; with
+``patience`` > 0 training stops when that many epochs brought no better score.
+"""
 from __future__ import annotations
+
+import copy
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
 
 from ..config import Config, ModelConfig, as_dict
-from ..corpus.encoding import GRID, LAYOUTS, decode, used_cells
-from ..dx7.params import MAX, N_SOUND_PARAMS
+from .codec import codec_of
 from .diagnostics import CollapseProbe
 from .losses import d_loss, g_loss, gradient_penalty
-from .nets import Architecture, Discriminator, Generator
-
-
-def _dequantization_widths(layout: str) -> torch.Tensor:
-    """Half the spacing between neighbouring values of each cell's parameter (0 where unused)."""
-    widths = np.zeros(GRID * GRID, dtype=np.float32)
-    widths[LAYOUTS[layout]] = 1.0 / MAX[:N_SOUND_PARAMS]
-    return torch.from_numpy(widths.reshape(GRID, GRID))
+from .nets import Architecture, Discriminator, Generator, VoiceGenerator
 
 
 class CGAN(pl.LightningModule):
-    """``model``: the model config as a plain dict; the optimiser settings come from the train
-    config (all kept in the checkpoint; MLflow gets the whole config from models.train)."""
+    """``model``: the model config as a plain dict; the optimiser and selection settings come
+    from the train config (all kept in the checkpoint; MLflow gets the whole config from
+    models.train)."""
 
     def __init__(self, model: dict, lr_g: float, lr_d: float, betas: list[float], n_critic: int, layout: str,
-                 n_classes: int, seed: int, probe_samples: int = 512):
+                 n_classes: int, seed: int, select: str = "last", patience: int = 0):
         super().__init__()
         self.save_hyperparameters(logger=False)
         self.model_cfg = ModelConfig(**model)
         self.automatic_optimization = False
-        self.net_cfg = Architecture.of(self.model_cfg, n_classes)
+        self.net_cfg = Architecture.of(self.model_cfg, n_classes, layout)
+        self.codec = codec_of(self.net_cfg.arch, layout, self.net_cfg.max_choices)
         self.G, self.D = Generator(self.net_cfg), Discriminator(self.net_cfg)
-        self.register_buffer("mask", torch.from_numpy(used_cells(layout)).float())
-        self.register_buffer("dq", _dequantization_widths(layout))
-        g = torch.Generator().manual_seed(seed)
-        self.register_buffer("probe_z", torch.randn(probe_samples, self.net_cfg.latent, generator=g))
-        self.register_buffer("probe_c", torch.arange(probe_samples) % self.net_cfg.n_classes)
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if self.model_cfg.ema > 0 else None
+        self.register_buffer("widths", self.codec.widths.clone())
         self.probe: CollapseProbe | None = None
+        self.best: dict = {"score": -np.inf, "epoch": -1, "generator": None}
+        self.history: list[dict] = []  # the probe's figures, epoch by epoch
 
     @classmethod
     def from_config(cls, cfg: Config, n_classes: int, seed: int) -> "CGAN":
         t = cfg.train
-        return cls(as_dict(cfg.model), t.lr_g, t.lr_d, list(t.betas), t.n_critic, cfg.encoding.layout, n_classes, seed)
+        return cls(as_dict(cfg.model), t.lr_g, t.lr_d, list(t.betas), t.n_critic, cfg.encoding.layout, n_classes, seed,
+                   t.select, t.patience)
+
+    @property
+    def kept(self) -> torch.nn.Module:
+        """The generator that is probed and exported: the moving average, if any."""
+        return self.G_ema if self.G_ema is not None else self.G
 
     # ------------------------------------------------------------------ sampling
-    def forward(self, z: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
-        """Grids in [-1, 1]; cells no parameter uses are exactly 0, as in real grids."""
-        return self.G(z, category) * self.mask
+    def forward(self, z: torch.Tensor, category: torch.Tensor, algorithm: torch.Tensor) -> torch.Tensor:
+        """Generated voices in the discriminator's representation (training: choices as
+        straight-through Gumbel-softmax one-hots)."""
+        x = self.codec.finish(self.G(z, category, algorithm), self.model_cfg.tau)
+        return self.codec.set_algorithm(x, algorithm) if self.net_cfg.algorithm_embed else x
 
-    @torch.no_grad()
-    def sample(self, category: torch.Tensor, generator: torch.Generator | None = None) -> np.ndarray:
-        """Valid parameters (N x 145) for the requested categories."""
-        z = torch.randn(len(category), self.net_cfg.latent, generator=generator).to(self.device)
-        return decode(self(z, category.to(self.device)).cpu().numpy(), self.hparams.layout)
+    def voice_generator(self, state: dict | None = None) -> VoiceGenerator:
+        out = VoiceGenerator(self.net_cfg)
+        out.G.load_state_dict(state if state is not None else self.kept.state_dict())
+        return out.eval()
 
     def _dequantize(self, real: torch.Tensor) -> torch.Tensor:
-        """Spread each real value uniformly over its rounding bin (reflected at the edges)."""
-        x = real + (torch.rand_like(real) * 2 - 1) * self.dq
+        """Spread each real level uniformly over its rounding bin (reflected at the edges); over
+        99 % of it, so that float rounding never carries a value into the next bin."""
+        x = real + (torch.rand_like(real) * 2 - 1) * (0.99 * self.widths)
         x = torch.where(x < -1, -2 - x, x)
         return torch.where(x > 1, 2 - x, x)
 
     # ------------------------------------------------------------------ training
     def training_step(self, batch, batch_idx):
-        real, category = batch
+        real, category, algorithm = batch
         if self.model_cfg.dequantize:
             real = self._dequantize(real)
         opt_g, opt_d = self.optimizers()
-        kind = self.model_cfg.loss
+        kind, latent = self.model_cfg.loss, self.net_cfg.latent
 
-        z = torch.randn(len(real), self.net_cfg.latent, device=self.device)
-        fake = self(z, category).detach()
-        loss_d = d_loss(kind, self.D(real, category), self.D(fake, category))
+        fake = self(torch.randn(len(real), latent, device=self.device), category, algorithm).detach()
+        r1 = self.model_cfg.r1
+        if r1:
+            real = real.requires_grad_(True)
+        real_score = self.D(real, category, algorithm)
+        loss_d = d_loss(kind, real_score, self.D(fake, category, algorithm))
         if kind == "wgan":
-            loss_d = loss_d + self.model_cfg.gp_weight * gradient_penalty(self.D, real, fake, category)
+            loss_d = loss_d + self.model_cfg.gp_weight * gradient_penalty(self.D, real, fake, category, algorithm)
+        if r1:
+            (grad,) = torch.autograd.grad(real_score.sum(), real, create_graph=True)
+            loss_d = loss_d + r1 / 2 * grad.pow(2).flatten(1).sum(1).mean()
         opt_d.zero_grad()
         self.manual_backward(loss_d)
         opt_d.step()
-        self.log("d_loss", loss_d, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("d_loss", loss_d.detach(), on_step=False, on_epoch=True, prog_bar=True)
 
         if (batch_idx + 1) % self.hparams.n_critic == 0:
-            z = torch.randn(len(real), self.net_cfg.latent, device=self.device)
-            loss_g = g_loss(kind, self.D(self(z, category), category))
+            if self.model_cfg.mode_seeking > 0:  # the batch's first half asked for twice, with other noise
+                half = len(real) // 2
+                category, algorithm = category[:half].repeat(2), algorithm[:half].repeat(2)
+            z = torch.randn(len(category), latent, device=self.device)
+            fake = self(z, category, algorithm)
+            loss_g = g_loss(kind, self.D(fake, category, algorithm))
+            if self.model_cfg.mode_seeking > 0:  # two noises, same request: their voices should differ as much
+                spread = (fake[:half] - fake[half:]).abs().flatten(1).mean(1) / (z[:half] - z[half:]).abs().mean(1)
+                loss_g = loss_g + self.model_cfg.mode_seeking / (spread.mean() + 1e-5)
             opt_g.zero_grad()
             self.manual_backward(loss_g)
             opt_g.step()
-            self.log("g_loss", loss_g, on_step=False, on_epoch=True, prog_bar=True)
+            self.log("g_loss", loss_g.detach(), on_step=False, on_epoch=True, prog_bar=True)
+            if self.G_ema is not None:
+                self._update_average()
+
+    @torch.no_grad()
+    def _update_average(self) -> None:
+        """The average follows quickly at first, so early weights do not linger in it."""
+        step = self.global_step // 2  # Lightning counts both optimisers' steps
+        decay = min(self.model_cfg.ema, (1 + step) / (10 + step))
+        for kept, new in zip(self.G_ema.state_dict().values(), self.G.state_dict().values()):
+            if kept.is_floating_point():
+                kept.lerp_(new, 1 - decay)
+            else:  # batch norm's counters
+                kept.copy_(new)
 
     def on_train_epoch_end(self) -> None:
         if self.probe is None:
             return
-        self.G.eval()  # batch norm, if any, must neither use nor update batch statistics here
-        with torch.no_grad():
-            grids = self(self.probe_z, self.probe_c).cpu().numpy()
-        self.G.train()
-        samples = decode(grids, self.hparams.layout)
-        for key, value in self.probe(samples, self.probe_c.cpu().numpy()).items():
-            self.log(f"probe/{key}", value, prog_bar=key == "coverage")
+        generator = self.voice_generator()  # batch norm, if any, in eval mode: no batch statistics
+        samples = generator.sample(torch.from_numpy(self.probe.category), torch.from_numpy(self.probe.algorithm),
+                                   torch.Generator().manual_seed(self.hparams.seed))
+        metrics = self.probe(samples, self.probe.category)
+        self.history.append({"epoch": self.current_epoch, **metrics})
+        for key, value in metrics.items():
+            self.log(f"probe/{key}", value, prog_bar=key in ("coverage", "balanced"))
+        select = self.hparams.select
+        if select != "last" and metrics[select] > self.best["score"]:
+            self.best = {"score": metrics[select], "epoch": self.current_epoch, "metrics": metrics,
+                         "generator": {k: v.detach().cpu().clone() for k, v in self.kept.state_dict().items()}}
+        if select != "last":
+            self.log("probe/best_epoch", float(self.best["epoch"]))
+            patience = self.hparams.patience
+            if patience and self.current_epoch - self.best["epoch"] >= patience:
+                self.trainer.should_stop = True
 
     def configure_optimizers(self):
         h = self.hparams
         return (torch.optim.Adam(self.G.parameters(), lr=h.lr_g, betas=tuple(h.betas)),
                 torch.optim.Adam(self.D.parameters(), lr=h.lr_d, betas=tuple(h.betas)))
 
-    # An interrupted run resumes exactly: the noise stream continues where it stopped
-    # (the data order is a function of seed and epoch, see GroupDataModule).
+    # An interrupted run resumes exactly: the noise stream continues where it stopped (the
+    # data order is a function of seed and epoch, see GroupDataModule), and the best epoch
+    # so far is remembered.
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["torch_rng_state"] = torch.get_rng_state()
+        checkpoint["best"] = self.best
+        checkpoint["history"] = self.history
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "torch_rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["torch_rng_state"])
+        self.best = checkpoint.get("best", self.best)
+        self.history = checkpoint.get("history", self.history)
 
     def export(self) -> dict:
-        """What generation needs, as plain tensors and values (loadable with weights_only=True)."""
-        return {"generator": self.G.state_dict(), "mask": self.mask.cpu(), "net": self.net_cfg.to_dict(),
-                "layout": self.hparams.layout}
+        """What generation needs, as plain tensors and values (loadable with weights_only=True):
+        the selected epoch's generator (or the last one's)."""
+        chosen = self.best["generator"] if self.best["generator"] is not None else self.kept.state_dict()
+        return {"generator": {k: v.cpu() for k, v in chosen.items()}, "net": self.net_cfg.to_dict(),
+                "epoch": int(self.best["epoch"] if self.best["generator"] is not None else self.current_epoch)}

@@ -1,5 +1,6 @@
-"""The LightningDataModule: one algorithm group's training voices as 16x16 grids + categories,
-and its validation voices for the probe.  It never opens the held-out split (only the
+"""The LightningDataModule: one algorithm group's training voices in the networks'
+representation (:mod:`.codec`) with their categories and algorithms, and its validation
+voices for the probe.  It never opens the held-out split (only the
 evaluate stage does: see deepdx.corpus.split)."""
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
-from ..corpus.encoding import encode
 from ..corpus.split import group_path
 from ..corpus.table import read_table, take
+from ..dx7.params import INDEX
 
 
 def load_group(split_dir: str, split: str, group: int, limit: int | None = None, seed: int = 0) -> dict:
@@ -41,10 +42,10 @@ class EpochShuffle(Sampler):
 
 
 class GroupDataModule(pl.LightningDataModule):
-    def __init__(self, split_dir: str, group: int, layout: str, batch_size: int, limit: int | None = None,
+    def __init__(self, split_dir: str, group: int, codec, batch_size: int, limit: int | None = None,
                  seed: int = 0):
         super().__init__()
-        self.split_dir, self.group, self.layout, self.batch_size = split_dir, group, layout, batch_size
+        self.split_dir, self.group, self.codec, self.batch_size = split_dir, group, codec, batch_size
         self.limit, self.seed = limit, seed
         self.train: dict | None = None
         self.validation: dict | None = None
@@ -55,7 +56,9 @@ class GroupDataModule(pl.LightningDataModule):
             self.validation = load_group(self.split_dir, "validation", self.group)
 
     def train_dataloader(self) -> DataLoader:
-        grids = torch.from_numpy(encode(self.train["params"], self.layout))
-        labels = torch.from_numpy(self.train["category"].astype(np.int64))
-        return DataLoader(TensorDataset(grids, labels), batch_size=self.batch_size, drop_last=True,
-                          sampler=EpochShuffle(len(grids), self.seed))
+        params = self.train["params"]
+        voices = torch.from_numpy(self.codec.encode(params))
+        category = torch.from_numpy(self.train["category"].astype(np.int64))
+        algorithms = torch.from_numpy(params[:, INDEX["algorithm"]].astype(np.int64))
+        return DataLoader(TensorDataset(voices, category, algorithms), batch_size=self.batch_size, drop_last=True,
+                          sampler=EpochShuffle(len(voices), self.seed))

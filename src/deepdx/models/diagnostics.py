@@ -1,40 +1,62 @@
-"""Cheap collapse indicators, logged every epoch while training.
+"""The probe: every epoch, the kept generator measured against the group's validation voices.
 
-Distances are Euclidean in normalised parameter space (:mod:`deepdx.distances`).
+The generator is asked for voices the way the evaluation asks for them: one per validation
+voice, of that voice's category, with an algorithm drawn from the training voices of that
+category (fixed once, like the noise, so epochs compare).  Distances are Euclidean in
+normalised parameter space (:mod:`deepdx.distances`).
 
+* ``precision``, ``recall``, ``density``, ``coverage``: :func:`deepdx.distances.prdc` against
+  the validation voices, as in the evaluation;
+* ``balanced``: the weakest of those four, each as a share of what as many training voices
+  reach against the same validation voices (the ceiling: 1 means "as good as real voices");
+* ``memorisation``: share of samples nearer a training voice than 95 % of validation voices
+  are (as in the evaluation): near-copies are no gain;
 * ``distinct``: share of distinct voices among the samples (exact repeats; blind to
-  collapse into near-copies, which is why the next two exist).
+  collapse into near-copies, which is why the next two exist);
 * ``near_dup_rate``: share of samples whose nearest other sample is closer than the
-  ``quantile`` of real voices' nearest-neighbour distances: samples nearer each other
-  than real voices almost ever are.
+  ``quantile`` of validation voices' nearest-neighbour distances;
 * ``diversity``: mean pairwise distance among samples of one category over the same for
-  real voices of that category, averaged over categories.  The seed's collapse shows here
-  first: samples of a category nearly identical, the noise ignored (ratio far below 1).
-* ``precision``: share of samples inside some real voice's k-nearest-neighbour ball: how
-  many samples look like real voices; ``coverage``: share of real reference voices with a
-  sample inside their ball (a collapsed generator covers few).  Both from
-  :func:`deepdx.distances.prdc`, as in the evaluation.
+  validation voices of that category, averaged over categories.  The seed's collapse shows
+  here first: samples of a category nearly identical, the noise ignored (ratio far below 1).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..distances import mean_pairwise, nearest_other, normalise, prdc
-from ..dx7.params import N_SOUND_PARAMS
+from ..distances import mean_pairwise, nearest, nearest_other, normalise, prdc
+from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..errors import DeepDXError
+
+PRDC = ("precision", "recall", "density", "coverage")
 
 
 class CollapseProbe:
-    def __init__(self, reference: np.ndarray, reference_category: np.ndarray, k: int = 5, quantile: float = 0.01):
+    def __init__(self, reference: np.ndarray, reference_category: np.ndarray, train: np.ndarray | None = None,
+                 train_category: np.ndarray | None = None, k: int = 5, quantile: float = 0.01, seed: int = 0):
+        """``reference``: the validation voices; ``train``: the training voices (for the
+        algorithms asked for and the ceiling); without them, every algorithm is the first
+        reference voice's and no ``balanced`` score is given."""
         if len(reference) < 2:
-            raise DeepDXError(f"the collapse probe needs at least 2 reference voices, got {len(reference)}")
+            raise DeepDXError(f"the probe needs at least 2 validation voices, got {len(reference)}")
+        rng = np.random.default_rng(seed)
         self.k = min(k, len(reference) - 1)
         self.reference = normalise(reference)
-        self.reference_category = np.asarray(reference_category)
+        self.category = np.asarray(reference_category).astype(np.int64)
         self.threshold = float(np.quantile(nearest_other(self.reference), quantile))
-        self.real_spread = {c: mean_pairwise(self.reference[self.reference_category == c])
-                            for c in np.unique(self.reference_category)
-                            if (self.reference_category == c).sum() > 1}
+        self.real_spread = {c: mean_pairwise(self.reference[self.category == c])
+                            for c in np.unique(self.category) if (self.category == c).sum() > 1}
+        self.algorithm = np.full(len(reference), int(reference[0, INDEX["algorithm"]]), np.int64)
+        self.ceiling = None
+        if train is not None and len(train):
+            train_algorithm = np.asarray(train)[:, INDEX["algorithm"]].astype(np.int64)
+            for c in np.unique(self.category):
+                rows = np.flatnonzero(self.category == c)
+                pool = train_algorithm[np.asarray(train_category) == c]
+                self.algorithm[rows] = rng.choice(pool if len(pool) else train_algorithm, len(rows))
+            real = np.asarray(train)[rng.choice(len(train), len(reference), replace=len(train) < len(reference))]
+            self.ceiling = prdc(self.reference, normalise(real), self.k)
+            self.train = normalise(train)
+            self.memo_threshold = float(np.quantile(nearest(self.reference, self.train), 0.05))
 
     def diversity(self, x: np.ndarray, category: np.ndarray) -> float:
         ratios = [mean_pairwise(x[category == c]) / spread for c, spread in self.real_spread.items()
@@ -45,6 +67,9 @@ class CollapseProbe:
         x = normalise(samples)
         distinct = len(np.unique(np.asarray(samples)[:, :N_SOUND_PARAMS], axis=0)) / len(x)
         near = float((nearest_other(x) < self.threshold).mean())
-        scores = prdc(self.reference, x, self.k)
-        return {"distinct": distinct, "near_dup_rate": near, "diversity": self.diversity(x, np.asarray(category)),
-                "precision": scores["precision"], "coverage": scores["coverage"]}
+        out = {"distinct": distinct, "near_dup_rate": near, "diversity": self.diversity(x, np.asarray(category)),
+               **prdc(self.reference, x, self.k)}
+        if self.ceiling is not None:
+            out["balanced"] = min(out[m] / self.ceiling[m] for m in PRDC if self.ceiling[m] > 0)
+            out["memorisation"] = float((nearest(x, self.train) <= self.memo_threshold).mean())
+        return out

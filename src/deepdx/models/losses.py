@@ -30,9 +30,10 @@ def g_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"unknown loss {kind!r}; choose one of {LOSSES}")
 
 
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, category: torch.Tensor,
+                     algorithm: torch.Tensor) -> torch.Tensor:
     """WGAN-GP: (||grad critic(x_hat)|| - 1)^2 on points between real and fake."""
-    alpha = torch.rand(len(real), 1, 1, device=real.device)
-    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(mixed, category).sum(), mixed, create_graph=True)
+    alpha = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
+    mixed = (alpha * real.detach() + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mixed, category, algorithm).sum(), mixed, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()

@@ -1,18 +1,25 @@
-"""Generator and discriminator over the 16x16 voice grid, built from ``model`` (deepdx.config.ModelConfig).
+"""Generator and discriminator, built from ``model`` (deepdx.config.ModelConfig).
 
-Generator: noise ``z`` with a learned category embedding appended, a linear layer to a
-small ``channels x s x s`` map, then ``len(g_kernels)`` transposed convolutions that each
-multiply the size by ``stride`` up to 16x16; LeakyReLU between, tanh last (the seed).
+Both see a voice in the representation of :mod:`deepdx.models.codec`.  Two architectures
+(``model.arch``):
 
-Discriminator: convolutions that each divide the size by ``stride``, then a linear layer
-to a feature vector (the seed's 100 values in [-1, 1], tanh) and a real/fake score.
-Unconditional by default (the seed); ``conditional: projection`` adds the projection term
-<embed(category), features> (Miyato & Koyama 2018) so that it judges category too.
-Optional minibatch standard deviation (Karras et al. 2018) lets it see a batch's
-diversity, a classic remedy against collapse.
+``conv`` (the seed's): the 16x16 grid.  Generator: noise with a learned category embedding
+(and, with ``algorithm_embed`` > 0, an algorithm embedding) appended, a linear layer to a
+small ``channels x s x s`` map, then transposed convolutions that each multiply the size by
+``stride`` up to 16x16; LeakyReLU between, tanh last.  Discriminator: convolutions that
+each divide the size by ``stride``, a linear layer to ``features`` values in [-1, 1] (tanh)
+and a score.  Any kernel size works, odd ones included: padding is chosen so every layer
+scales the size by exactly ``stride``.
 
-Any kernel size works, odd ones included: padding is chosen so every layer scales the
-size by exactly ``stride``.
+``mlp``: the parameter vector with one head per parameter (codec ``Heads``).  Generator:
+the same conditioned input, a linear layer to ``hidden`` units and ``layers`` residual
+blocks, then the heads.  Discriminator: a linear layer to ``hidden`` units, ``layers``
+residual blocks, the features and a score.
+
+Both discriminators: optional spectral norm; optional minibatch standard deviation
+(Karras et al. 2018: it sees a batch's spread, against collapse); unconditional (the seed)
+or with projection terms for the category and, when the generator is conditioned on it,
+the algorithm (Miyato & Koyama 2018), so that they judge what was asked for.
 """
 from __future__ import annotations
 
@@ -20,14 +27,17 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..config import CONDITIONING, D_NORMS, G_NORMS, ModelConfig, check_choice
+from ..config import ARCHS, CONDITIONING, D_NORMS, G_NORMS, LAYOUTS, ModelConfig, check_choice
 from ..errors import DeepDXError
+from .codec import codec_of
 
 GRID = 16
+N_ALGORITHMS = 32
 
 
 @dataclass(frozen=True)
@@ -35,9 +45,15 @@ class Architecture:
     """The nets' shape, every layer spelled out: what ``generator.pt`` records.  Built from
     the model config by :meth:`of` (the config's scalar knobs expanded per layer)."""
 
+    arch: str
+    layout: str
+    max_choices: int
     latent: int
     n_classes: int
     embed: int
+    algorithm_embed: int  # 0: the generator is not told the algorithm (the seed)
+    hidden: int
+    layers: int
     g_kernels: tuple[int, ...]
     g_channels: tuple[int, ...]  # input channels of each G layer (the last outputs 1)
     d_kernels: tuple[int, ...]
@@ -51,9 +67,11 @@ class Architecture:
     minibatch_std: bool
 
     @classmethod
-    def of(cls, model: ModelConfig, n_classes: int) -> "Architecture":
+    def of(cls, model: ModelConfig, n_classes: int, layout: str) -> "Architecture":
         n = model.layers
-        arch = cls(latent=model.latent, n_classes=n_classes, embed=model.embed,
+        arch = cls(arch=model.arch, layout=layout, max_choices=model.max_choices, latent=model.latent,
+                   n_classes=n_classes, embed=model.embed, algorithm_embed=model.algorithm_embed,
+                   hidden=model.hidden, layers=n,
                    g_kernels=tuple(model.g_kernels or [model.kernel_size] * n),
                    g_channels=tuple(model.g_channels or [model.channels] * n),
                    d_kernels=tuple(model.d_kernels or [model.d_first_kernel] + [model.kernel_size] * (n - 1)),
@@ -65,9 +83,19 @@ class Architecture:
 
     def check(self) -> None:
         """Also run on what a generator.pt file says (see load_generator), not only on the config."""
+        check_choice("model", "arch", self.arch, ARCHS)
+        check_choice("encoding", "layout", self.layout, LAYOUTS)
         check_choice("model", "g_norm", self.g_norm, G_NORMS)
         check_choice("model", "d_norm", self.d_norm, D_NORMS)
         check_choice("model", "conditional", self.conditional, CONDITIONING)
+        sizes = {"latent": self.latent, "embed": self.embed, "hidden": self.hidden, "features": self.features}
+        for name, size in sizes.items():  # bounds, before anything is allocated from a file's word
+            if not 1 <= size <= 4096:
+                raise DeepDXError(f"model.{name} must be between 1 and 4096; got {size}")
+        if not 0 <= self.algorithm_embed <= 256 or not 1 <= self.n_classes <= 256 or not 0 <= self.layers <= 16:
+            raise DeepDXError("model.algorithm_embed, the class count or model.layers out of bounds")
+        if self.arch == "mlp":
+            return
         if len(self.g_kernels) != len(self.g_channels) or len(self.d_kernels) != len(self.d_channels):
             raise DeepDXError("each layer needs a kernel size and a channel count: the lists must be as long")
         for kernels in (self.g_kernels, self.d_kernels):
@@ -95,13 +123,29 @@ def _padding(kernel: int, stride: int) -> tuple[int, int]:
     return pad, 2 * pad - (kernel - stride)
 
 
-class Generator(nn.Module):
+class _Conditioned(nn.Module):
+    """Noise + category embedding (+ algorithm embedding): the generator's input."""
+
+    def __init__(self, cfg: Architecture):
+        super().__init__()
+        self.embed = nn.Embedding(cfg.n_classes, cfg.embed)
+        self.algorithm = nn.Embedding(N_ALGORITHMS, cfg.algorithm_embed) if cfg.algorithm_embed else None
+        self.width = cfg.latent + cfg.embed + cfg.algorithm_embed
+
+    def forward(self, z: torch.Tensor, category: torch.Tensor, algorithm: torch.Tensor | None) -> torch.Tensor:
+        parts = [z, self.embed(category)]
+        if self.algorithm is not None:
+            parts.append(self.algorithm(algorithm))
+        return torch.cat(parts, dim=1)
+
+
+class ConvGenerator(nn.Module):
     def __init__(self, cfg: Architecture):
         super().__init__()
         self.cfg = cfg
         self.start = GRID // cfg.stride ** len(cfg.g_kernels)
-        self.embed = nn.Embedding(cfg.n_classes, cfg.embed)
-        self.project = nn.Linear(cfg.latent + cfg.embed, cfg.g_channels[0] * self.start**2)
+        self.inputs = _Conditioned(cfg)
+        self.project = nn.Linear(self.inputs.width, cfg.g_channels[0] * self.start**2)
         layers: list[nn.Module] = []
         channels = [*cfg.g_channels, 1]
         for i, k in enumerate(cfg.g_kernels):
@@ -111,13 +155,38 @@ class Generator(nn.Module):
                 if cfg.g_norm == "batch":
                     layers.append(nn.BatchNorm2d(channels[i + 1]))
                 layers.append(nn.LeakyReLU(cfg.slope))
-        self.net = nn.Sequential(*layers, nn.Tanh())
+        self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
-        h = self.project(torch.cat([z, self.embed(category)], dim=1))
-        h = nn.functional.leaky_relu(h, self.cfg.slope)
+    def forward(self, z: torch.Tensor, category: torch.Tensor, algorithm: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw output, before the codec's tanh (see codec.Grid.finish)."""
+        h = nn.functional.leaky_relu(self.project(self.inputs(z, category, algorithm)), self.cfg.slope)
         h = h.view(len(z), self.cfg.g_channels[0], self.start, self.start)
         return self.net(h).view(len(z), GRID, GRID)
+
+
+class _Residual(nn.Module):
+    def __init__(self, width: int, slope: float, wrap=lambda m: m, norm: bool = False):
+        super().__init__()
+        self.body = nn.Sequential(*([nn.BatchNorm1d(width)] if norm else []), nn.LeakyReLU(slope),
+                                  wrap(nn.Linear(width, width)))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.body(h)
+
+
+class MLPGenerator(nn.Module):
+    def __init__(self, cfg: Architecture):
+        super().__init__()
+        self.cfg = cfg
+        self.inputs = _Conditioned(cfg)
+        width = codec_of(cfg.arch, cfg.layout, cfg.max_choices).width
+        self.net = nn.Sequential(nn.Linear(self.inputs.width, cfg.hidden),
+                                 *[_Residual(cfg.hidden, cfg.slope, norm=cfg.g_norm == "batch") for _ in range(cfg.layers)],
+                                 nn.LeakyReLU(cfg.slope), nn.Linear(cfg.hidden, width))
+
+    def forward(self, z: torch.Tensor, category: torch.Tensor, algorithm: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw output: pre-tanh levels, then the choices' logits (see codec.Heads)."""
+        return self.net(self.inputs(z, category, algorithm))
 
 
 class MinibatchStd(nn.Module):
@@ -133,36 +202,74 @@ class Discriminator(nn.Module):
         super().__init__()
         self.cfg = cfg
         sn = spectral_norm if cfg.d_norm == "spectral" else (lambda m: m)
-        layers: list[nn.Module] = [MinibatchStd()] if cfg.minibatch_std else []
-        channels = [1 + int(cfg.minibatch_std), *cfg.d_channels]
-        for i, k in enumerate(cfg.d_kernels):
-            pad, _ = _padding(k, cfg.stride)
-            layers += [sn(nn.Conv2d(channels[i], channels[i + 1], k, cfg.stride, pad)), nn.LeakyReLU(cfg.slope)]
-        self.net = nn.Sequential(*layers, nn.Flatten())
-        end = GRID // cfg.stride ** len(cfg.d_kernels)
-        self.features = nn.Sequential(sn(nn.Linear(cfg.d_channels[-1] * end**2, cfg.features)), nn.Tanh())
+        if cfg.arch == "conv":
+            layers: list[nn.Module] = [nn.Unflatten(1, (1, GRID))]
+            layers += [MinibatchStd()] if cfg.minibatch_std else []
+            channels = [1 + int(cfg.minibatch_std), *cfg.d_channels]
+            for i, k in enumerate(cfg.d_kernels):
+                pad, _ = _padding(k, cfg.stride)
+                layers += [sn(nn.Conv2d(channels[i], channels[i + 1], k, cfg.stride, pad)), nn.LeakyReLU(cfg.slope)]
+            end = GRID // cfg.stride ** len(cfg.d_kernels)
+            self.net = nn.Sequential(*layers, nn.Flatten())
+            self.features = nn.Sequential(sn(nn.Linear(cfg.d_channels[-1] * end**2, cfg.features)), nn.Tanh())
+        else:
+            width = codec_of(cfg.arch, cfg.layout, cfg.max_choices).width
+            self.net = nn.Sequential(sn(nn.Linear(width, cfg.hidden)),
+                                     *[_Residual(cfg.hidden, cfg.slope, sn) for _ in range(cfg.layers)],
+                                     nn.LeakyReLU(cfg.slope), *([MinibatchStd()] if cfg.minibatch_std else []))
+            self.features = nn.Sequential(sn(nn.Linear(cfg.hidden + int(cfg.minibatch_std), cfg.features)),
+                                          nn.LeakyReLU(cfg.slope))
         self.score = sn(nn.Linear(cfg.features, 1))
-        self.embed = sn(nn.Embedding(cfg.n_classes, cfg.features)) if cfg.conditional == "projection" else None
+        projection = cfg.conditional == "projection"
+        self.embed = sn(nn.Embedding(cfg.n_classes, cfg.features)) if projection else None
+        self.algorithm = sn(nn.Embedding(N_ALGORITHMS, cfg.features)) if projection and cfg.algorithm_embed else None
 
-    def forward(self, grid: torch.Tensor, category: torch.Tensor | None = None) -> torch.Tensor:
-        f = self.features(self.net(grid.unsqueeze(1)))
+    def forward(self, x: torch.Tensor, category: torch.Tensor | None = None,
+                algorithm: torch.Tensor | None = None) -> torch.Tensor:
+        f = self.features(self.net(x))
         out = self.score(f).squeeze(1)
         if self.embed is not None:
             out = out + (self.embed(category) * f).sum(1)
+        if self.algorithm is not None:
+            out = out + (self.algorithm(algorithm) * f).sum(1)
         return out
 
 
-def load_generator(path: str | Path) -> tuple[Generator, dict]:
+def Generator(cfg: Architecture) -> nn.Module:  # noqa: N802 (a factory that reads like the class it makes)
+    return ConvGenerator(cfg) if cfg.arch == "conv" else MLPGenerator(cfg)
+
+
+class VoiceGenerator(nn.Module):
+    """A trained generator with its codec: category and algorithm in, valid voices out."""
+
+    def __init__(self, cfg: Architecture):
+        super().__init__()
+        self.cfg = cfg
+        self.G = Generator(cfg)
+        self.codec = codec_of(cfg.arch, cfg.layout, cfg.max_choices)
+
+    @torch.no_grad()
+    def sample(self, category: torch.Tensor, algorithm: torch.Tensor, generator: torch.Generator | None = None,
+               temperature: float = 1.0, truncation: float = 1.0) -> np.ndarray:
+        """N x 145 valid parameters.  ``algorithm``: stored values 0-31 (the generator is told
+        them when it was trained so, and they are written into the voices either way);
+        ``truncation`` < 1 shrinks the noise towards its mean, ``temperature`` sharpens (< 1)
+        or flattens (> 1) the choices: both trade variety for typicality."""
+        z = torch.randn(len(category), self.cfg.latent, generator=generator) * truncation
+        x = self.codec.sample(self.G(z, category, algorithm), temperature, generator)
+        return self.codec.decode(self.codec.set_algorithm(x, algorithm).numpy())
+
+
+def load_generator(path: str | Path) -> VoiceGenerator:
     """The generator from ``generator.pt`` (see CGAN.export), read without unpickling code
-    (``weights_only``); returns it in eval mode with the file's other entries (mask, layout)."""
+    (``weights_only``), checked before anything is built; in eval mode."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        generator = Generator(Architecture.from_dict(state["net"]))
-        generator.load_state_dict(state["generator"])
+        model = VoiceGenerator(Architecture.from_dict(state["net"]))
+        model.G.load_state_dict(state["generator"])
     except DeepDXError as exc:
         raise DeepDXError(f"{path}: {exc}") from None
     except Exception as exc:  # not a zip, not weights only, keys or shapes that do not fit
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise DeepDXError(f"{path}: not a DeepDX generator file ({reason})") from None
-    generator.eval()
-    return generator, state
+    return model.eval()

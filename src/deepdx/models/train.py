@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -19,20 +20,20 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.loggers import MLFlowLogger
 
-from ..config import Config, as_dict
+from ..config import Config, TrainConfig, as_dict
 from ..corpus.encoding import encode, with_names
 from ..corpus.split import group_path
-from ..corpus.table import write_json
+from ..corpus.table import write_csv, write_json
 from ..dx7.packing import encode_name
-from ..dx7.params import INDEX
 from ..dx7.sysex import write_bank
 from ..tracking import ensure_experiment, tracking_uri
 from .cgan import CGAN
 from .data import GroupDataModule
 from .diagnostics import CollapseProbe
+from .nets import VoiceGenerator
 
 
 CODE = Path(__file__).resolve().parents[1]  # the deepdx package
@@ -50,17 +51,25 @@ def code_version() -> str:
     return h.hexdigest()[:16]
 
 
-class EpochCheckpoint(Callback):
+class EpochCheckpoint(Checkpoint):
     """Writes ``path`` after every epoch, atomically: a run killed at any moment leaves the
-    previous epoch's checkpoint intact to resume from."""
+    previous epoch's checkpoint intact to resume from.  A ``Checkpoint`` callback, so Lightning
+    calls it after the module's own end-of-epoch work (the probe, the best epoch so far)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         partial = self.path.with_name(self.path.name + ".partial")
-        trainer.save_checkpoint(partial)
+        trainer.save_checkpoint(partial, weights_only=False)  # optimiser states too: resume exactly
         os.replace(partial, self.path)
+
+
+def epochs_for(train: TrainConfig, voices: int) -> int:
+    """``train.steps`` batches as whole epochs of this group's training voices (or ``train.epochs``)."""
+    if train.steps is None:
+        return train.epochs
+    return max(1, math.ceil(train.steps / max(1, voices // train.batch_size)))
 
 
 def flatten(config: dict, prefix: str = "") -> dict:
@@ -74,13 +83,11 @@ def flatten(config: dict, prefix: str = "") -> dict:
     return out
 
 
-def sample_bank(module: CGAN, categories: list[str], algorithms: list[int], seed: int) -> np.ndarray:
-    """32 voices, four per category (cycled), algorithm snapped into the group, named CATEGORY NN."""
+def sample_bank(generator: VoiceGenerator, categories: list[str], algorithms: list[int], seed: int) -> np.ndarray:
+    """32 voices, four per category (cycled), algorithms drawn from the group's, named CATEGORY NN."""
     category = torch.arange(32) % len(categories)
-    sound = module.sample(category, torch.Generator().manual_seed(seed))
-    alg = sound[:, INDEX["algorithm"]].astype(int) + 1
-    allowed = np.array(algorithms)
-    sound[:, INDEX["algorithm"]] = allowed[np.abs(allowed[None, :] - alg[:, None]).argmin(1)] - 1
+    algorithm = torch.from_numpy(np.random.default_rng(seed).choice(np.array(algorithms) - 1, 32))
+    sound = generator.sample(category, algorithm, torch.Generator().manual_seed(seed))
     names = np.stack([encode_name(f"{categories[c][:7].upper()} {i:02d}") for i, c in enumerate(category.tolist())])
     return with_names(sound, names)
 
@@ -99,6 +106,31 @@ def grid_image(path: Path, real: np.ndarray, fake: np.ndarray, layout: str) -> N
             axes[r, j].set_xticks([])
             axes[r, j].set_yticks([])
         axes[r, 0].set_ylabel(label)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+PROBE_FIELDS = ["epoch", "precision", "recall", "density", "coverage", "balanced", "memorisation", "diversity"]
+
+
+def probe_plot(path: Path, history: list[dict], kept_epoch: int, group: int) -> None:
+    """Validation precision, recall, density and coverage over the epochs, the kept one marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    epochs = [h["epoch"] for h in history]
+    for key in ("precision", "recall", "density", "coverage", "balanced"):
+        ax.plot(epochs, [h.get(key, np.nan) for h in history], label=key, linewidth=2 if key == "balanced" else 1.2)
+    if kept_epoch >= 0:
+        ax.axvline(kept_epoch, color="grey", linestyle=":", label=f"kept (epoch {kept_epoch})")
+    ax.set_xlabel("epoch")
+    ax.set_ylim(0, 1.6)
+    ax.set_title(f"group {group}: the generator against its validation voices")
+    ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -128,10 +160,11 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
 
     torch.set_num_threads(cfg.train.threads)  # on CPU the weights depend on it (see TrainConfig)
     pl.seed_everything(seed, workers=True, verbose=False)
-    data = GroupDataModule(split_dir, group, layout, cfg.train.batch_size, cfg.train.limit, seed)
-    data.setup()
     module = CGAN.from_config(cfg, len(categories), seed)
-    module.probe = CollapseProbe(data.validation["params"], data.validation["category"])
+    data = GroupDataModule(split_dir, group, module.codec, cfg.train.batch_size, cfg.train.limit, seed)
+    data.setup()
+    module.probe = CollapseProbe(data.validation["params"], data.validation["category"], data.train["params"],
+                                 data.train["category"], seed=seed)
 
     uri, experiment = tracking_uri(cfg.mlflow.tracking_uri), cfg.mlflow.experiment
     ensure_experiment(experiment, uri)
@@ -144,21 +177,26 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
         logger.log_hyperparams({**flatten({"model": model, "train": train}), "encoding.layout": layout,
                                 "seed": seed, "group": group, "train_voices": len(data.train["params"])})
 
-    trainer = pl.Trainer(max_epochs=cfg.train.epochs, accelerator="auto", devices=1, deterministic=True,
-                         logger=logger, log_every_n_steps=10, enable_model_summary=False, enable_checkpointing=False,
+    trainer = pl.Trainer(max_epochs=epochs_for(cfg.train, len(data.train["params"])), accelerator="auto", devices=1, deterministic=True,
+                         logger=logger, log_every_n_steps=10, enable_model_summary=False,
                          callbacks=[EpochCheckpoint(ckpt_dir / "last.ckpt"), *(callbacks or [])],
                          enable_progress_bar=cfg.train.progress_bar)
     trainer.fit(module, data, ckpt_path=resume)
     (ckpt_dir / "finished").write_text(str(trainer.current_epoch))
 
     module.cpu().eval()
-    torch.save(module.export(), out / "generator.pt")
-    bank = sample_bank(module, categories, algorithms, seed)
+    exported = module.export()
+    torch.save(exported, out / "generator.pt")
+    bank = sample_bank(module.voice_generator(exported["generator"]), categories, algorithms, seed)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    metrics.update({f"probe/{k}": v for k, v in module.best.get("metrics", {}).items()})  # the kept epoch's
     summary = {"group": group, "algorithms": algorithms, "epochs": trainer.current_epoch,
+               "kept_epoch": exported["epoch"], "selected_by": cfg.train.select,
                "train_voices": int(len(data.train["params"])), "mlflow_run_id": logger.run_id, **metrics}
     write_json(out / "summary.json", summary)
+    write_csv(out / "probe.csv", [{k: h.get(k, "") for k in PROBE_FIELDS} for h in module.history], PROBE_FIELDS)
     with tempfile.TemporaryDirectory() as tmp:
+        probe_plot(Path(tmp) / f"group{group}_probe.png", module.history, exported["epoch"], group)
         write_bank(Path(tmp) / f"group{group}_sample.syx", bank)
         grid_image(Path(tmp) / f"group{group}_grids.png", data.train["params"][:8], bank[:8], layout)
         for path in Path(tmp).iterdir():
