@@ -68,7 +68,8 @@ def test_bad_input_is_one_line_and_exit_2_in_a_real_process(tmp_path):
 
 def test_generate_bad_requests(workdir, tmp_path, capsys):
     out = tmp_path / "x.syx"
-    fails(capsys, generate_args(workdir, "--out", out, "--count", "0"), "--count must be at least 1")
+    fails(capsys, generate_args(workdir, "--out", out, "--count", "0"), "--count must be between 1 and 32768")
+    fails(capsys, generate_args(workdir, "--out", out, "--count", str(10**12)), "--count must be between 1 and 32768")
     fails(capsys, generate_args(workdir, "--out", out, "--seed", "-3"), "--seed must be 0 or more")
     args = generate_args(workdir, "--out", out)
     args[2] = "kazoo"
@@ -91,6 +92,10 @@ def test_generate_with_a_corrupt_model_or_routing(workdir, tmp_path, capsys):
     fails(capsys, args, f"{models / 'group1' / 'generator.pt'}: not a DeepDX generator file")
     torch.save({"generator": {}, "net": {"latent": 100}}, models / "group1" / "generator.pt")
     fails(capsys, args, "group1/generator.pt: ")
+    tampered = torch.load(workdir / "models" / "group1" / "generator.pt", weights_only=True)
+    tampered["net"]["latent"] = 10**9  # would allocate a 10^9-wide first layer
+    torch.save(tampered, models / "group1" / "generator.pt")
+    fails(capsys, args, "group1/generator.pt: model.latent must be between 1 and 4096; got 1000000000")
     routing = tmp_path / "routing.json"
     for text in ("{not json", '{"groups": [[1, 2]]}', '{"groups": 3, "categories": [], "p_group": {}, "p_algorithm": {}}'):
         routing.write_text(text)
@@ -98,6 +103,47 @@ def test_generate_with_a_corrupt_model_or_routing(workdir, tmp_path, capsys):
         args[6] = routing
         fails(capsys, args, f"{routing}: not routing statistics from the split stage")
     assert not (tmp_path / "x.syx").exists()
+
+
+def contents(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_second_generate_to_the_same_out_refuses_and_writes_nothing(workdir, tmp_path, capsys):
+    out = tmp_path / "bank.syx"
+    out.write_bytes(b"an earlier bank")
+    holder = subprocess.Popen(  # another process in the middle of writing to the same --out
+        [sys.executable, "-c", "import sys\nfrom deepdx.files import only_writer\nwith only_writer(sys.argv[1]):\n"
+         "    print('held', flush=True)\n    sys.stdin.read()", str(out)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        before = contents(tmp_path)
+        fails(capsys, generate_args(workdir, "--out", out),
+              f"{out} is being written by another process (pid {holder.pid})")
+        assert contents(tmp_path) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (tmp_path / ".bank.syx.lock").exists()  # left by the killed holder, and it blocks nothing
+    assert cli([str(a) for a in generate_args(workdir, "--out", out)]) == 0 and check_bank(out.read_bytes()) == []
+
+
+def test_an_interrupted_generate_leaves_no_half_bank(workdir, tmp_path, capsys, monkeypatch):
+    from deepdx.generate import banks
+
+    def half_then_fail(path, params):
+        path.write_bytes(bank_bytes(params)[:2000])
+        raise OSError("No space left on device")
+
+    out = tmp_path / "bank.syx"
+    out.write_bytes(b"an earlier bank")
+    monkeypatch.setattr(banks, "write_bank", half_then_fail)
+    fails(capsys, generate_args(workdir, "--out", out), "No space left on device")
+    assert contents(tmp_path) == {"bank.syx": b"an earlier bank", ".bank.syx.lock": str(os.getpid()).encode()}
+    monkeypatch.undo()
+    assert cli([str(a) for a in generate_args(workdir, "--out", out, "--count", "64")]) == 0  # lock released
+    assert sorted(contents(tmp_path)) == [".bank.syx.lock", "bank.syx", "bank_1.syx", "bank_2.syx"]  # no temporaries
 
 
 def test_show_bad_files_and_manifests(bank, bad_bank, tmp_path, capsys):

@@ -44,13 +44,17 @@ def _bank_voices(path: str, data: bytes | None = None):
     return result, np.concatenate([b.decoded.params for b in blocks])
 
 
+MAX_COUNT = 1024 * BANK_VOICES  # voices one generate may ask for
+
+
 def cmd_generate(args) -> None:
     from .config import RepairConfig
+    from .files import only_writer
     from .generate.banks import write_banks
     from .generate.sample import generate, load_models, training_keys
 
-    if args.count < 1:
-        raise DeepDXError("--count must be at least 1")
+    if not 1 <= args.count <= MAX_COUNT:  # before anything is allocated
+        raise DeepDXError(f"--count must be between 1 and {MAX_COUNT} ({MAX_COUNT // BANK_VOICES} banks)")
     if args.seed < 0:
         raise DeepDXError("--seed must be 0 or more")
     if args.algorithm is not None and not 1 <= args.algorithm <= 32:
@@ -68,12 +72,13 @@ def cmd_generate(args) -> None:
         from .audio.render import Renderer
 
         renderer = Renderer()
-    made = generate(models, args.category, n_banks * BANK_VOICES, args.seed, exclude, args.routing_mode, renderer,
-                    RepairConfig(enabled=not args.no_repair), temperature=args.temperature, truncation=args.truncation,
-                    algorithm=args.algorithm)
     out = Path(args.out)
     paths = [out] if n_banks == 1 else [out.with_name(f"{out.stem}_{b + 1}{out.suffix}") for b in range(n_banks)]
-    write_banks(paths, made.params)
+    with only_writer(out):  # a second run to the same --out refuses rather than mixing its banks in
+        made = generate(models, args.category, n_banks * BANK_VOICES, args.seed, exclude, args.routing_mode,
+                        renderer, RepairConfig(enabled=not args.no_repair), temperature=args.temperature,
+                        truncation=args.truncation, algorithm=args.algorithm)
+        write_banks(paths, made.params)
     for path in paths:
         print(f"wrote {path}: {BANK_VOICES} {args.category} voices")
     if args.count % BANK_VOICES:

@@ -2,7 +2,9 @@
 
 Each stage reads the table the stage before wrote and adds columns.  On disk it is
 Parquet; in memory a plain ``dict`` of NumPy arrays, with the parameters as one
-``N x 155`` uint8 array (VCED order, see :mod:`deepdx.dx7.params`).
+``N x 155`` uint8 array (VCED order, see :mod:`deepdx.dx7.params`).  Every file here is
+written whole or not at all (:func:`deepdx.files.replacing`): a killed stage leaves the old
+output or none, never half of one.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pyarrow.parquet as pq
 
 from ..dx7.params import VOICE_SIZE
 from ..errors import DeepDXError
+from ..files import replacing
 
 Table = dict[str, np.ndarray]
 
@@ -30,7 +33,8 @@ def write_table(path: str | Path, table: Table) -> None:
         else:
             columns[key] = pa.array(values.tolist() if values.dtype.kind == "U" else values)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(columns), path)
+    with replacing(path) as partial:
+        pq.write_table(pa.table(columns), partial)
 
 
 def read_table(path: str | Path) -> Table:
@@ -55,12 +59,13 @@ def take(table: Table, rows: np.ndarray) -> Table:
 
 def write_json(path: str | Path, data: dict) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    with replacing(path) as partial:
+        partial.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def write_csv(path: str | Path, rows: list[dict], fields: list[str]) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
+    with replacing(path) as partial, open(partial, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)

@@ -12,6 +12,7 @@ from ..config import RepairConfig
 from ..dx7.packing import names as voice_names
 from ..dx7.params import BANK_VOICES
 from ..dx7.sysex import check_bank, write_bank
+from ..files import replacing
 from .sample import Models, generate
 
 MANIFEST_FIELDS = ["bank", "slot", "name", "category", "group", "algorithm", "model", "seed", "problem", "repair",
@@ -19,13 +20,15 @@ MANIFEST_FIELDS = ["bank", "slot", "name", "category", "group", "algorithm", "mo
 
 
 def write_banks(paths: list[Path], params: np.ndarray) -> None:
-    """Write ``len(paths)`` banks of 32 and read each back through the project's validator."""
+    """Write ``len(paths)`` banks of 32, each read back through the project's validator before
+    it takes its name (a failed or interrupted write leaves no half bank)."""
     for b, path in enumerate(paths):
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_bank(path, params[b * BANK_VOICES:(b + 1) * BANK_VOICES])
-        problems = check_bank(path.read_bytes())
-        if problems:  # the writer validates first, so this would be a bug: stop loudly
-            raise AssertionError(f"{path} fails validation: {problems}")
+        with replacing(path) as partial:
+            write_bank(partial, params[b * BANK_VOICES:(b + 1) * BANK_VOICES])
+            problems = check_bank(partial.read_bytes())
+            if problems:  # the writer validates first, so this would be a bug: stop loudly
+                raise AssertionError(f"{path} fails validation: {problems}")
 
 
 def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out_dir: str | Path,
