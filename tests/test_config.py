@@ -1,4 +1,5 @@
 """The typed configuration: one source of defaults, and bad keys, types or choices refused clearly."""
+import shutil
 import subprocess
 import sys
 from dataclasses import fields
@@ -8,6 +9,7 @@ import yaml
 from hydra.errors import ConfigCompositionException
 
 from deepdx.config import Config, ModelConfig, as_dict, compose, load
+from deepdx.config import main as config_main
 from deepdx.errors import DeepDXError
 from tests.conftest import ROOT
 
@@ -73,3 +75,13 @@ def test_a_stage_given_a_bad_choice_says_so_in_one_line_and_exits_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: encoding.layout must be one of operator_blocks, row_major; got 'diagonal'"]
+
+
+def test_a_smoke_synced_params_yaml_is_named_as_such_with_the_way_back(tmp_path, capsys):
+    shutil.copytree(ROOT / "conf", tmp_path / "conf")
+    assert config_main(["sync", "experiment=smoke"], repo=tmp_path) == 0
+    assert config_main(["check"], repo=tmp_path) == 1
+    err = capsys.readouterr().err
+    assert "train.epochs (2, conf/ 100)" in err and "experiment=smoke" in err
+    assert "run `python -m deepdx.config sync`" in err
+    assert config_main(["sync"], repo=tmp_path) == 0 and config_main(["check"], repo=tmp_path) == 0

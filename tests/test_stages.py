@@ -9,8 +9,8 @@ from tests.conftest import ROOT
 from tests.test_ingest import make_collection
 
 
-def test_params_yaml_is_in_step_with_conf():
-    assert config_main(["check"], repo=ROOT) == 0
+def test_params_yaml_is_in_step_with_conf(capsys):
+    assert config_main(["check"], repo=ROOT) == 0, capsys.readouterr().err  # names the keys and what to run
 
 
 def run_stage(name, tmp_path, *overrides):

@@ -41,7 +41,7 @@ class DataPaths:
 
     raw: str = "data/raw"  # the collection to learn from: a folder or a file
     voices: str = "data/ingest/voices.parquet"  # accepted voices
-    rejected: str = "data/ingest/rejected.csv"  # one row per rejected voice, with its reason
+    rejected: str = "data/ingest/rejected.csv"  # rejected voices with their reason (a row per voice, or per reason and file beyond ingest.listed_rejections)
     files: str = "data/ingest/files.csv"  # one row per file found under the sources
     unique: str = "data/dedupe/unique.parquet"  # one representative per sound
     merged: str = "data/dedupe/merged.csv"  # every voice merged into a representative
@@ -67,6 +67,8 @@ class IngestConfig:
     policy: str = "mask"  # strict | mask | clamp (deepdx.dx7.validate)
     eight_bit: str = "reject"  # reject | mask: bytes above 127 (corrupt)
     checksum: str = "reject"  # reject | accept a message whose checksum is wrong
+    max_file_mb: float = 64  # larger files are listed as not read, with the reason
+    listed_rejections: int = 10000  # per file, rejections listed one per voice; the rest counted per reason
 
     def __post_init__(self):
         check_choice("ingest", "policy", self.policy, INGEST_POLICIES)
@@ -305,6 +307,22 @@ def compose_params(out: Path, overrides: list[str] | None = None, repo: Path = R
     compose_and_dump(out, str(repo / "conf"), None, "config", str(repo / "src"), overrides or [])
 
 
+def _differences(params: Path, fresh: Path, shown: int = 5) -> str:
+    """`` at key (params.yaml value, conf/ value), ...`` for the keys that differ."""
+    import yaml
+
+    def flat(d, prefix=""):
+        return {k: v for key, value in (d or {}).items()
+                for k, v in (flat(value, f"{prefix}{key}.").items() if isinstance(value, dict)
+                             else {f"{prefix}{key}": value}.items())}
+
+    old = flat(yaml.safe_load(params.read_text())) if params.exists() else {}
+    new = flat(yaml.safe_load(fresh.read_text()))
+    keys = sorted(k for k in old.keys() | new.keys() if old.get(k, "(none)") != new.get(k, "(none)"))
+    listed = ", ".join(f"{k} ({old.get(k, '(none)')!r}, conf/ {new.get(k, '(none)')!r})" for k in keys[:shown])
+    return f" at {listed}{f' and {len(keys) - shown} more keys' if len(keys) > shown else ''}" if keys else ""
+
+
 def main(argv: list[str], repo: Path | None = None) -> int:
     """``repo``: the checkout whose params.yaml to write or check (default: the current directory,
     as for dvc, not wherever the installed package lives)."""
@@ -324,7 +342,9 @@ def main(argv: list[str], repo: Path | None = None) -> int:
             fresh = Path(tmp) / "params.yaml"
             compose_params(fresh, repo=repo)
             if not params.exists() or fresh.read_text() != params.read_text():
-                print("params.yaml is out of date with conf/: run `python -m deepdx.config sync`", file=sys.stderr)
+                print(f"params.yaml is out of step with conf/{_differences(params, fresh)}: run "
+                      "`python -m deepdx.config sync` (a run synced with overrides, such as experiment=smoke, "
+                      "leaves it so)", file=sys.stderr)
                 return 1
         print("params.yaml matches conf/")
         return 0

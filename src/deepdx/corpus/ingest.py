@@ -5,9 +5,19 @@ The accounting invariant, checked before anything is written:
 file declares (32 for a bulk dump, even a truncated one).  Files that hold no voice
 slot at all (not DX7 data, wrong extension) are listed in the file report with the
 reason.
+
+Hostile collections are expected: a file larger than ``ingest.max_file_mb`` is listed, not
+read; a file's first ``ingest.listed_rejections`` rejections are listed one per voice and
+the rest one row per reason with their ``count``; symlinks that lead nowhere, FIFOs and
+folders that cannot be listed are listed with the reason (a FIFO is never opened in a way
+that blocks); a path that is not valid UTF-8 is kept losslessly with ``\\xNN`` escapes
+(:func:`path_label`, :func:`label_bytes`).
 """
 from __future__ import annotations
 
+import os
+import re
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,20 +41,87 @@ class IngestResult:
     report: dict  # summary counts (the stage's metrics)
 
 
-def find_files(sources: list[str], extensions: list[str]) -> tuple[list[Path], list[Path]]:
-    """(files to read, files skipped for their extension), sorted; a missing source raises."""
-    wanted = {e.lower() for e in extensions}
-    found: list[Path] = []
+def path_label(path: str | Path) -> str:
+    """A path as text, losslessly: bytes that are not UTF-8 become ``\\xNN`` and a backslash
+    ``\\\\`` (so a label can be written to parquet and CSV, and read back by :func:`label_bytes`)."""
+    return os.fsencode(path).replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
+
+
+def label_bytes(label: str) -> bytes:
+    """The path bytes a :func:`path_label` stands for."""
+    return re.sub(rb"\\(\\|x([0-9a-f]{2}))", lambda m: bytes([int(m[2], 16)]) if m[2] else b"\\",
+                  label.encode("utf-8"))
+
+
+@dataclass
+class Found:
+    """A path found under the sources, and what ingest makes of it."""
+
+    path: Path
+    status: str = "read"  # read | skipped | unreadable (files.csv also says "not read": too large)
+    detail: str = ""
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in [(stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "device"),
+                                         (stat.S_ISBLK, "device")] if test(mode)), "special file")
+
+
+def _classify(path: Path, extensions: list[str]) -> Found:
+    try:
+        st = path.stat()  # follows symlinks
+    except OSError as exc:
+        what = f"dangling symlink to {os.readlink(path)!r}" if path.is_symlink() else "cannot be examined"
+        return Found(path, "unreadable", f"{what} ({exc.strerror or exc})")
+    if stat.S_ISDIR(st.st_mode):
+        return Found(path, "skipped", "symlink to a folder (not followed)")
+    if not stat.S_ISREG(st.st_mode):
+        return Found(path, "skipped", f"not a regular file ({_kind(st.st_mode)})")
+    if path.suffix.lower() not in {e.lower() for e in extensions}:
+        return Found(path, "skipped", f"extension not in {extensions}")
+    return Found(path)
+
+
+def find_files(sources: list[str], extensions: list[str]) -> list[Found]:
+    """Every path under the sources (folders or files), sorted, each with what ingest makes of it:
+    folders that cannot be listed, dangling symlinks, FIFOs and files of other extensions are
+    listed with the reason.  A missing source raises."""
+    found: list[Found] = []
     for source in map(Path, sources):
-        if source.is_file():
-            found.append(source)
-        elif source.is_dir():
-            found += sorted(p for p in source.rglob("*") if p.is_file())
-        else:
-            raise FileNotFoundError(f"ingest source {str(source)!r} does not exist")
-    read = [p for p in found if p.suffix.lower() in wanted]
-    skipped = [p for p in found if p.suffix.lower() not in wanted]
-    return read, skipped
+        if not source.exists():
+            raise FileNotFoundError(f"ingest source {path_label(source)!r} does not exist")
+        if not source.is_dir():
+            found.append(_classify(source, extensions))
+            continue
+        here: list[Found] = []
+        unlisted = lambda exc: here.append(Found(Path(exc.filename), "unreadable",  # noqa: E731
+                                                 f"folder cannot be listed ({exc.strerror or exc})"))
+        for folder, dirs, files in os.walk(source, onerror=unlisted):
+            here += [_classify(Path(folder) / name, extensions) for name in files]
+            # a symlink to a folder is listed among dirs; os.walk does not descend into it
+            here += [_classify(Path(folder) / name, extensions) for name in dirs if (Path(folder) / name).is_symlink()]
+        found += sorted(here, key=lambda f: f.path)
+    return found
+
+
+def _read(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file, opened without blocking (a FIFO swapped in after the walk
+    must not hang ingest); OSError or ValueError with the reason otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"not a regular file ({_kind(st.st_mode)})")
+        if st.st_size > max_bytes:
+            raise ValueError(f"{st.st_size / 2**20:.1f} MB, larger than ingest.max_file_mb ({max_bytes / 2**20:g} MB)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+REJECTED_COLUMNS = ["source", "index", "offset", "name", "reason", "count"]
+FILE_COLUMNS = ["source", "status", "form", "voices", "accepted", "rejected", "detail"]
 
 
 class _Collector:
@@ -54,46 +131,53 @@ class _Collector:
         self.cfg = cfg
         self.params: list[np.ndarray] = []
         self.columns: dict[str, list] = {k: [] for k in ("source", "index", "offset", "form", "masked", "clamped")}
-        self.rejected: list[dict] = []
+        self.rejected: list[dict] = []  # REJECTED_COLUMNS; ``count`` voices a row stands for
         self.files: list[dict] = []
         self.policy_counts = Counter()
 
     def add_file(self, path: Path, label: str) -> None:
         try:
-            data = path.read_bytes()
+            data = _read(path, int(self.cfg.max_file_mb * 2**20))
         except OSError as exc:
-            self.files.append(dict(source=label, voices=0, accepted=0, rejected=0, status="unreadable", detail=str(exc)))
+            self.files.append(dict(source=label, voices=0, accepted=0, rejected=0, status="unreadable",
+                                   detail=exc.strerror or str(exc)))
+            return
+        except ValueError as exc:  # too large, or no longer a regular file
+            self.files.append(dict(source=label, voices=0, accepted=0, rejected=0, status="not read", detail=str(exc)))
             return
         result = scan(data)
-        index, accepted_before, rejected_before = 0, len(self.columns["source"]), len(self.rejected)
+        del data
+        index, accepted_before = 0, len(self.columns["source"])
+        self._listed, self._summarised = 0, {}  # this file's rejections: rows listed, {reason: summary row}
         for block in result.blocks:
             self._add_block(block, label, index)
             index += block.count
+        self.rejected += self._summarised.values()
         accepted = len(self.columns["source"]) - accepted_before
-        rejected = len(self.rejected) - rejected_before
+        rejected = index - accepted
         status = "not DX7" if result.error else ("read" if not rejected else "read, with rejections")
-        detail = "; ".join(filter(None, [result.error, *result.notes]))
+        notes = result.notes + ([f"{sum(r['count'] for r in self._summarised.values())} rejections beyond the first "
+                                 f"{self.cfg.listed_rejections} summarised by reason"] if self._summarised else [])
         forms = ",".join(sorted({b.form for b in result.blocks}))
         self.files.append(dict(source=label, voices=index, accepted=accepted, rejected=rejected,
-                               status=status, form=forms, detail=detail))
+                               status=status, form=forms, detail="; ".join(filter(None, [result.error, *notes]))))
 
     def _add_block(self, block: Block, label: str, first_index: int) -> None:
-        positions = np.arange(first_index, first_index + block.count)
         if block.decoded is None:
-            for i in positions:
-                self._reject(label, i, block.offset, "", block.problem)
+            self._reject(label, first_index, block.offset, block.problem, count=block.count)
             return
+        positions = np.arange(first_index, first_index + block.count)
         voice_names = names(block.decoded.params)
         if block.checksum_ok is False and self.cfg.checksum == "reject":
             for i, name in zip(positions, voice_names):
-                self._reject(label, i, block.offset, name, f"checksum mismatch in {block.form} message")
+                self._reject(label, i, block.offset, f"checksum mismatch in {block.form} message", name)
             return
         for policy in POLICIES:  # what each policy would have done, for the report
             self.policy_counts[policy] += int(apply_policy(block.decoded, policy, self.cfg.eight_bit).accepted.sum())
         verdict = apply_policy(block.decoded, self.cfg.policy, self.cfg.eight_bit)
         for i, ok, reason, name in zip(positions, verdict.accepted, verdict.reasons, voice_names):
             if not ok:
-                self._reject(label, i, block.offset, name, reason)
+                self._reject(label, i, block.offset, reason, name)
         keep = verdict.accepted
         self.params.append(verdict.params[keep])
         n = int(keep.sum())
@@ -104,8 +188,18 @@ class _Collector:
         self.columns["masked"] += verdict.masked[keep].tolist()
         self.columns["clamped"] += verdict.clamped[keep].tolist()
 
-    def _reject(self, label, index, offset, name, reason):
-        self.rejected.append(dict(source=label, index=int(index), offset=int(offset), name=name, reason=reason))
+    def _reject(self, label: str, index: int, offset: int, reason: str, name: str = "", count: int = 1) -> None:
+        """Voices ``index .. index + count - 1`` of a file, rejected for ``reason``: listed one by
+        one up to ``ingest.listed_rejections`` per file, then added to one row per reason."""
+        listed = max(0, min(count, self.cfg.listed_rejections - self._listed))
+        for i in range(index, index + listed):
+            self.rejected.append(dict(source=label, index=int(i), offset=int(offset), name=name, reason=reason, count=1))
+        self._listed += listed
+        if count > listed:
+            key = reason.split(":")[0]
+            row = self._summarised.setdefault(key, dict(source=label, index=int(index + listed), offset=int(offset),
+                                                        name="", reason=f"{key}: summarised", count=0))
+            row["count"] += count - listed
 
     def table(self) -> Table:
         params = np.concatenate(self.params) if self.params else np.zeros((0, VOICE_SIZE), np.uint8)
@@ -121,19 +215,22 @@ class _Collector:
 
 def ingest(sources: list[str], cfg: IngestConfig = IngestConfig(), progress: bool = True) -> IngestResult:
     """Read every file under ``sources`` (folders or files) under the policies of ``cfg``."""
-    read, skipped = find_files(sources, cfg.extensions)
+    found = find_files(sources, cfg.extensions)
     collector = _Collector(cfg)
-    for path in tqdm(read, desc="ingest", unit="file", disable=not progress):
-        collector.add_file(path, str(path))
-    for path in skipped:
-        collector.files.append(dict(source=str(path), voices=0, accepted=0, rejected=0,
-                                    status="skipped", form="", detail=f"extension not in {cfg.extensions}"))
+    for f in tqdm([f for f in found if f.status == "read"], desc="ingest", unit="file", disable=not progress):
+        collector.add_file(f.path, path_label(f.path))
+    for f in found:
+        if f.status != "read":
+            collector.files.append(dict(source=path_label(f.path), voices=0, accepted=0, rejected=0,
+                                        status=f.status, form="", detail=f.detail))
     table = collector.table()
     voices_in = sum(f["voices"] for f in collector.files)
-    n_acc, n_rej = len(table["params"]), len(collector.rejected)
+    n_acc, n_rej = len(table["params"]), sum(r["count"] for r in collector.rejected)
     if voices_in != n_acc + n_rej:  # the invariant the whole report rests on
         raise AssertionError(f"ingest lost voices: {voices_in} in, {n_acc} accepted, {n_rej} rejected")
-    reasons = Counter(r["reason"].split(":")[0] for r in collector.rejected)
+    reasons = Counter()
+    for r in collector.rejected:
+        reasons[r["reason"].split(":")[0]] += r["count"]
     status = Counter(f["status"] for f in collector.files)
     report = {
         "policy": {"policy": cfg.policy, "eight_bit": cfg.eight_bit, "checksum": cfg.checksum},

@@ -17,6 +17,8 @@ block by block, and :mod:`deepdx.dx7.validate` applies the policy.
 """
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,18 +67,29 @@ class Scan:
         return sum(b.count for b in self.blocks)
 
 
+# A DX7 voice dump's header (either form, any channel), wherever it starts in a file.
+_DX7_HEADER = re.compile(rb"\xF0\x43[\x00-\x0F](?:\x09\x20\x00|\x00\x01\x1B)")
+_F0_RUN = re.compile(rb"\xF0+")
+NOTE_EXAMPLES = 3  # notes of one kind listed in full; the rest are counted
+
+
 def scan(data: bytes) -> Scan:
-    """Find every DX7 voice in ``data``; never raises on malformed input."""
+    """Find every DX7 voice in ``data``; never raises on malformed input.
+
+    Time is linear in the size of ``data`` and memory stays small whatever it holds: runs of
+    identical malformed messages become one block, and notes of one kind are counted
+    beyond the first few."""
     if not data:
         return Scan(error="empty file")
-    if data[0] != SYSEX_START and len(data) % PACKED_SIZE == 0:
+    header = _DX7_HEADER.search(data)
+    if data[0] != SYSEX_START and header is None and len(data) % PACKED_SIZE == 0:
         return _scan_headerless(data)
     first = data.find(bytes([SYSEX_START]))
     if first < 0:
         return Scan(
             error=f"not DX7 data: no sysex message, and {len(data)} bytes is not a whole number of 128-byte voices"
         )
-    result = _scan_messages(data, first)
+    result = _Scanner(data).run(first)
     if not result.blocks and not result.error:
         result.error = "no DX7 voice message: " + "; ".join(result.notes)
     return result
@@ -87,45 +100,91 @@ def _scan_headerless(data: bytes) -> Scan:
     return Scan(blocks=[Block("headerless", 0, len(packed), unpack(packed))])
 
 
-def _message_end(data: bytes, start: int) -> int:
-    """Index one past a message that has no trustworthy declared length."""
-    f7 = data.find(bytes([SYSEX_END]), start + 1)
-    f0 = data.find(bytes([SYSEX_START]), start + 1)
-    if f7 >= 0 and (f0 < 0 or f7 < f0):
-        return f7 + 1
-    return f0 if f0 >= 0 else len(data)
+class _Notes:
+    """Notes by kind: the first few of each kind in full, the rest counted."""
+
+    def __init__(self):
+        self.examples: dict[str, list[str]] = {}
+        self.counts: Counter = Counter()
+
+    def add(self, kind: str, text: str, n: int = 1) -> None:
+        self.counts[kind] += n
+        examples = self.examples.setdefault(kind, [])
+        if len(examples) < NOTE_EXAMPLES:
+            examples.append(text)
+
+    def render(self) -> list[str]:
+        lines = []
+        for kind, examples in self.examples.items():
+            lines += examples
+            if self.counts[kind] > len(examples):
+                lines.append(f"... and {self.counts[kind] - len(examples)} more: {kind}")
+        return lines
 
 
-def _scan_messages(data: bytes, pos: int) -> Scan:
-    result = Scan()
-    if pos:
-        result.notes.append(f"{pos} stray bytes before the first sysex message")
-    while pos < len(data):
+class _Scanner:
+    """Walks the sysex messages of a file, framed by their declared length."""
+
+    def __init__(self, data: bytes):
+        self.data, self.notes, self.blocks = data, _Notes(), []
+        self._next_f7 = -2  # cache: the first F7 at or after a position (-1: none left); keeps the walk linear
+
+    def run(self, pos: int) -> Scan:
+        data = self.data
+        if pos:
+            self.notes.add("stray bytes before the first sysex message", f"{pos} stray bytes before the first sysex message")
+        while pos < len(data):
+            run = _F0_RUN.match(data, pos).end() - pos
+            if run > 1:  # F0 F0 F0 ...: each byte but the last opens a message that ends at once
+                self.notes.add("one-byte sysex messages", f"{run - 1} one-byte sysex messages at {pos} (a run of F0 bytes)")
+                pos += run - 1
+            end = self._message(pos)
+            nxt = data.find(bytes([SYSEX_START]), end)
+            stray = (nxt if nxt >= 0 else len(data)) - end
+            if stray:
+                self.notes.add("stray bytes between messages", f"{stray} stray bytes after the message at {pos}")
+            pos = nxt if nxt >= 0 else len(data)
+        return Scan(blocks=self.blocks, notes=self.notes.render())
+
+    def _message(self, pos: int) -> int:
+        """Read the message at ``pos``; return the index one past it."""
+        data = self.data
         header = data[pos : pos + _HEADER_SIZE]
         known = _FORMATS.get(tuple(header[3:6])) if len(header) == 6 else None
-        if known and header[1] == YAMAHA and header[2] & 0xF0 == 0:
-            form, size, voices = known
-            end = pos + _HEADER_SIZE + size + 2  # payload, checksum, F7
-            if end <= len(data) and data[end - 1] == SYSEX_END:
-                payload = np.frombuffer(data, np.uint8, size, pos + _HEADER_SIZE)
-                decoded = unpack(payload) if form == "bulk32" else decode_unpacked(payload)
-                ok = checksum(payload) == data[end - 2]
-                result.blocks.append(Block(form, pos, voices, decoded, checksum_ok=ok))
-            else:
-                end = _message_end(data, pos)
-                result.blocks.append(
-                    Block(form, pos, voices, problem=f"malformed {form} message: {end - pos} bytes, expected {size + 8}")
-                )
-        else:
-            end = _message_end(data, pos)
+        if not (known and header[1] == YAMAHA and header[2] & 0xF0 == 0):
+            end = self._unframed_end(pos)
             what = "truncated header" if len(header) < 6 else "header " + header.hex(" ")
-            result.notes.append(f"skipped a {end - pos}-byte sysex message at {pos} that is not a DX7 voice dump ({what})")
-        nxt = data.find(bytes([SYSEX_START]), end)
-        stray = (nxt if nxt >= 0 else len(data)) - end
-        if stray:
-            result.notes.append(f"{stray} stray bytes after the message at {pos}")
-        pos = nxt if nxt >= 0 else len(data)
-    return result
+            self.notes.add("sysex messages that are not DX7 voice dumps",
+                           f"skipped a {end - pos}-byte sysex message at {pos} that is not a DX7 voice dump ({what})")
+            return end
+        form, size, voices = known
+        end = pos + _HEADER_SIZE + size + 2  # payload, checksum, F7
+        if end <= len(data) and data[end - 1] == SYSEX_END:
+            payload = np.frombuffer(data, np.uint8, size, pos + _HEADER_SIZE)
+            decoded = unpack(payload) if form == "bulk32" else decode_unpacked(payload)
+            ok = checksum(payload) == data[end - 2]
+            self.blocks.append(Block(form, pos, voices, decoded, checksum_ok=ok))
+            return end
+        end = self._unframed_end(pos)
+        problem = f"malformed {form} message: {end - pos} bytes, expected {size + 8}"
+        last = self.blocks[-1] if self.blocks else None
+        if last is not None and last.decoded is None and (last.form, last.problem) == (form, problem):
+            last.count += voices  # a run of identical broken messages: one block, every slot counted
+        else:
+            self.blocks.append(Block(form, pos, voices, problem=problem))
+        return end
+
+    def _unframed_end(self, start: int) -> int:
+        """Index one past a message that has no trustworthy declared length: its F7, or the
+        next F0 when that comes first."""
+        data = self.data
+        if self._next_f7 != -1 and self._next_f7 <= start:
+            self._next_f7 = data.find(bytes([SYSEX_END]), start + 1)
+        f7 = self._next_f7
+        f0 = data.find(bytes([SYSEX_START]), start + 1)
+        if f7 >= 0 and (f0 < 0 or f7 < f0):
+            return f7 + 1
+        return f0 if f0 >= 0 else len(data)
 
 
 # --------------------------------------------------------------------------- writing

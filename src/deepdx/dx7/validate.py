@@ -14,7 +14,8 @@ Policies (``ingest.policy`` in conf/):
 ``mask``    drop ignored bits as the hardware does, then reject what is still out of range.
 ``clamp``   drop ignored bits, then clamp out-of-range values to the maximum.
 
-Bytes above 127 are rejected under every policy unless ``eight_bit="mask"``.
+Bytes above 127 are rejected under every policy unless ``eight_bit="mask"``.  A blank voice
+(every byte zero: an empty slot, or zeros mistaken for voices) is rejected under every policy.
 """
 from __future__ import annotations
 
@@ -54,12 +55,15 @@ def apply_policy(decoded: Decoded, policy: str = "mask", eight_bit: str = "rejec
     oor = decoded.out_of_range  # N x 155
     has_ignored, has_oor = ignored.any(axis=1), oor.any(axis=1)
 
+    blank = ~decoded.raw.any(axis=1) & ~decoded.eight_bit
     reject_8bit = decoded.eight_bit & (eight_bit == "reject")
     reject_ignored = has_ignored & (policy == "strict") & ~reject_8bit
     reject_oor = has_oor & (policy != "clamp") & ~reject_8bit & ~reject_ignored
-    accepted = ~(reject_8bit | reject_ignored | reject_oor)
+    accepted = ~(blank | reject_8bit | reject_ignored | reject_oor)
 
     reasons = [""] * n
+    for i in np.flatnonzero(blank):
+        reasons[i] = "blank: every byte zero"
     for i in np.flatnonzero(reject_8bit):
         reasons[i] = "corrupt: byte above 127 (not 7-bit MIDI data)"
     for i in np.flatnonzero(reject_ignored):
