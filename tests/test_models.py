@@ -168,10 +168,6 @@ def tiny_config(tmp_path, epochs=2):
                    f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}")
 
 
-def weights(path):
-    return load_generator(path)[1]["generator"]
-
-
 CATS = [f"c{i}" for i in range(8)]
 
 

@@ -157,7 +157,8 @@ def test_every_family_lies_on_one_side_and_only_evaluate_reads_held_out(pipeline
 def test_six_generators_and_valid_banks(pipeline):
     repo = pipeline["repo"]
     for g in range(6):
-        _, state = load_generator(repo / "data" / "models" / f"group{g}" / "generator.pt")
+        model = load_generator(repo / "data" / "models" / f"group{g}" / "generator.pt")
+        assert not model.training
         summary = json.loads((repo / "data" / "models" / f"group{g}" / "summary.json").read_text())
         assert summary["epochs"] == 2 and np.isfinite(summary["d_loss"])
     banks = sorted((repo / "data" / "generate" / "banks").glob("*.syx"))
