@@ -53,6 +53,7 @@ class DataPaths:
     models: str = "data/models"  # group<g>/generator.pt, summary.json, ckpt/
     generated: str = "data/generate"  # banks/<category>_<n>.syx, manifest.csv, previews/
     evaluation: str = "data/evaluate"  # report.md and plots
+    browse: str = "data/browse"  # index.html: the bank browser, opened from disk
     metrics: str = "metrics"  # JSON metrics, in git, for `dvc metrics show/diff` and `dvc exp show`
 
 
@@ -245,6 +246,14 @@ class EvaluateConfig:
 
 
 @dataclass
+class BrowseConfig:
+    """The bank browser (deepdx.browse): one static page of every generated bank."""
+
+    nearest: bool = True  # each generated voice beside its nearest training voice (name, distance, preview)
+    mlflow_ui: str = "http://127.0.0.1:5000"  # `mlflow ui` address the links to the training runs use
+
+
+@dataclass
 class Config:
     seed: int = 42
     data: DataPaths = field(default_factory=DataPaths)
@@ -259,6 +268,7 @@ class Config:
     mlflow: MLflowConfig = field(default_factory=MLflowConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    browse: BrowseConfig = field(default_factory=BrowseConfig)
 
 
 def register() -> None:
