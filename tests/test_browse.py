@@ -137,14 +137,18 @@ def test_a_training_voice_is_found_at_distance_zero(report):
     assert "at <b>0.00</b>" in card and " bass at " in card
 
 
-def test_without_evaluation_the_page_says_so(tmp_path):
+def test_without_evaluation_or_with_broken_files_the_page_says_so(tmp_path):
     from deepdx.browse.build import build
 
     bank = tmp_path / "b.syx"
     bank.write_bytes(bank_bytes(random_voices(32, seed=5)))
     (tmp_path / "bad.json").write_text('{"overall": [1, 2]}')
-    build(tmp_path / "a", [bank], metrics=tmp_path / "nowhere.json", models=tmp_path)
-    assert "No evaluation yet" in (tmp_path / "a" / "index.html").read_text()
+    for folder, text in (("group0", "[1]"), ("group1", "{not json"), ("groupx", "{}")):
+        (tmp_path / "models" / folder).mkdir(parents=True)
+        (tmp_path / "models" / folder / "summary.json").write_text(text)
+    build(tmp_path / "a", [bank], metrics=tmp_path / "nowhere.json", models=tmp_path / "models")
+    html = (tmp_path / "a" / "index.html").read_text()
+    assert "No evaluation yet" in html and html.count("no run recorded") == 2
     build(tmp_path / "b", [bank], metrics=tmp_path / "bad.json")
     assert "does not hold the evaluate stage&#x27;s figures" in (tmp_path / "b" / "index.html").read_text()
 

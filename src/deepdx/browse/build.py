@@ -25,7 +25,7 @@ from ..audio.wav import write_wav
 from ..corpus.table import read_table
 from ..distances import normalise, pairwise
 from ..dx7.packing import names
-from ..dx7.params import INDEX
+from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..dx7.sysex import check_bank, scan
 from ..errors import DeepDXError
 from ..files import replacing
@@ -137,21 +137,25 @@ def _voices(bank: Path, params: np.ndarray, label: str, manifest: dict, manifest
 def _nearest(voices: list[Voice], training: Training, audio: Audio) -> None:
     d = pairwise(normalise(np.stack([v.params for v in voices])), training.points)
     for i, (v, j) in enumerate(zip(voices, d.argmin(1))):
-        key = hashlib.sha1(training.params[j, :145].tobytes()).hexdigest()[:12]
+        key = hashlib.sha1(training.params[j, :N_SOUND_PARAMS].tobytes()).hexdigest()[:12]  # one file per sound
         rel = f"audio/training/{key}.wav"
         sound = Sound(rel) if (audio.out / rel).is_file() else audio.render(training.params[j], rel)
         v.nearest = Nearest(training.names[j], training.categories[j], float(d[i, j]), sound)
 
 
 def _runs(models: Path, mlflow_ui: str) -> list[GroupRun]:
+    """Each trained group's algorithms and MLflow run (from its summary.json; an unreadable one
+    gives a group without a run)."""
     runs = []
-    for path in sorted(models.glob("group*/summary.json"), key=lambda p: int(p.parent.name[5:] or 0)):
+    found = [p for p in models.glob("group*/summary.json") if p.parent.name[5:].isdigit()]
+    for path in sorted(found, key=lambda p: int(p.parent.name[5:])):
         try:
             summary = json.loads(path.read_text())
         except (OSError, ValueError):
-            summary = {}
-        run_id = summary.get("mlflow_run_id")
-        runs.append(GroupRun(path.parent.name[5:], list(summary.get("algorithms", [])),
+            summary = None
+        summary = summary if isinstance(summary, dict) else {}
+        run_id, algorithms = summary.get("mlflow_run_id"), summary.get("algorithms")
+        runs.append(GroupRun(path.parent.name[5:], algorithms if isinstance(algorithms, list) else [],
                              f"{mlflow_ui.rstrip('/')}/#/runs/{run_id}" if run_id else ""))
     return runs
 
