@@ -51,6 +51,13 @@ def test_every_modulator_sits_above_what_it_modulates_and_no_two_operators_overl
         assert len(set(pos.values())) == 6, algorithm
 
 
+def test_algorithm_lists_are_shortened_to_runs():
+    from deepdx.browse.page import spans
+
+    assert spans([20, 21, 22, 23, 24, 25, 26, 27, 29, 30, 31, 32]) == "20-27, 29-32"
+    assert spans([5, 6, 12, 13, 19, 28]) == "5, 6, 12, 13, 19, 28" and spans([]) == ""
+
+
 def test_envelope_goes_from_l4_through_l1_to_l3_holds_and_returns_with_slow_rates_wider():
     points = envelope_points([99, 50, 20, 70], [99, 80, 60, 0])
     assert [level for _, level in points] == [0, 99, 80, 60, 60, 0]

@@ -14,7 +14,6 @@ import numpy as np
 
 from .svg import CARRIER, MODULATOR, algorithm_symbol, bars_svg, envelopes_svg
 
-REFERENCES = ("real", "cgan", "cgan_repaired", "uniform", "marginal", "jitter")  # as metrics/evaluate.json names them
 PLOTTED = (("precision", "precision"), ("recall", "recall"), ("coverage", "coverage"), ("harsh_rate", "harsh rate"))
 
 
@@ -121,13 +120,24 @@ def bank_section(i: int, bank: Bank) -> str:
     return f'{head}<div class="cards">{"".join(voice_card(v) for v in bank.voices)}</div></section>'
 
 
+def spans(numbers: list[int]) -> str:
+    """1, 2, 3, 5, 7, 8 -> "1-3, 5, 7, 8" (runs of three or more joined)."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+
+
 def _group_row(group: str, refs: dict, run: GroupRun | None) -> str:
     name = "overall" if group == "overall" else f"group {group}"
     if run and run.algorithms:
-        name += f"<br><small>algorithms {', '.join(map(str, run.algorithms))}</small>"
+        name += f"<br><small>algorithms {escape(spans(run.algorithms))}</small>"
     cells = []
     for key, _ in PLOTTED:
-        values = [(ref, _number(refs[ref].get(key))) for ref in REFERENCES if ref in refs]
+        values = [(ref, _number(figures.get(key))) for ref, figures in refs.items()]  # as evaluate orders them
         top = 1.0 if key != "harsh_rate" else max([v for _, v in values if v is not None] + [0.01])
         cells.append(f"<td>{bars_svg(values, 'cgan', top)}</td>")
     return f"<tr><th>{name}</th>{''.join(cells)}<td>{_run_link(run) if group != 'overall' else ''}</td></tr>"

@@ -27,7 +27,7 @@ from ..dx7.algorithms import carriers, edges, feedback
 from ..dx7.params import op_index
 
 CARRIER, MODULATOR, CGAN = "#f0a830", "#9cc3e6", "#d9534f"
-_BOX, _DX, _DY, _PAD = 16, 24, 26, 6  # operator box size, column and row spacing, margin
+_BOX, _DX, _DY, _PAD = 16, 26, 26, 6  # operator box size, column and row spacing, margin
 
 
 def _rows(algorithm: int) -> dict[int, int]:
