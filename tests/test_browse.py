@@ -150,12 +150,13 @@ def test_without_evaluation_or_with_broken_files_the_page_says_so(tmp_path):
     bank = tmp_path / "b.syx"
     bank.write_bytes(bank_bytes(random_voices(32, seed=5)))
     (tmp_path / "bad.json").write_text('{"overall": [1, 2]}')
-    for folder, text in (("group0", "[1]"), ("group1", "{not json"), ("groupx", "{}")):
+    for folder, text in (("group0", "[1]"), ("group1", "{not json"), ("group2", '{"algorithms": ["a", 3]}'),
+                         ("groupx", "{}")):
         (tmp_path / "models" / folder).mkdir(parents=True)
         (tmp_path / "models" / folder / "summary.json").write_text(text)
     build(tmp_path / "a", [bank], metrics=tmp_path / "nowhere.json", models=tmp_path / "models")
     html = (tmp_path / "a" / "index.html").read_text()
-    assert "No evaluation yet" in html and html.count("no run recorded") == 2
+    assert "No evaluation yet" in html and html.count("no run recorded") == 3
     build(tmp_path / "b", [bank], metrics=tmp_path / "bad.json")
     assert "does not hold the evaluate stage&#x27;s figures" in (tmp_path / "b" / "index.html").read_text()
 

@@ -155,7 +155,8 @@ def _runs(models: Path, mlflow_ui: str) -> list[GroupRun]:
             summary = None
         summary = summary if isinstance(summary, dict) else {}
         run_id, algorithms = summary.get("mlflow_run_id"), summary.get("algorithms")
-        runs.append(GroupRun(path.parent.name[5:], algorithms if isinstance(algorithms, list) else [],
+        algorithms = [a for a in algorithms if isinstance(a, int)] if isinstance(algorithms, list) else []
+        runs.append(GroupRun(path.parent.name[5:], algorithms,
                              f"{mlflow_ui.rstrip('/')}/#/runs/{run_id}" if run_id else ""))
     return runs
 
