@@ -100,7 +100,7 @@ def pipeline(tmp_path_factory):
 
 def test_every_stage_ran(pipeline):
     assert stages_run(pipeline["first"]) == {"ingest", "dedupe", "families", "categorize", "split", "generate", "evaluate",
-                                             *(f"train@{g}" for g in range(6))}
+                                             "browse", *(f"train@{g}" for g in range(6))}
 
 
 def test_ingest_accounts_for_every_file_and_voice(pipeline):
@@ -168,6 +168,15 @@ def test_six_generators_and_valid_banks(pipeline):
     assert len(list((repo / "data" / "generate" / "previews").glob("**/*.wav"))) >= 256
 
 
+def test_the_browser_page_shows_every_generated_voice_with_its_preview(pipeline):
+    page = pipeline["repo"] / "data" / "browse" / "index.html"
+    html = page.read_text()
+    assert html.count('<article class="card voice">') == 256 and "bank-error" not in html
+    assert 'class="missing"' not in html and html.count("nearest training voice") == 256
+    assert html.count('href="http://127.0.0.1:5000/#/runs/') == 6  # a training run per group
+    assert len(list((page.parent / "audio").glob("*/*.wav"))) >= 256
+
+
 def test_evaluate_measures_every_reference_and_logs_to_mlflow(pipeline):
     import mlflow
 
@@ -194,7 +203,7 @@ def test_a_model_change_reruns_train_onwards_only(pipeline):
     repo = pipeline["repo"]
     sync(repo, pipeline["raw"], "model.channels=32")
     proc = dvc(repo, "repro")
-    assert stages_run(proc) == {"generate", "evaluate", *(f"train@{g}" for g in range(6))}
+    assert stages_run(proc) == {"generate", "evaluate", "browse", *(f"train@{g}" for g in range(6))}
     summary = json.loads((repo / "data" / "models" / "group0" / "summary.json").read_text())
     assert summary["epochs"] == 2 and np.isfinite(summary["d_loss"])  # trained again, not an empty resume
     assert dvc(repo, "status").stdout.strip() == "Data and pipelines are up to date."

@@ -5,9 +5,11 @@
     deepdx show bank.syx
     deepdx render bank.syx --out DIR
     deepdx send bank.syx --port NAME        deepdx send --list-ports
+    deepdx browse bank.syx [more.syx ...] --out DIR [--training data/split/train] [--no-nearest]
 
 Bad input gives one line on stderr and exit status 2, never a traceback; `show` exits 1
-for a file whose voices it can list but that is not a valid 32-voice bank.
+for a file whose voices it can list but that is not a valid 32-voice bank, `browse` for a
+bank it could not read (the page says why, on that bank's section).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ROUTINGS, GenerateConfig
+from .config import ROUTINGS, BrowseConfig, GenerateConfig
 from .dx7.params import BANK_VOICES
 from .errors import DeepDXError
 
@@ -187,6 +189,34 @@ def cmd_send(args) -> None:
     print(f"sent {args.file} to {args.port}")
 
 
+TRAINING = "data/split/train"
+
+
+def cmd_browse(args) -> int:
+    from .browse.build import build
+
+    for bank in args.banks:
+        if not Path(bank).is_file():
+            raise DeepDXError(f"{bank}: no such file")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise DeepDXError(f"--out {args.out} is a file, not a folder")
+    for flag, path in (("--manifest", args.manifest), ("--metrics", args.metrics), ("--models", args.models)):
+        if path and not Path(path).exists():
+            raise DeepDXError(f"{flag} {path}: no such file or folder")
+    training = None if args.no_nearest else (args.training or TRAINING)
+    if training and not Path(training).exists():
+        if args.training:
+            raise DeepDXError(f"--training {training}: no such folder")
+        print(f"warning: no training voices at {TRAINING}; nearest voices not shown (--training DIR)", file=sys.stderr)
+        training = None
+    made = build(args.out, args.banks, args.manifest, training, args.metrics, args.models, args.mlflow_ui)
+    print(f"wrote {Path(args.out) / 'index.html'}: {made['voices']} voices of {made['banks']} banks"
+          + (f"; {made['missing_previews']} previews missing" if made["missing_previews"] else ""))
+    for path, error in made["unreadable"].items():
+        print(f"{path}: not shown: {error}", file=sys.stderr)
+    return 1 if made["unreadable"] else 0
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="deepdx", description="Generate, inspect, hear and send DX7 voice banks.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -218,6 +248,16 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--port")
     m.add_argument("--list-ports", action="store_true")
     m.set_defaults(func=cmd_send)
+    b = sub.add_parser("browse", help="a static HTML page of banks: voices, envelopes, previews, nearest voices")
+    b.add_argument("banks", nargs="+", metavar="BANK")
+    b.add_argument("--out", required=True, help="folder for index.html and its audio/")
+    b.add_argument("--training", default=None, help=f"training voices for the nearest voice (default {TRAINING})")
+    b.add_argument("--no-nearest", action="store_true", help="no nearest training voices")
+    b.add_argument("--manifest", default=None, help="manifest.csv of a generate run: categories, groups, previews")
+    b.add_argument("--metrics", default=None, help="metrics/evaluate.json: the evaluation's figures")
+    b.add_argument("--models", default=None, help="data/models: links to the training runs in MLflow")
+    b.add_argument("--mlflow-ui", default=BrowseConfig.mlflow_ui, help="address of `mlflow ui` for those links")
+    b.set_defaults(func=cmd_browse)
     return ap
 
 
