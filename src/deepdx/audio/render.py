@@ -21,6 +21,12 @@ class RenderSettings:
     sample_rate: int = 44100
 
 
+def normalised(audio: np.ndarray, peak: float = 0.9) -> np.ndarray:
+    """Each sound (a row of ``N x samples``, or one 1-D sound) scaled to the same peak, so quiet
+    voices can be heard too: how every preview is levelled."""
+    return audio / np.maximum(np.abs(audio).max(axis=-1, keepdims=True), 1e-6) * peak
+
+
 class Renderer:
     """Renders N x 155 voices to N x samples float32 audio."""
 

@@ -6,7 +6,7 @@ a clean bank a warning above its voices.  A generate run's manifest, when given,
 voice's category, group and repair notes, and its preview, which is linked (or copied) into
 ``audio/``; a preview the manifest names but the disk lacks is said on the voice's card.
 Voices without a manifest row are rendered here, as are their nearest training voices, with
-the settings and peak level generate's previews use.
+the settings and peak level generate's previews use (:func:`deepdx.audio.render.normalised`).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio.render import RenderSettings
+from ..audio.render import RenderSettings, normalised
 from ..audio.wav import write_wav
 from ..corpus.table import read_table
 from ..distances import normalise, pairwise
@@ -32,7 +32,6 @@ from ..files import replacing
 from .page import Bank, GroupRun, Nearest, Sound, Voice, evaluation_section, page
 
 TITLE = "DeepDX bank browser"
-PEAK = 0.9  # previews are normalised to this peak, as generate's are
 
 
 def read_bank(path: Path) -> tuple[np.ndarray | None, str, list[str]]:
@@ -96,8 +95,7 @@ class Audio:
             audio = self._renderer.render(voice)
         except Exception as exc:  # the engine's own failure, on any voice: said on the card
             return Sound(problem=f"could not render this voice ({exc})")
-        audio = audio / max(float(np.abs(audio).max()), 1e-6) * PEAK
-        write_wav(self.out / rel, audio, self._renderer.settings.sample_rate)
+        write_wav(self.out / rel, normalised(audio), self._renderer.settings.sample_rate)
         return Sound(rel)
 
     def place(self, source: Path, rel: str) -> Sound:

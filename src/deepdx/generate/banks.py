@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..audio.render import Renderer
+from ..audio.render import Renderer, normalised
 from ..audio.wav import write_wav
 from ..config import RepairConfig
 from ..dx7.packing import names as voice_names
@@ -57,9 +57,8 @@ def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out
         for b in range(n_banks):
             bank = f"{category}_{b + 1}"
             sl = slice(b * BANK_VOICES, (b + 1) * BANK_VOICES)
-            if previews:  # each voice normalised to the same peak, so quiet voices can be heard too
-                audio = renderer.render_all(made.params[sl])
-                audio = audio / np.maximum(np.abs(audio).max(axis=1, keepdims=True), 1e-6) * 0.9
+            if previews:
+                audio = normalised(renderer.render_all(made.params[sl]))
             for i in range(BANK_VOICES):
                 k = b * BANK_VOICES + i
                 name = names[k]
