@@ -3,6 +3,9 @@
 Under DVC each group is its own stage (foreach in dvc.yaml).  By hand it is a Hydra app,
 so a sweep is a multirun whose jobs write under multirun/ and land in MLflow side by side:
     python pipeline/train.py -m model.kernel_size=2,4 model.layers=2,3 train.groups=[1]
+Each job returns the mean validation ``balanced`` score of its kept epochs (what the Optuna
+sweeper maximises).  Launched again into the same sweep folder, finished jobs are not
+trained again and interrupted ones resume from their checkpoints.
 """
 import json
 import os
@@ -10,11 +13,11 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 
 from deepdx.models.train import train_group
+from deepdx.sweeps.jobs import run_name, swept_keys
 from deepdx.config import Config
-from deepdx.stage import stage
+from deepdx.stage import in_sweep, stage
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
@@ -22,21 +25,24 @@ from deepdx.stage import stage
 def main(cfg: Config) -> float:
     routing = json.loads(Path(cfg.data.split, "routing.json").read_text())
     hc = HydraConfig.get()
-    if hc.mode == RunMode.MULTIRUN:
+    sweep = in_sweep()
+    if sweep:  # each job in its own folder, its runs named by its overrides and tagged with the sweep
         models = Path(hc.runtime.output_dir) / "models"
         tags = {"sweep": str(hc.sweep.dir), "overrides": " ".join(hc.overrides.task)}
     else:
         models = Path(cfg.data.models)
         tags = {"dvc_exp": os.environ.get("DVC_EXP_NAME", "")}
-    coverage = []
+    balanced = []
     for g in cfg.train.groups:
-        summary = train_group(g, cfg.data.split, str(models / f"group{g}"), cfg,
-                              routing["categories"], routing["groups"][g], tags)
-        coverage.append(summary.get("probe/coverage", 0.0))
-        print(f"group {g}: {summary['epochs']} epochs, d_loss {summary.get('d_loss', float('nan')):.3f}, "
-              f"g_loss {summary.get('g_loss', float('nan')):.3f}, coverage {summary.get('probe/coverage', 0):.3f}, "
-              f"near-dup rate {summary.get('probe/near_dup_rate', 0):.3f}")
-    return sum(coverage) / len(coverage)  # what a sweeper would maximise
+        name = f"g{g} {run_name(hc.overrides.task, swept_keys(hc.sweep.dir, hc.sweeper.get('params')))}" if sweep else None
+        summary = train_group(g, cfg.data.split, str(models / f"group{g}"), cfg, routing["categories"],
+                              routing["groups"][g], tags, run_name=name, reuse_finished=sweep)
+        balanced.append(summary.get("probe/balanced", 0.0))
+        print(f"group {g}: {'already trained in this sweep folder, ' if summary.get('reused') else ''}"
+              f"{summary['epochs']} epochs, kept {summary['kept_epoch']}, "
+              f"validation balanced {summary.get('probe/balanced', 0):.3f}, "
+              f"coverage {summary.get('probe/coverage', 0):.3f}, near-dup rate {summary.get('probe/near_dup_rate', 0):.3f}")
+    return sum(balanced) / len(balanced)  # what a sweeper maximises: the kept epochs' validation score
 
 
 if __name__ == "__main__":

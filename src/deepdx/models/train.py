@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,6 +28,7 @@ from ..corpus.split import group_path
 from ..corpus.table import write_csv, write_json
 from ..dx7.packing import encode_name
 from ..dx7.sysex import write_bank
+from ..files import replacing
 from ..tracking import ensure_experiment, tracking_uri
 from .cgan import CGAN
 from .data import GroupDataModule
@@ -60,9 +60,8 @@ class EpochCheckpoint(Checkpoint):
         self.path = Path(path)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        partial = self.path.with_name(self.path.name + ".partial")
-        trainer.save_checkpoint(partial, weights_only=False)  # optimiser states too: resume exactly
-        os.replace(partial, self.path)
+        with replacing(self.path) as partial:
+            trainer.save_checkpoint(partial, weights_only=False)  # optimiser states too: resume exactly
 
 
 def epochs_for(train: TrainConfig, voices: int) -> int:
@@ -137,10 +136,13 @@ def probe_plot(path: Path, history: list[dict], kept_epoch: int, group: int) -> 
 
 
 def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categories: list[str],
-                algorithms: list[int], tags: dict | None = None, callbacks: list | None = None) -> dict:
+                algorithms: list[int], tags: dict | None = None, callbacks: list | None = None,
+                run_name: str | None = None, reuse_finished: bool = False) -> dict:
     """Train group ``group`` of the split stage's output (its train split; the probe on its
     validation split) with ``cfg.model``, ``cfg.train``, ``cfg.encoding`` and ``cfg.seed``
-    (+ group); ``callbacks``: more Lightning callbacks."""
+    (+ group); ``callbacks``: more Lightning callbacks; ``run_name``: the MLflow run's name
+    (default ``group<g>``).  With ``reuse_finished`` (sweeps), a run that already finished in
+    ``out_dir`` with the same config, data and code is not trained again: its summary is returned."""
     model, train = as_dict(cfg.model), as_dict(cfg.train)
     layout, seed = cfg.encoding.layout, cfg.seed + group
     out = Path(out_dir)
@@ -149,9 +151,11 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
     data_md5 = [hashlib.md5(group_path(split_dir, s, group).read_bytes()).hexdigest() for s in ("train", "validation")]
     print_fp = fingerprint({"model": model, "train": train, "layout": layout, "seed": seed, "data": data_md5,
                             "categories": categories, "algorithms": algorithms, "code": code_version()})
+    same = (ckpt_dir / "fingerprint").exists() and (ckpt_dir / "fingerprint").read_text() == print_fp
+    if reuse_finished and same and (ckpt_dir / "finished").exists() and (out / "summary.json").exists():
+        return {**json.loads((out / "summary.json").read_text()), "reused": True}
     resume = None
-    if ((ckpt_dir / "last.ckpt").exists() and not (ckpt_dir / "finished").exists()
-            and (ckpt_dir / "fingerprint").read_text() == print_fp):
+    if (ckpt_dir / "last.ckpt").exists() and not (ckpt_dir / "finished").exists() and same:
         resume = str(ckpt_dir / "last.ckpt")
     else:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
@@ -169,7 +173,7 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
     uri, experiment = tracking_uri(cfg.mlflow.tracking_uri), cfg.mlflow.experiment
     ensure_experiment(experiment, uri)
     run_id_file = ckpt_dir / "mlflow_run_id"
-    logger = MLFlowLogger(experiment_name=experiment, run_name=f"group{group}", tracking_uri=uri,
+    logger = MLFlowLogger(experiment_name=experiment, run_name=run_name or f"group{group}", tracking_uri=uri,
                           tags={"group": str(group), "algorithms": str(algorithms), **(tags or {})},
                           run_id=run_id_file.read_text() if resume and run_id_file.exists() else None)
     run_id_file.write_text(logger.run_id)

@@ -1,0 +1,1 @@
+"""Sweeps: naming their jobs (:mod:`.jobs`) and reporting their runs (:mod:`.report`)."""

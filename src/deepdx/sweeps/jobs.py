@@ -1,0 +1,44 @@
+"""What a sweep job needs to name itself: the keys its sweep varies and its values of them.
+(Imported by pipeline/train.py; the report, :mod:`.report`, reads the same overrides back.)"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def overrides(tag: str) -> dict[str, str]:
+    """'model=seed model.layers=2 seed=1' -> {'model': 'seed', 'model.layers': '2', 'seed': '1'}."""
+    out = {}
+    for item in tag.split():
+        key, _, value = item.partition("=")
+        out[key.lstrip("+~")] = value
+    return out
+
+
+def swept_keys(sweep_dir: str | Path, sweeper_params: dict | None = None) -> set[str]:
+    """The keys a sweep varies: those of its sweeper's ``params`` (Optuna's search space) and
+    the sweep overrides (``a=1,2``, ``range(...)``...) it was launched with (``multirun.yaml``,
+    which the basic sweeper writes into its folder before the jobs start)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    keys = set(sweeper_params or {})
+    launched = Path(sweep_dir) / "multirun.yaml"
+    if launched.exists():
+        parsed = OverridesParser.create().parse_overrides(list(OmegaConf.load(launched).hydra.overrides.task))
+        keys |= {o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()}
+    return keys
+
+
+def run_name(job_overrides: list[str], swept: set[str]) -> str:
+    """A sweep job's MLflow run name: its values of the swept keys (numbers to 4 digits), e.g.
+    ``model.kernel_size=3 model.layers=2 seed=1``; all its overrides when none is known."""
+    parts = []
+    for key, value in overrides(" ".join(job_overrides)).items():
+        if swept and key not in swept and key != "model":  # the model config always: it names the design
+            continue
+        try:
+            value = f"{float(value):.4g}" if "." in value or "e" in value.lower() else value
+        except ValueError:
+            pass
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
