@@ -7,7 +7,8 @@
 Hydra composes ``conf/`` (by hand) or reads ``params.yaml`` (under DVC); :func:`stage` turns
 that into a :class:`deepdx.config.Config`, so an unknown key, a wrong type or an invalid
 choice stops the stage with one line.  Bad input (:class:`DeepDXError`, a missing file)
-gives one line on stderr and exit status 2; anything else is a bug and keeps its traceback.
+gives one line on stderr and exit status 2 (in a multirun, the job fails and the sweep goes
+on); anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ def stage(fn):
             return fn(config.load(cfg), *args, **kwargs)
         except (DeepDXError, FileNotFoundError) as exc:
             print(f"error: {exc}", file=sys.stderr)
+            if in_sweep():  # Hydra marks this job failed and runs the others; an exit would end them all
+                raise
             raise SystemExit(2) from None
 
     return wrapper
+
+
+def in_sweep() -> bool:
+    """Whether this is one job of a Hydra multirun."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

@@ -19,6 +19,18 @@ from pathlib import Path
 from .config import MLflowConfig
 
 
+# MLflow's UI opens an experiment of this kind on its runs table (training runs, their params
+# and metrics); an experiment without the tag may open on the GenAI overview instead.
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
+
+
+def runs_url(ui: str, experiment_id: str) -> str:
+    """The address of an experiment's runs table in MLflow's web UI (``ui``: the server's
+    address).  The UI otherwise opens where the browser last was, by default the GenAI
+    overview; ``workflowType`` puts it in its model-training view."""
+    return f"{ui.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
 def project_root() -> Path:
     return Path(os.environ.get("DVC_ROOT") or os.getcwd()).resolve()
 
@@ -47,18 +59,21 @@ def store_folder(uri: str) -> Path | None:
 
 
 def ensure_experiment(name: str, uri: str) -> str:
-    """Create the store and experiment once; return its id.  A SQLite store's artifacts go
-    beside its database; a server's go where the server puts them."""
+    """Create the store and experiment once (as a model-training experiment, ``KIND``); return
+    its id.  A SQLite store's artifacts go beside its database; a server's go where the
+    server puts them."""
     import mlflow
 
     folder = store_folder(uri)
     with _lock(folder / ".mlflow.lock") if folder else nullcontext():
         client = mlflow.MlflowClient(tracking_uri=uri)
         experiment = client.get_experiment_by_name(name)
-        if experiment is not None:
-            return experiment.experiment_id
-        artifacts = (folder / "mlartifacts" / name).as_uri() if folder else None
-        return client.create_experiment(name, artifact_location=artifacts)
+        if experiment is None:
+            artifacts = (folder / "mlartifacts" / name).as_uri() if folder else None
+            return client.create_experiment(name, artifact_location=artifacts, tags={KIND_TAG: KIND})
+        if experiment.tags.get(KIND_TAG) is None:  # made by an older DeepDX, or by hand
+            client.set_experiment_tag(experiment.experiment_id, KIND_TAG, KIND)
+        return experiment.experiment_id
 
 
 def _flat(metrics: dict) -> dict[str, float]:
