@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install DeepDX into .venv, and link a voice collection as data/raw.
+# Install DeepDX into .venv, and copy a voice collection to data/raw (tracked by DVC).
 #   bash scripts/setup.sh [COLLECTION]      e.g. bash scripts/setup.sh ../shared/corpus
 # torch comes first, as the CPU build (a bare `torch` requirement pulls a multi-GB CUDA
 # build); set TORCH_SPEC to choose another, e.g. TORCH_SPEC="torch" on a CUDA machine.
@@ -11,8 +11,18 @@ python="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q "${TORCH_SPEC:-torch==2.13.0}"
 .venv/bin/python -m pip install -q -e ".[dev,midi]"
 if [ $# -ge 1 ]; then
+  # The collection is copied to data/raw and tracked by DVC (data/raw.dvc), so that queued
+  # experiments, which run in a temporary copy of the repository, get it from DVC's cache.
   [ -e "$1" ] || { echo "error: collection '$1' does not exist" >&2; exit 2; }
-  ln -sfn "$(realpath "$1")" data/raw
-  echo "data/raw -> $(realpath "$1")"
+  source="$(realpath "$1")"
+  if [ "$source" != "$(realpath data/raw 2>/dev/null)" ]; then
+    if [ -e data/raw ] && [ ! -L data/raw ] && ! .venv/bin/dvc status -q data/raw.dvc 2>/dev/null; then
+      echo "error: data/raw holds files that DVC's cache does not have; move them away first" >&2; exit 2
+    fi
+    rm -rf data/raw
+    if [ -d "$source" ]; then cp -a "$source" data/raw; else mkdir data/raw && cp -a "$source" data/raw/; fi
+  fi
+  .venv/bin/dvc add -q data/raw
+  echo "data/raw: a copy of $source, tracked by DVC (data/raw.dvc)"
 fi
 echo "DeepDX installed in .venv (activate with: . .venv/bin/activate)"

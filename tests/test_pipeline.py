@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +67,16 @@ def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def sync(repo: Path, raw: Path, *overrides: str) -> None:
+def sync(repo: Path, *overrides: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(repo / "src")}
-    subprocess.run([sys.executable, "-m", "deepdx.config", "sync", "experiment=smoke", f"data.raw={raw}", *overrides],
+    subprocess.run([sys.executable, "-m", "deepdx.config", "sync", "experiment=smoke", *overrides],
                    cwd=repo, env=env, check=True, capture_output=True)
+
+
+def commit(repo: Path, message: str) -> None:
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", message], cwd=repo, check=True)
 
 
 def stages_run(proc: subprocess.CompletedProcess) -> set[str]:
@@ -78,22 +85,23 @@ def stages_run(proc: subprocess.CompletedProcess) -> set[str]:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    """A copy of this checkout's files (committed or not) as a fresh git repo, after `dvc repro`."""
+    """A copy of this checkout's files (committed or not) as a fresh git repo, with the
+    collection in data/raw tracked by DVC (as scripts/setup.sh leaves it), after `dvc repro`."""
     tmp = tmp_path_factory.mktemp("pipeline")
-    repo, raw = tmp / "repo", tmp / "raw"
-    raw.mkdir()
-    duplicates, variants = build_collection(raw)
+    repo = tmp / "repo"
+    raw = repo / "data" / "raw"
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
                             check=True).stdout.decode().split("\0")
     for name in filter(None, listed):
         if (ROOT / name).is_file() and not (ROOT / name).is_symlink():
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, repo / name)
-    git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    raw.mkdir(parents=True)
+    duplicates, variants = build_collection(raw)
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", "snapshot"], cwd=repo, check=True)
-    sync(repo, raw)
+    dvc(repo, "add", "data/raw")
+    commit(repo, "snapshot")
+    sync(repo)
     first = dvc(repo, "repro")
     return {"repo": repo, "raw": raw, "duplicates": duplicates, "variants": variants, "first": first}
 
@@ -201,9 +209,29 @@ def test_evaluate_measures_every_reference_and_logs_to_mlflow(pipeline):
 
 def test_a_model_change_reruns_train_onwards_only(pipeline):
     repo = pipeline["repo"]
-    sync(repo, pipeline["raw"], "model.channels=32")
+    sync(repo, "model.channels=32")
     proc = dvc(repo, "repro")
     assert stages_run(proc) == {"generate", "evaluate", "browse", *(f"train@{g}" for g in range(6))}
     summary = json.loads((repo / "data" / "models" / "group0" / "summary.json").read_text())
     assert summary["epochs"] == 2 and np.isfinite(summary["d_loss"])  # trained again, not an empty resume
     assert dvc(repo, "status").stdout.strip() == "Data and pipelines are up to date."
+
+
+def test_a_queued_experiment_gets_the_collection_from_the_cache_and_reruns_train_onwards(pipeline):
+    """`dvc exp run --queue` + `dvc queue start` with the default, relative data path: the
+    experiment runs in a temporary copy of the repository, which finds data/raw in DVC's cache."""
+    repo = pipeline["repo"]
+    commit(repo, "model.channels=32 run")
+    dvc(repo, "exp", "run", "--queue", "--name", "wider", "-S", "experiment=smoke", "-S", "model.hidden=64")
+    dvc(repo, "queue", "start", "-j", "1")
+    deadline = time.monotonic() + 900
+    while "Queued" in (status := dvc(repo, "queue", "status").stdout) or "Running" in status:
+        assert time.monotonic() < deadline, status
+        time.sleep(3)
+    assert re.search(r"wider.*Success", status), status
+    log = dvc(repo, "queue", "logs", "wider").stdout
+    assert stages_run(subprocess.CompletedProcess([], 0, log, "")) == {
+        "generate", "evaluate", "browse", *(f"train@{g}" for g in range(6))}, log[-3000:]
+    assert "data/raw" not in " ".join(re.findall(r"Running stage '([^']+)'", log))
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    assert "wider" in json.dumps(shown)
