@@ -36,9 +36,14 @@ def run_name(job_overrides: list[str], swept: set[str]) -> str:
     for key, value in overrides(" ".join(job_overrides)).items():
         if swept and key not in swept and key != "model":  # the model config always: it names the design
             continue
-        try:
-            value = f"{float(value):.4g}" if "." in value or "e" in value.lower() else value
-        except ValueError:
-            pass
-        parts.append(f"{key}={value}")
+        parts.append(f"{key}={short(value)}")
     return " ".join(parts)
+
+
+def short(value: str) -> str:
+    """A number with a fraction to 4 significant digits (a search's 0.0003332213575546234:
+    0.0003332); anything else as it is."""
+    try:
+        return f"{float(value):.4g}" if "." in value or "e" in value.lower() else value
+    except ValueError:
+        return value

@@ -23,7 +23,7 @@ import numpy as np
 from ..corpus.table import write_csv
 from ..errors import DeepDXError
 from ..tracking import tracking_uri
-from .jobs import overrides
+from .jobs import overrides, short
 
 METRICS = ("precision", "recall", "density", "coverage", "balanced")
 NOT_KNOBS = {"seed", "train.groups", "train.progress_bar", "train.steps", "train.epochs"}
@@ -90,7 +90,7 @@ def setting(run: Run, keys: list[str]) -> tuple:
 def summarise(runs: list[Run]) -> list[dict]:
     """One row per setting: the knobs, the number of finished, failed and unfinished runs, and
     the mean and standard deviation over the finished runs (seeds) of each kept validation
-    figure; best balanced first."""
+    figure; best balanced first (then coverage: a collapsed model scores 0 balanced everywhere)."""
     keys = knobs(runs)
     groups: dict[tuple, list[Run]] = {}
     for r in runs:
@@ -105,7 +105,7 @@ def summarise(runs: list[Run]) -> list[dict]:
             row[m] = float(np.mean(xs)) if xs else float("nan")
             row[f"{m}_sd"] = float(np.std(xs)) if len(xs) > 1 else float("nan")
         rows.append(row)
-    return sorted(rows, key=lambda r: -np.nan_to_num(r["balanced"], nan=-1))
+    return sorted(rows, key=lambda r: (-np.nan_to_num(r["balanced"], nan=-1), -np.nan_to_num(r["coverage"], nan=-1)))
 
 
 def _number(value: str) -> float | None:
@@ -146,7 +146,7 @@ def plot(rows: list[dict], out: Path) -> list[Path]:
             ax.set_title(m)
             ax.set_xlabel(knob)
             ax.set_ylim(0, max(1.05, ax.get_ylim()[1]))
-        axes[0].set_ylabel("validation, kept epoch (mean ± sd over seeds)")
+        axes[0].set_ylabel("validation (mean ± sd over seeds)")
         axes[-1].legend(fontsize=6)
         fig.tight_layout()
         path = out / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', knob)}.png"
@@ -163,7 +163,7 @@ def markdown(rows: list[dict]) -> str:
     head = keys + list(METRICS)
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in rows:
-        cells = [str(r[k]) for k in keys] + [f"{r[m]:.3f} ± {r[m + '_sd']:.3f}" if r[m + "_sd"] == r[m + "_sd"]
+        cells = [short(str(r[k])) for k in keys] + [f"{r[m]:.3f} ± {r[m + '_sd']:.3f}" if r[m + "_sd"] == r[m + "_sd"]
                                              else f"{r[m]:.3f}" for m in METRICS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
