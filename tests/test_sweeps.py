@@ -70,7 +70,7 @@ def test_report_writes_tables_and_a_plot_per_numeric_knob(store, tmp_path):
     uri, _ = store
     written = sweeps.report(uri, ["grid"], tmp_path / "out")
     assert written["grid"]["runs"] == 6 and written["grid"]["settings"] == 2
-    assert [p.split("/")[-1] for p in written["grid"]["plots"]] == ["model.kernel_size.png"]
+    assert [p.split("/")[-1] for p in written["grid"]["plots"]] == ["grid-model.kernel_size.png"]
     md = (tmp_path / "out" / "grid.md").read_text()
     assert "0.515 ± 0.005" in md and "| seed | 4 | 2 | 0 | 0 |" in md
 

@@ -115,7 +115,7 @@ def _number(value: str) -> float | None:
         return None
 
 
-def plot(rows: list[dict], out: Path) -> list[Path]:
+def plot(rows: list[dict], out: Path, prefix: str = "") -> list[Path]:
     """For each numeric knob: every metric against it (mean and standard deviation over seeds),
     one line per combination of the other knobs; for a search (no two settings share the
     other knobs), every setting as a point."""
@@ -149,7 +149,7 @@ def plot(rows: list[dict], out: Path) -> list[Path]:
         axes[0].set_ylabel("validation (mean ± sd over seeds)")
         axes[-1].legend(fontsize=6)
         fig.tight_layout()
-        path = out / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', knob)}.png"
+        path = out / f"{prefix}{re.sub(r'[^A-Za-z0-9_.-]', '_', knob)}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         paths.append(path)
@@ -170,7 +170,8 @@ def markdown(rows: list[dict]) -> str:
 
 
 def report(uri: str, experiments: list[str], out: str | Path, sweep: str | None = None) -> dict:
-    """Per experiment: ``<experiment>.csv``, ``<experiment>.md`` and a plot per numeric knob in ``out``."""
+    """Per experiment: ``<experiment>.csv``, ``<experiment>.md`` and a plot per numeric knob,
+    ``<experiment>-<knob>.png``, in ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
@@ -181,7 +182,7 @@ def report(uri: str, experiments: list[str], out: str | Path, sweep: str | None 
         rows = summarise(runs)
         write_csv(out / f"{name}.csv", rows, list(rows[0]))
         (out / f"{name}.md").write_text(f"# {name}: {len(runs)} runs\n\n" + markdown(rows))
-        written[name] = {"runs": len(runs), "settings": len(rows), "plots": [str(p) for p in plot(rows, out)]}
+        written[name] = {"runs": len(runs), "settings": len(rows), "plots": [str(p) for p in plot(rows, out, f"{name}-")]}
     return written
 
 
