@@ -32,15 +32,10 @@ NOT_KNOB_PREFIXES = ("mlflow.", "hydra.", "data.")
 
 @dataclass
 class Run:
-    run_id: str
-    name: str
-    experiment: str
-    sweep: str
     status: str
     params: dict[str, str]
     swept: dict[str, str]  # the job's own overrides that can be knobs
     kept: dict[str, float]  # the kept epoch's validation figures
-    epochs: int
 
 
 def kept_epoch(history: dict[str, list[float]], select: str) -> int:
@@ -62,7 +57,7 @@ def load_runs(uri: str, experiments: list[str], sweep: str | None = None) -> lis
         raise DeepDXError(f"no MLflow experiment {', '.join(missing)} at {uri}")
     query = "tags.sweep != ''" if sweep is None else f"tags.sweep = '{sweep}'"
     runs = []
-    for name, experiment in found.items():
+    for experiment in found.values():
         for r in client.search_runs([experiment.experiment_id], query, max_results=50000):
             history = {f"probe/{m}": [x.value for x in sorted(client.get_metric_history(r.info.run_id, f"probe/{m}"),
                                                               key=lambda x: x.step)]
@@ -71,8 +66,7 @@ def load_runs(uri: str, experiments: list[str], sweep: str | None = None) -> lis
             kept = {m: history[f"probe/{m}"][epoch] for m in METRICS if 0 <= epoch < len(history[f"probe/{m}"])}
             swept = {k: v for k, v in overrides(r.data.tags.get("overrides", "")).items()
                      if k not in NOT_KNOBS and not k.startswith(NOT_KNOB_PREFIXES)}
-            runs.append(Run(r.info.run_id, r.info.run_name, name, r.data.tags["sweep"], r.info.status,
-                            dict(r.data.params), swept, kept, len(history["probe/balanced"])))
+            runs.append(Run(r.info.status, dict(r.data.params), swept, kept))
     return runs
 
 
