@@ -15,7 +15,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 
 from deepdx.models.train import train_group
-from deepdx.sweeps.jobs import run_name, swept_keys
+from deepdx.sweeps.jobs import run_name, swept_keys, tag
 from deepdx.config import Config
 from deepdx.stage import in_sweep, stage
 
@@ -28,15 +28,16 @@ def main(cfg: Config) -> float:
     sweep = in_sweep()
     if sweep:  # each job in its own folder, its runs named by its overrides and tagged with the sweep
         models = Path(hc.runtime.output_dir) / "models"
-        tags = {"sweep": str(hc.sweep.dir), "overrides": " ".join(hc.overrides.task)}
+        tags = {"sweep": str(hc.sweep.dir), "overrides": tag(hc.overrides.task)}
+        name = run_name(hc.overrides.task, swept_keys(hc.sweep.dir, hc.sweeper.get("params")))
     else:
         models = Path(cfg.data.models)
         tags = {"dvc_exp": os.environ.get("DVC_EXP_NAME", "")}
     balanced = []
     for g in cfg.train.groups:
-        name = f"g{g} {run_name(hc.overrides.task, swept_keys(hc.sweep.dir, hc.sweeper.get('params')))}" if sweep else None
         summary = train_group(g, cfg.data.split, str(models / f"group{g}"), cfg, routing["categories"],
-                              routing["groups"][g], tags, run_name=name, reuse_finished=sweep)
+                              routing["groups"][g], tags, run_name=f"g{g} {name}" if sweep else None,
+                              reuse_finished=sweep)
         balanced.append(summary.get("probe/balanced", 0.0))
         print(f"group {g}: {'already trained in this sweep folder, ' if summary.get('reused') else ''}"
               f"{summary['epochs']} epochs, kept {summary['kept_epoch']}, "

@@ -7,7 +7,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from deepdx.sweeps import report as sweeps
+from deepdx.sweeps import jobs, report as sweeps
 from deepdx.errors import DeepDXError
 from tests.test_stages import ROOT, tiny_split
 
@@ -34,15 +34,25 @@ def store(tmp_path):
         for k in (2, 4):
             # kernel 4 better; balanced peaks at epoch 1, coverage keeps rising
             top = 0.5 if k == 4 else 0.2
-            log_run(client, eid, f"model=seed model.kernel_size={k} seed={seed} train.steps=400 mlflow.experiment=grid",
+            job = ["model=seed", f"model.kernel_size={k}", f"seed={seed}", "train.steps=400", "mlflow.experiment=grid"]
+            log_run(client, eid, jobs.tag(job),
                     {"model.kernel_size": k, "train.select": "balanced", "seed": seed + 1},
                     balanced=[0.1, top + 0.01 * seed, top - 0.1], coverage=[0.1, 0.2, 0.9])
+    # a tag as earlier versions wrote it (joined with spaces)
     log_run(client, eid, "model=seed model.kernel_size=2 seed=3", {"model.kernel_size": 2, "train.select": "balanced"},
             balanced=[0.3], coverage=[0.3], status="FAILED")
     log_run(client, eid, "model=seed model.kernel_size=2 seed=4", {"model.kernel_size": 2, "train.select": "last"},
             balanced=[0.9, 0.1], coverage=[0.9, 0.1], status="RUNNING")
     client.create_run(eid, run_name="not a sweep")  # no sweep tag: left out
     return uri, client
+
+
+def test_overrides_are_read_by_hydras_parser_and_survive_the_tag():
+    job = ["model=seed", "+note='two words'", "train.lr_g=0.0003332213575546234", "~train.limit", "seed=1"]
+    parsed = jobs.overrides(jobs.tag(job))
+    assert parsed == jobs.overrides(job) == {"model": "seed", "note": "'two words'", "train.lr_g": "0.0003332213575546234",
+                                             "train.limit": "", "seed": "1"}
+    assert jobs.run_name(job, {"note", "train.lr_g"}) == "model=seed note='two words' train.lr_g=0.0003332"
 
 
 def test_runs_are_read_back_with_the_epoch_training_kept(store):

@@ -2,16 +2,30 @@
 (Imported by pipeline/train.py; the report, :mod:`.report`, reads the same overrides back.)"""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
-def overrides(tag: str) -> dict[str, str]:
-    """'model=seed model.layers=2 seed=1' -> {'model': 'seed', 'model.layers': '2', 'seed': '1'}."""
+def overrides(items: list[str] | str) -> dict[str, str]:
+    """A job's overrides as {key: value text}, read by Hydra's own override parser:
+    ['model=seed', "+note='a b'", 'seed=1'] -> {'model': 'seed', 'note': "'a b'", 'seed': '1'}.
+    ``items`` is the list, or the ``overrides`` tag of its MLflow run (``tag``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     out = {}
-    for item in tag.split():
-        key, _, value = item.partition("=")
-        out[key.lstrip("+~")] = value
+    for o in OverridesParser.create().parse_overrides(untag(items) if isinstance(items, str) else list(items)):
+        out[o.get_key_element().lstrip("+~")] = o.input_line.partition("=")[2]
     return out
+
+
+def tag(items: list[str]) -> str:
+    """A job's overrides as its MLflow run's ``overrides`` tag (a JSON list: values may hold spaces)."""
+    return json.dumps(list(items))
+
+
+def untag(text: str) -> list[str]:
+    """The list back from an ``overrides`` tag (runs of earlier versions joined it with spaces)."""
+    return json.loads(text) if text.startswith("[") else text.split()
 
 
 def swept_keys(sweep_dir: str | Path, sweeper_params: dict | None = None) -> set[str]:
@@ -33,7 +47,7 @@ def run_name(job_overrides: list[str], swept: set[str]) -> str:
     """A sweep job's MLflow run name: its values of the swept keys (numbers to 4 digits), e.g.
     ``model.kernel_size=3 model.layers=2 seed=1``; all its overrides when none is known."""
     parts = []
-    for key, value in overrides(" ".join(job_overrides)).items():
+    for key, value in overrides(job_overrides).items():
         if swept and key not in swept and key != "model":  # the model config always: it names the design
             continue
         parts.append(f"{key}={short(value)}")
