@@ -46,6 +46,25 @@ def test_a_collapsed_generator_scores_worse_than_a_diverse_one(ref):
     assert diversity(collapsed)["all"] < diversity(diverse)["all"]
 
 
+def test_prdc_agrees_with_the_authors_package_on_grid_voices_with_ties_and_copies():
+    """deepdx.distances.prdc computes its own distances; the authors' ``prdc`` package (a dev
+    dependency) is the reference, on voices whose distances tie and whose rows repeat."""
+    import contextlib
+    import io
+
+    from prdc import compute_prdc
+
+    from deepdx.distances import normalise, prdc
+
+    real = normalise(population(300, seed=8)[0])
+    for fake in (population(250, seed=9)[0], population(250, centres=CENTRES[:3], seed=10)[0],
+                 np.repeat(population(50, seed=11)[0], 5, axis=0),
+                 np.concatenate([population(300, seed=8)[0][:150], population(150, seed=9)[0]])):  # copies: ties
+        with contextlib.redirect_stdout(io.StringIO()):
+            expected = compute_prdc(real, normalise(fake), 5)
+        assert prdc(real, normalise(fake), 5) == pytest.approx({k: float(v) for k, v in expected.items()}, abs=1e-12)
+
+
 def test_voices_far_from_real_ones_have_low_precision(ref):
     ref, _ = ref
     assert ref.prdc(uniform_voices(400, seed=5))["precision"] < 0.05 < 0.5 < ref.prdc(population(400, seed=6)[0])["precision"]

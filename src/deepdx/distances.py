@@ -1,13 +1,11 @@
 """Distances between voices, said once: the probe during training and the evaluation both use them.
 
 Voices are compared in normalised parameter space: each of the 145 sound parameters divided
-by its maximum, so every parameter spans [0, 1] (Euclidean distance).  PRDC is the authors'
-``prdc`` package (Naeem et al. 2020).
+by its maximum, so every parameter spans [0, 1] (Euclidean distance).  PRDC follows the
+authors' ``prdc`` package (Naeem et al. 2020) with its distances computed here: the package
+spreads each distance matrix over 8 joblib workers, which made it 0.2 s of a 0.26 s probe.
 """
 from __future__ import annotations
-
-import contextlib
-import io
 
 import numpy as np
 
@@ -46,9 +44,11 @@ def mean_pairwise(x: np.ndarray) -> float:
 
 
 def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
-    """Precision, recall, density, coverage of ``fake`` against ``real`` (both already features)."""
-    from prdc import compute_prdc
+    """Precision, recall, density, coverage of ``fake`` against ``real`` (both already features).
+    A point's radius is the distance to its k-th nearest other point of its own set."""
+    real_radius, fake_radius = nearest_other(real, k), nearest_other(fake, k)
+    d = pairwise(real, fake)
+    inside = d < real_radius[:, None]  # fake j inside real i's ball
+    return {"precision": float(inside.any(0).mean()), "recall": float((d < fake_radius[None, :]).any(1).mean()),
+            "density": float(inside.sum(0).mean() / k), "coverage": float((d.min(1) < real_radius).mean())}
 
-    with contextlib.redirect_stdout(io.StringIO()):  # prdc prints its set sizes
-        out = compute_prdc(real, fake, k)
-    return {key: float(v) for key, v in out.items()}

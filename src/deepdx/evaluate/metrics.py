@@ -3,7 +3,7 @@
 * duplicate rate: share of voices equal to an earlier one of the same set;
 * memorisation: share identical to a training voice, or nearer to one than
   ``memo_quantile`` of real held-out voices are to their nearest training voice;
-* precision, recall, density, coverage (Naeem et al. 2020, the authors' ``prdc``) against held-out;
+* precision, recall, density, coverage (Naeem et al. 2020, as the authors' ``prdc`` computes them) against held-out;
 * NDB/K (Richardson & Weiss 2018): share of k-means bins, fitted on training voices, whose
   share of generated voices differs from the held-out share (two-proportion z-test, alpha);
 * Frechet distance between Gaussian fits of generated and held-out features;
