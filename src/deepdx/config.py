@@ -182,7 +182,7 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    steps: Optional[int] = 3500  # batches per group (its epochs follow from its size); null: train.epochs
+    steps: Optional[int] = 4000  # batches per group (its epochs follow from its size); null: train.epochs
     epochs: int = 100  # when steps is null
     batch_size: int = 128
     lr_g: float = 0.0003

@@ -152,8 +152,10 @@ class CGAN(pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return (torch.optim.Adam(self.G.parameters(), lr=h.lr_g, betas=tuple(h.betas)),
-                torch.optim.Adam(self.D.parameters(), lr=h.lr_d, betas=tuple(h.betas)))
+        # fused: one kernel over all of a net's tensors, a quarter of the time of Adam's loop on
+        # CPU (about 3 % of a training step); as deterministic as the loop (tests/test_models.py)
+        return (torch.optim.Adam(self.G.parameters(), lr=h.lr_g, betas=tuple(h.betas), fused=True),
+                torch.optim.Adam(self.D.parameters(), lr=h.lr_d, betas=tuple(h.betas), fused=True))
 
     # An interrupted run resumes exactly: the noise stream continues where it stopped (the
     # data order is a function of seed and epoch, see GroupDataModule), and the best epoch
