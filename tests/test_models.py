@@ -32,12 +32,12 @@ def test_conv_forward_shapes(kw):
     assert Discriminator(cfg)(grid, c, a).shape == (6,)
 
 
-@pytest.mark.parametrize("kw", [{}, {"layers": 0}, {"max_choices": 2}, {"max_choices": 100, "hidden": 32}, {"choices": []},
+@pytest.mark.parametrize("kw", [{}, {"layers": 0}, {"max_choices": 2}, {"max_choices": 100, "hidden": 32},
                                 {"algorithm_embed": 0, "minibatch_std": False, "conditional": "none"},
                                 {"g_norm": "batch"}])
 def test_mlp_forward_shapes(kw):
     cfg = Architecture.of(ModelConfig(arch="mlp", **kw), n_classes=8, layout="operator_blocks")
-    heads = Heads(cfg.max_choices, cfg.choices)
+    heads = Heads(cfg.max_choices)
     z, c, a = torch.randn(6, cfg.latent), torch.randint(0, 8, (6,)), torch.randint(0, 32, (6,))
     x = heads.finish(Generator(cfg)(z, c, a))
     assert x.shape == (6, heads.width) and Discriminator(cfg)(x, c, a).shape == (6,)
@@ -63,26 +63,6 @@ def test_heads_round_trip_every_voice_and_put_choices_in_one_hot_blocks(max_choi
     assert set(np.unique(blocks)) <= {0.0, 1.0} and blocks.sum(1).tolist() == [len(heads.categorical)] * len(x)
     assert len(heads.continuous) + len(heads.categorical) == 145
     assert all(MAX[i] + 1 <= max_choices for i in heads.categorical)
-
-
-def test_named_parameters_get_a_softmax_head_whatever_their_value_count(corpus_or_random):
-    heads = Heads(8, ("transpose", "freq_coarse"))
-    named = {INDEX["transpose"], *(INDEX[f"op{i}_freq_coarse"] for i in range(1, 7))}
-    assert named <= set(heads.categorical) and not named & set(heads.continuous)
-    assert set(heads.categorical) - named == set(Heads(8).categorical)  # the rest as before
-    assert heads.width == Heads(8).width - 7 + 49 + 6 * 32
-    x = heads.encode(corpus_or_random)
-    assert np.array_equal(heads.decode(x), corpus_or_random[:, :145])
-    with pytest.raises(DeepDXError, match="no DX7 sound parameter is called 'coarse'"):
-        Heads(8, ("coarse",))
-
-
-def test_a_generator_file_from_before_model_choices_still_loads(tmp_path):
-    generator = cgan("model.hidden=32", "model.choices=[]").voice_generator()  # as they were then
-    net = generator.cfg.to_dict()
-    del net["choices"]
-    torch.save({"generator": generator.G.state_dict(), "net": net, "epoch": 0}, tmp_path / "old.pt")
-    assert load_generator(tmp_path / "old.pt").cfg.choices == ()
 
 
 def test_training_samples_are_hard_one_hots_with_soft_gradients():

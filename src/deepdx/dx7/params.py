@@ -136,15 +136,6 @@ def _raw_masks() -> np.ndarray:
 RAW_MASK = _raw_masks()
 
 
-# transpose: 0-48 semitones, 24 = none (C3 plays C3); a voice off these plays in another key
-OCTAVE_TRANSPOSES = (0, 12, 24, 36, 48)
-
-
-def in_octaves(sound: np.ndarray) -> np.ndarray:
-    """Per voice (rows of parameters): is its transposition whole octaves (in tune with the keyboard)?"""
-    return np.isin(np.asarray(sound)[:, INDEX["transpose"]], OCTAVE_TRANSPOSES)
-
-
 def op_index(op: int, field: str) -> int:
     """Column of an operator field; ``op`` is the panel number 1-6."""
     return INDEX[f"op{op}_{field}"]

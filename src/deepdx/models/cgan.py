@@ -40,7 +40,7 @@ class CGAN(pl.LightningModule):
         self.model_cfg = ModelConfig(**model)
         self.automatic_optimization = False
         self.net_cfg = Architecture.of(self.model_cfg, n_classes, layout)
-        self.codec = codec_of(self.net_cfg.arch, layout, self.net_cfg.max_choices, self.net_cfg.choices)
+        self.codec = codec_of(self.net_cfg.arch, layout, self.net_cfg.max_choices)
         self.G, self.D = Generator(self.net_cfg), Discriminator(self.net_cfg)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if self.model_cfg.ema > 0 else None
         self.register_buffer("widths", self.codec.widths.clone())

@@ -26,11 +26,9 @@ from torch.nn import functional as F
 
 from ..corpus import encoding
 from ..dx7.params import INDEX, MAX, N_SOUND_PARAMS
-from ..errors import DeepDXError
 
 _ALG = INDEX["algorithm"]
 _VALUES = MAX[:N_SOUND_PARAMS].astype(np.int64) + 1  # number of values of each sound parameter
-_NAMES = list(INDEX)[:N_SOUND_PARAMS]
 
 
 class Grid:
@@ -63,16 +61,9 @@ class Grid:
 
 
 class Heads:
-    def __init__(self, max_choices: int, choices: tuple[str, ...] = ()):
-        """``choices``: parameters that get a softmax head whatever their number of values, by
-        name (``transpose``) or by an operator parameter's name without its ``opN_`` (``freq_coarse``)."""
+    def __init__(self, max_choices: int):
         self.max_choices = max_choices
         choice = _VALUES <= max_choices
-        for name in choices:
-            named = np.array([n == name or (n[:2] == "op" and n[4:] == name) for n in _NAMES])
-            if not named.any():
-                raise DeepDXError(f"model.choices: no DX7 sound parameter is called {name!r}")
-            choice |= named
         self.continuous = np.flatnonzero(~choice)  # parameter indices with a tanh head
         self.categorical = np.flatnonzero(choice)  # ... with a softmax head
         self.sizes = _VALUES[self.categorical]
@@ -143,5 +134,5 @@ class Heads:
         return x
 
 
-def codec_of(arch: str, layout: str, max_choices: int, choices: tuple[str, ...] = ()) -> Grid | Heads:
-    return Grid(layout) if arch == "conv" else Heads(max_choices, choices)
+def codec_of(arch: str, layout: str, max_choices: int) -> Grid | Heads:
+    return Grid(layout) if arch == "conv" else Heads(max_choices)

@@ -65,7 +65,6 @@ class Architecture:
     d_norm: str
     conditional: str
     minibatch_std: bool
-    choices: tuple[str, ...] = ()  # mlp: parameters with a softmax head beyond max_choices
 
     @classmethod
     def of(cls, model: ModelConfig, n_classes: int, layout: str) -> "Architecture":
@@ -78,8 +77,7 @@ class Architecture:
                    d_kernels=tuple(model.d_kernels or [model.d_first_kernel] + [model.kernel_size] * (n - 1)),
                    d_channels=tuple(model.d_channels or [max(1, model.channels // 2)] + [model.channels] * (n - 1)),
                    stride=model.stride, features=model.features, slope=model.slope, g_norm=model.g_norm,
-                   d_norm=model.d_norm, conditional=model.conditional, minibatch_std=model.minibatch_std,
-                   choices=tuple(model.choices))
+                   d_norm=model.d_norm, conditional=model.conditional, minibatch_std=model.minibatch_std)
         arch.check()
         return arch
 
@@ -111,7 +109,6 @@ class Architecture:
     @classmethod
     def from_dict(cls, values: dict) -> "Architecture":
         names = [f.name for f in fields(cls)]
-        values = {"choices": [], **values}  # generator files from before model.choices
         missing = [n for n in names if n not in values]
         if missing:
             raise DeepDXError(f"architecture lacks {missing}")
@@ -182,7 +179,7 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.inputs = _Conditioned(cfg)
-        width = codec_of(cfg.arch, cfg.layout, cfg.max_choices, cfg.choices).width
+        width = codec_of(cfg.arch, cfg.layout, cfg.max_choices).width
         self.net = nn.Sequential(nn.Linear(self.inputs.width, cfg.hidden),
                                  *[_Residual(cfg.hidden, cfg.slope, norm=cfg.g_norm == "batch") for _ in range(cfg.layers)],
                                  nn.LeakyReLU(cfg.slope), nn.Linear(cfg.hidden, width))
@@ -216,7 +213,7 @@ class Discriminator(nn.Module):
             self.net = nn.Sequential(*layers, nn.Flatten())
             self.features = nn.Sequential(sn(nn.Linear(cfg.d_channels[-1] * end**2, cfg.features)), nn.Tanh())
         else:
-            width = codec_of(cfg.arch, cfg.layout, cfg.max_choices, cfg.choices).width
+            width = codec_of(cfg.arch, cfg.layout, cfg.max_choices).width
             self.net = nn.Sequential(sn(nn.Linear(width, cfg.hidden)),
                                      *[_Residual(cfg.hidden, cfg.slope, sn) for _ in range(cfg.layers)],
                                      nn.LeakyReLU(cfg.slope), *([MinibatchStd()] if cfg.minibatch_std else []))
@@ -249,7 +246,7 @@ class VoiceGenerator(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.G = Generator(cfg)
-        self.codec = codec_of(cfg.arch, cfg.layout, cfg.max_choices, cfg.choices)
+        self.codec = codec_of(cfg.arch, cfg.layout, cfg.max_choices)
 
     @torch.no_grad()
     def sample(self, category: torch.Tensor, algorithm: torch.Tensor, generator: torch.Generator | None = None,
