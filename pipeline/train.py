@@ -33,10 +33,11 @@ def main(cfg: Config) -> float:
     else:
         models = Path(cfg.data.models)
         tags = {"dvc_exp": os.environ.get("DVC_EXP_NAME", "")}
+        name = None
     balanced = []
     for g in cfg.train.groups:
         summary = train_group(g, cfg.data.split, str(models / f"group{g}"), cfg, routing["categories"],
-                              routing["groups"][g], tags, run_name=f"g{g} {name}" if sweep else None,
+                              routing["groups"][g], tags, run_name=f"g{g} {name}" if name is not None else None,
                               reuse_finished=sweep)
         balanced.append(summary.get("probe/balanced", 0.0))
         print(f"group {g}: {'already trained in this sweep folder, ' if summary.get('reused') else ''}"

@@ -49,7 +49,7 @@ def store(tmp_path):
 
 def test_overrides_are_read_by_hydras_parser_and_survive_the_tag():
     job = ["model=seed", "+note='two words'", "train.lr_g=0.0003332213575546234", "~train.limit", "seed=1"]
-    parsed = jobs.overrides(jobs.tag(job))
+    parsed = jobs.overrides(jobs.untag(jobs.tag(job)))
     assert parsed == jobs.overrides(job) == {"model": "seed", "note": "'two words'", "train.lr_g": "0.0003332213575546234",
                                              "train.limit": "", "seed": "1"}
     assert jobs.run_name(job, {"note", "train.lr_g"}) == "model=seed note='two words' train.lr_g=0.0003332"

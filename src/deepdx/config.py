@@ -171,6 +171,7 @@ class ModelConfig:
     mode_seeking: float = 0.5  # weight of the mode-seeking term (Mao et al. 2019): other noise, other voice; 0: off
     dequantize: bool = True  # spread real levels over their rounding bins (deepdx.models.cgan)
     ema: float = 0.999  # the generator kept as an exponential moving average of its weights; 0: off
+    sound_features: bool = True  # D also sees operator amplitudes and frequency ratios (mlp, max_choices < 32)
 
     def __post_init__(self):
         check_choice("model", "arch", self.arch, ARCHS)

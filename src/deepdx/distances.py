@@ -43,10 +43,12 @@ def mean_pairwise(x: np.ndarray) -> float:
     return float(pairwise(x, x).sum() / (n * (n - 1))) if n > 1 else float("nan")
 
 
-def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
+def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, real_radius: np.ndarray | None = None) -> dict[str, float]:
     """Precision, recall, density, coverage of ``fake`` against ``real`` (both already features).
-    A point's radius is the distance to its k-th nearest other point of its own set."""
-    real_radius, fake_radius = nearest_other(real, k), nearest_other(fake, k)
+    A point's radius is the distance to its k-th nearest other point of its own set
+    (``real_radius``: the real points' radii, when the caller already has them)."""
+    real_radius = nearest_other(real, k) if real_radius is None else real_radius
+    fake_radius = nearest_other(fake, k)
     d = pairwise(real, fake)
     inside = d < real_radius[:, None]  # fake j inside real i's ball
     return {"precision": float(inside.any(0).mean()), "recall": float((d < fake_radius[None, :]).any(1).mean()),

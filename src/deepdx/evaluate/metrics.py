@@ -16,7 +16,7 @@ from scipy import linalg
 from scipy.stats import norm
 from sklearn.cluster import KMeans
 
-from ..distances import mean_pairwise, nearest, normalise, prdc
+from ..distances import mean_pairwise, nearest, nearest_other, normalise, prdc
 from ..dx7.packing import sound_keys
 
 
@@ -33,6 +33,7 @@ class Reference:
         self.train_f, self.held_f = normalise(train), normalise(held_out)
         self.train_keys = set(sound_keys(train))
         self.k = k
+        self.held_radius = nearest_other(self.held_f, k)  # every set evaluated here meets the same radii
         self.memo_threshold = float(np.quantile(nearest(self.held_f, self.train_f), memo_quantile))
         self.kmeans = KMeans(n_clusters=min(bins, len(self.train_f)), n_init=3, random_state=seed).fit(self.train_f)
         self.held_bins = np.bincount(self.kmeans.predict(self.held_f), minlength=self.kmeans.n_clusters)
@@ -44,7 +45,7 @@ class Reference:
         return float((identical | close).mean())
 
     def prdc(self, sound: np.ndarray) -> dict[str, float]:
-        return prdc(self.held_f, normalise(sound), self.k)
+        return prdc(self.held_f, normalise(sound), self.k, self.held_radius)
 
     def ndb(self, sound: np.ndarray, alpha: float = 0.05) -> float:
         """NDB/K: share of bins with a significantly different proportion."""

@@ -43,6 +43,7 @@ class CollapseProbe:
         self.reference = normalise(reference)
         self.category = np.asarray(reference_category).astype(np.int64)
         self.threshold = float(np.quantile(nearest_other(self.reference), quantile))
+        self.radius = nearest_other(self.reference, self.k)  # the validation voices' PRDC radii, every epoch
         self.real_spread = {c: mean_pairwise(self.reference[self.category == c])
                             for c in np.unique(self.category) if (self.category == c).sum() > 1}
         self.algorithm = np.full(len(reference), int(reference[0, INDEX["algorithm"]]), np.int64)
@@ -54,7 +55,7 @@ class CollapseProbe:
                 pool = train_algorithm[np.asarray(train_category) == c]
                 self.algorithm[rows] = rng.choice(pool if len(pool) else train_algorithm, len(rows))
             real = np.asarray(train)[rng.choice(len(train), len(reference), replace=len(train) < len(reference))]
-            self.ceiling = prdc(self.reference, normalise(real), self.k)
+            self.ceiling = prdc(self.reference, normalise(real), self.k, self.radius)
             self.train = normalise(train)
             self.memo_threshold = float(np.quantile(nearest(self.reference, self.train), 0.05))
 
@@ -68,7 +69,7 @@ class CollapseProbe:
         distinct = len(np.unique(np.asarray(samples)[:, :N_SOUND_PARAMS], axis=0)) / len(x)
         near = float((nearest_other(x) < self.threshold).mean())
         out = {"distinct": distinct, "near_dup_rate": near, "diversity": self.diversity(x, np.asarray(category)),
-               **prdc(self.reference, x, self.k)}
+               **prdc(self.reference, x, self.k, self.radius)}
         if self.ceiling is not None:
             out["balanced"] = min(out[m] / self.ceiling[m] for m in PRDC if self.ceiling[m] > 0)
             out["memorisation"] = float((nearest(x, self.train) <= self.memo_threshold).mean())

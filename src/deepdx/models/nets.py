@@ -24,7 +24,7 @@ the algorithm (Miyato & Koyama 2018), so that they judge what was asked for.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ..config import ARCHS, CONDITIONING, D_NORMS, G_NORMS, LAYOUTS, ModelConfig, check_choice
 from ..errors import DeepDXError
 from .codec import codec_of
+from .sound import SoundFeatures
 
 GRID = 16
 N_ALGORITHMS = 32
@@ -65,6 +66,7 @@ class Architecture:
     d_norm: str
     conditional: str
     minibatch_std: bool
+    sound_features: bool = False  # absent from generator files of before it: the generator is the same
 
     @classmethod
     def of(cls, model: ModelConfig, n_classes: int, layout: str) -> "Architecture":
@@ -77,7 +79,8 @@ class Architecture:
                    d_kernels=tuple(model.d_kernels or [model.d_first_kernel] + [model.kernel_size] * (n - 1)),
                    d_channels=tuple(model.d_channels or [max(1, model.channels // 2)] + [model.channels] * (n - 1)),
                    stride=model.stride, features=model.features, slope=model.slope, g_norm=model.g_norm,
-                   d_norm=model.d_norm, conditional=model.conditional, minibatch_std=model.minibatch_std)
+                   d_norm=model.d_norm, conditional=model.conditional, minibatch_std=model.minibatch_std,
+                   sound_features=model.sound_features and sound_features_fit(model.arch, model.max_choices))
         arch.check()
         return arch
 
@@ -94,6 +97,9 @@ class Architecture:
                 raise DeepDXError(f"model.{name} must be between 1 and 4096; got {size}")
         if not 0 <= self.algorithm_embed <= 256 or not 1 <= self.n_classes <= 256 or not 0 <= self.layers <= 16:
             raise DeepDXError("model.algorithm_embed, the class count or model.layers out of bounds")
+        if self.sound_features and not sound_features_fit(self.arch, self.max_choices):
+            raise DeepDXError("model.sound_features needs arch mlp with max_choices below 32 "
+                              "(output levels and coarse and fine frequencies as tanh outputs)")
         if self.arch == "mlp":
             return
         if len(self.g_kernels) != len(self.g_channels) or len(self.d_kernels) != len(self.d_channels):
@@ -108,13 +114,19 @@ class Architecture:
 
     @classmethod
     def from_dict(cls, values: dict) -> "Architecture":
-        names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in values]
+        names = [f.name for f in fields(cls) if f.name in values]
+        missing = [f.name for f in fields(cls) if f.name not in values and f.default is MISSING]
         if missing:
             raise DeepDXError(f"architecture lacks {missing}")
         arch = cls(**{n: tuple(values[n]) if isinstance(values[n], list) else values[n] for n in names})
         arch.check()
         return arch
+
+
+def sound_features_fit(arch: str, max_choices: int) -> bool:
+    """Whether the representation carries what SoundFeatures reads (levels, coarse and fine
+    frequencies as tanh outputs): elsewhere ``model.sound_features`` has no effect."""
+    return arch == "mlp" and max_choices < 32
 
 
 def _padding(kernel: int, stride: int) -> tuple[int, int]:
@@ -213,8 +225,9 @@ class Discriminator(nn.Module):
             self.net = nn.Sequential(*layers, nn.Flatten())
             self.features = nn.Sequential(sn(nn.Linear(cfg.d_channels[-1] * end**2, cfg.features)), nn.Tanh())
         else:
-            width = codec_of(cfg.arch, cfg.layout, cfg.max_choices).width
-            self.net = nn.Sequential(sn(nn.Linear(width, cfg.hidden)),
+            codec = codec_of(cfg.arch, cfg.layout, cfg.max_choices)
+            sound = [SoundFeatures(codec)] if cfg.sound_features else []
+            self.net = nn.Sequential(*sound, sn(nn.Linear(codec.width + len(sound) * SoundFeatures.extra, cfg.hidden)),
                                      *[_Residual(cfg.hidden, cfg.slope, sn) for _ in range(cfg.layers)],
                                      nn.LeakyReLU(cfg.slope), *([MinibatchStd()] if cfg.minibatch_std else []))
             self.features = nn.Sequential(sn(nn.Linear(cfg.hidden + int(cfg.minibatch_std), cfg.features)),

@@ -6,16 +6,21 @@ import json
 from pathlib import Path
 
 
-def overrides(items: list[str] | str) -> dict[str, str]:
-    """A job's overrides as {key: value text}, read by Hydra's own override parser:
-    ['model=seed', "+note='a b'", 'seed=1'] -> {'model': 'seed', 'note': "'a b'", 'seed': '1'}.
-    ``items`` is the list, or the ``overrides`` tag of its MLflow run (``tag``)."""
+def _parse(items: list[str]) -> list:
+    """Hydra's own reading of overrides (quotes, sweeps, ``+``/``~`` prefixes)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    out = {}
-    for o in OverridesParser.create().parse_overrides(untag(items) if isinstance(items, str) else list(items)):
-        out[o.get_key_element().lstrip("+~")] = o.input_line.partition("=")[2]
-    return out
+    return OverridesParser.create().parse_overrides(list(items))
+
+
+def _key(override) -> str:
+    return override.get_key_element().lstrip("+~")
+
+
+def overrides(items: list[str]) -> dict[str, str]:
+    """A job's overrides as {key: value text}:
+    ['model=seed', "+note='a b'", 'seed=1'] -> {'model': 'seed', 'note': "'a b'", 'seed': '1'}."""
+    return {_key(o): o.input_line.partition("=")[2] for o in _parse(items)}
 
 
 def tag(items: list[str]) -> str:
@@ -32,14 +37,12 @@ def swept_keys(sweep_dir: str | Path, sweeper_params: dict | None = None) -> set
     """The keys a sweep varies: those of its sweeper's ``params`` (Optuna's search space) and
     the sweep overrides (``a=1,2``, ``range(...)``...) it was launched with (``multirun.yaml``,
     which the basic sweeper writes into its folder before the jobs start)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
     keys = set(sweeper_params or {})
     launched = Path(sweep_dir) / "multirun.yaml"
     if launched.exists():
-        parsed = OverridesParser.create().parse_overrides(list(OmegaConf.load(launched).hydra.overrides.task))
-        keys |= {o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()}
+        keys |= {_key(o) for o in _parse(OmegaConf.load(launched).hydra.overrides.task) if o.is_sweep_override()}
     return keys
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from ..corpus.table import write_csv
 from ..errors import DeepDXError
 from ..tracking import tracking_uri
-from .jobs import overrides, short
+from .jobs import overrides, short, untag
 
 METRICS = ("precision", "recall", "density", "coverage", "balanced")
 NOT_KNOBS = {"seed", "train.groups", "train.progress_bar", "train.steps", "train.epochs"}
@@ -64,7 +64,7 @@ def load_runs(uri: str, experiments: list[str], sweep: str | None = None) -> lis
                        for m in METRICS}
             epoch = kept_epoch(history, r.data.params.get("train.select", "last"))
             kept = {m: history[f"probe/{m}"][epoch] for m in METRICS if 0 <= epoch < len(history[f"probe/{m}"])}
-            swept = {k: v for k, v in overrides(r.data.tags.get("overrides", "")).items()
+            swept = {k: v for k, v in overrides(untag(r.data.tags.get("overrides", ""))).items()
                      if k not in NOT_KNOBS and not k.startswith(NOT_KNOB_PREFIXES)}
             runs.append(Run(r.info.status, dict(r.data.params), swept, kept))
     return runs

@@ -1,0 +1,52 @@
+"""What the discriminator may see besides the parameters: how loud and how high each operator is.
+
+The parameter distance a GAN learns from treats every step of a level alike, but in sound
+they are not: each step of output level is about 0.75 dB, so the top eight steps of a
+modulator's level halve or double its modulation index while the bottom forty barely
+matter; coarse 1 against 2 is an octave, 20 against 21 a few per cent.  Output levels and
+coarse frequencies were where generated voices sounded furthest from real ones (README,
+"Where the audio gap is").  ``SoundFeatures`` appends each operator's amplitude and log
+frequency ratio (:mod:`deepdx.dx7.tuning`), so the discriminator sees those steps at the size
+they are heard.
+
+The values are read as the voice will play them: rounded, with the rounding passed through
+straight for the generator's gradient.  Works on the ``Heads`` codec's representation.
+
+Both features are monotone in the parameters.  Periodic ones were measured and dropped: a
+ratio's harmonicity (cos 4 pi ratio) and octave transposition (cos 2 pi semitones / 12) gave
+the discriminator a test the generator could not learn from (README, "Sound features").
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..dx7 import tuning
+from ..dx7.params import INDEX, MAX, OPS
+from .codec import Heads
+
+_PER_OPERATOR = ("output_level", "freq_coarse", "freq_fine")
+
+
+class SoundFeatures(nn.Module):
+    """x -> [x, 6 amplitudes, 6 log frequency ratios], in about [-1.3, 1]."""
+
+    extra = 2 * len(OPS)
+
+    def __init__(self, codec: Heads):
+        super().__init__()
+        params = np.array([INDEX[f"op{op}_{f}"] for f in _PER_OPERATOR for op in OPS])
+        columns = [np.flatnonzero(codec.continuous == p) for p in params]
+        if any(len(c) != 1 for c in columns):
+            raise ValueError("sound features need output levels and coarse and fine frequencies as tanh outputs")
+        self.register_buffer("columns", torch.from_numpy(np.concatenate(columns)), persistent=False)
+        self.register_buffer("top", torch.from_numpy(MAX[params].astype(np.float32)), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        value = (x[:, self.columns].clamp(-1, 1) + 1) / 2 * self.top
+        value = value + (value.round() - value).detach()  # as played; straight-through gradient
+        level, coarse, fine = value.split(len(OPS), dim=1)
+        gain = 2 * tuning.level_gain(level) - 1
+        pitch = torch.log2(tuning.frequency_ratio(coarse, fine)) / 3 - 1  # ratios 0.5-62 to about [-1.3, 1]
+        return torch.cat([x, gain, pitch], dim=1)
