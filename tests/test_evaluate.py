@@ -8,7 +8,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from deepdx.audio.render import Renderer
 from deepdx.corpus.categorize import classifier_features
-from deepdx.dx7.params import MAX, op_index, uniform_voices
+from deepdx.dx7.params import INDEX, MAX, op_index, uniform_voices
 from deepdx.evaluate import baselines
 from deepdx.evaluate.audio_metrics import AudioReference
 from deepdx.evaluate.metrics import Reference, diversity, duplicate_rate
@@ -63,6 +63,15 @@ def test_prdc_agrees_with_the_authors_package_on_grid_voices_with_ties_and_copie
         with contextlib.redirect_stdout(io.StringIO()):
             expected = compute_prdc(real, normalise(fake), 5)
         assert prdc(real, normalise(fake), 5) == pytest.approx({k: float(v) for k, v in expected.items()}, abs=1e-12)
+
+
+def test_voices_in_another_key_are_counted():
+    ref = Reference(uniform_voices(300, seed=1), uniform_voices(300, seed=2))
+    voices = uniform_voices(490, seed=3)
+    voices[:, INDEX["transpose"]] = np.arange(490) % 49  # every transposition ten times
+    assert measure(ref, voices[:, :145], None, None, None)["in_octaves"] == pytest.approx(5 / 49)
+    voices[:, INDEX["transpose"]] = 24
+    assert measure(ref, voices[:, :145], None, None, None)["in_octaves"] == 1.0
 
 
 def test_voices_far_from_real_ones_have_low_precision(ref):

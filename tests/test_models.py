@@ -37,7 +37,7 @@ def test_conv_forward_shapes(kw):
                                 {"g_norm": "batch"}])
 def test_mlp_forward_shapes(kw):
     cfg = Architecture.of(ModelConfig(arch="mlp", **kw), n_classes=8, layout="operator_blocks")
-    heads = Heads(cfg.max_choices)
+    heads = cfg.codec()
     z, c, a = torch.randn(6, cfg.latent), torch.randint(0, 8, (6,)), torch.randint(0, 32, (6,))
     x = heads.finish(Generator(cfg)(z, c, a))
     assert x.shape == (6, heads.width) and Discriminator(cfg)(x, c, a).shape == (6,)
@@ -65,8 +65,19 @@ def test_heads_round_trip_every_voice_and_put_choices_in_one_hot_blocks(max_choi
     assert all(MAX[i] + 1 <= max_choices for i in heads.categorical)
 
 
-def test_training_samples_are_hard_one_hots_with_soft_gradients():
-    heads = Heads(8)
+def test_named_parameters_get_a_softmax_head_whatever_their_value_count(corpus_or_random):
+    heads = Heads(8, ("transpose", "freq_coarse"))
+    named = {INDEX["transpose"]} | {INDEX[f"op{op}_freq_coarse"] for op in range(1, 7)}
+    assert named <= set(heads.categorical.tolist()) and not named & set(heads.continuous.tolist())
+    assert heads.width == Heads(8).width - 7 + 49 + 6 * 32
+    assert np.array_equal(heads.decode(heads.encode(corpus_or_random)), corpus_or_random[:, :145])
+    with pytest.raises(DeepDXError, match="no DX7 sound parameter is called 'transpos'"):
+        Heads(8, ("transpos",))
+
+
+@pytest.mark.parametrize("choices", [(), ("transpose",)])
+def test_training_samples_are_hard_one_hots_with_soft_gradients(choices):
+    heads = Heads(8, choices)
     raw = torch.randn(5, heads.width, requires_grad=True)
     x = heads.finish(raw)
     blocks = x[:, len(heads.continuous):]
@@ -99,11 +110,12 @@ def test_grid_output_is_masked_and_carries_the_algorithm():
     assert module.codec.decode(grid.detach().numpy())[:, INDEX["algorithm"]].tolist() == [0, 5, 17, 31]
 
 
-def test_temperature_zero_takes_the_most_likely_choice():
-    heads = Heads(8)
+@pytest.mark.parametrize("choices", [(), ("transpose",)])
+def test_temperature_zero_takes_the_most_likely_choice(choices):
+    heads = Heads(8, choices)
     raw = torch.randn(3, heads.width)
     x = heads.sample(raw, temperature=0)
-    likely = heads.decode(heads.finish(raw * 1000))  # logits so sharp that Gumbel noise cannot move them
+    likely = heads.decode(heads.finish(raw * 1e5))  # logits so sharp that Gumbel noise cannot move them
     assert np.array_equal(heads.decode(x.numpy())[:, heads.categorical], likely[:, heads.categorical])
 
 

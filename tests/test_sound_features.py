@@ -59,7 +59,7 @@ def test_features_read_values_as_played_and_pass_gradients_straight_through():
 def test_a_discriminator_with_sound_features_judges_a_batch_and_trains():
     cfg = Architecture.of(ModelConfig(hidden=32, sound_features=True), n_classes=8, layout="operator_blocks")
     d = Discriminator(cfg)
-    heads = Heads(cfg.max_choices)
+    heads = cfg.codec()
     assert d.net[1].in_features == heads.width + SoundFeatures.extra
     x = torch.from_numpy(heads.encode(random_voices(6)))
     assert d(x, torch.zeros(6, dtype=torch.long), torch.zeros(6, dtype=torch.long)).shape == (6,)

@@ -150,6 +150,7 @@ class ModelConfig:
     layers: int = 3  # transposed convolutions in G, convolutions in D (conv); residual blocks (mlp)
     hidden: int = 512  # mlp: units per layer
     max_choices: int = 8  # mlp: parameters with at most this many values get a softmax head
+    choices: List[str] = field(default_factory=lambda: ["transpose"])  # mlp: these get one too, whatever their count (a name, or an operator's without opN_: freq_coarse)
     tau: float = 1.0  # mlp: Gumbel-softmax temperature of the choices while training
     kernel_size: int = 2  # conv: every G layer, and every D layer after the first
     d_first_kernel: int = 4

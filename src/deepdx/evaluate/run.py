@@ -23,7 +23,8 @@ from ..corpus.encoding import with_names
 from ..corpus.split import group_path
 from ..corpus.table import read_table, take
 from ..distances import nearest, normalise
-from ..dx7.params import N_SOUND_PARAMS, NAME_LENGTH
+from ..dx7.params import INDEX, N_SOUND_PARAMS, NAME_LENGTH
+from ..dx7.tuning import in_octaves
 from ..generate.sample import sample_group
 from . import baselines
 from .audio_metrics import AudioReference
@@ -71,7 +72,8 @@ def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, clas
     training voices are memorised by definition; its level is the held-out voices')."""
     memo = ref.memorisation(sound if memo_set is None else memo_set)
     out = {"duplicate_rate": duplicate_rate(sound), "memorisation": memo, **ref.prdc(sound),
-           "ndb": ref.ndb(sound), "frechet": ref.frechet(sound)}
+           "ndb": ref.ndb(sound), "frechet": ref.frechet(sound),
+           "in_octaves": float(in_octaves(sound[:, INDEX["transpose"]]).mean())}
     div = diversity(sound, category)
     out["diversity"] = div.pop("all")
     if category is not None:
@@ -136,7 +138,7 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
 
 COLUMNS = [("precision", "precision"), ("recall", "recall"), ("density", "density"), ("coverage", "coverage"),
            ("ndb", "NDB/K"), ("frechet", "FD"), ("memorisation", "memorised"), ("duplicate_rate", "dup"),
-           ("diversity", "diversity"), ("category_fidelity", "cat. fidelity"), ("silent_rate", "silent"),
+           ("diversity", "diversity"), ("category_fidelity", "cat. fidelity"), ("in_octaves", "in octaves"), ("silent_rate", "silent"),
            ("harsh_rate", "harsh"), ("audio_diversity", "audio div."), ("audio_frechet", "audio FD")]
 
 

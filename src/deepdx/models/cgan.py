@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from ..config import Config, ModelConfig, as_dict
-from .codec import codec_of
 from .diagnostics import CollapseProbe
 from .losses import d_loss, g_loss, gradient_penalty
 from .nets import Architecture, Discriminator, Generator, VoiceGenerator
@@ -40,7 +39,7 @@ class CGAN(pl.LightningModule):
         self.model_cfg = ModelConfig(**model)
         self.automatic_optimization = False
         self.net_cfg = Architecture.of(self.model_cfg, n_classes, layout)
-        self.codec = codec_of(self.net_cfg.arch, layout, self.net_cfg.max_choices)
+        self.codec = self.net_cfg.codec()
         self.G, self.D = Generator(self.net_cfg), Discriminator(self.net_cfg)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if self.model_cfg.ema > 0 else None
         self.register_buffer("widths", self.codec.widths.clone())

@@ -7,7 +7,8 @@ output becomes a voice.  Two representations, chosen by ``model.arch``:
     rounded afterwards.
 
 ``Heads`` (mlp): one head per parameter.  A parameter with at most ``max_choices`` values
-    (curves, modes, waveforms, small sensitivities...) gets a softmax over its values: the
+    (curves, modes, waveforms, small sensitivities...), or named in ``choices`` (transpose,
+    whose real values sit on whole octaves), gets a softmax over its values: the
     discriminator sees a one-hot vector, for generated voices through a straight-through
     Gumbel-softmax, so the generator learns to put its mass on real values.  The others
     (levels and rates, 0-99) get one tanh output each.  Sampling draws each choice from
@@ -26,9 +27,11 @@ from torch.nn import functional as F
 
 from ..corpus import encoding
 from ..dx7.params import INDEX, MAX, N_SOUND_PARAMS
+from ..errors import DeepDXError
 
 _ALG = INDEX["algorithm"]
 _VALUES = MAX[:N_SOUND_PARAMS].astype(np.int64) + 1  # number of values of each sound parameter
+_NAMES = list(INDEX)[:N_SOUND_PARAMS]
 
 
 class Grid:
@@ -61,9 +64,16 @@ class Grid:
 
 
 class Heads:
-    def __init__(self, max_choices: int):
+    def __init__(self, max_choices: int, choices: tuple[str, ...] = ()):
+        """``choices``: parameters that get a softmax head whatever their number of values, by
+        name (``transpose``) or by an operator parameter's name without its ``opN_`` (``freq_coarse``)."""
         self.max_choices = max_choices
         choice = _VALUES <= max_choices
+        for name in choices:
+            named = np.array([n == name or (n[:2] == "op" and n[4:] == name) for n in _NAMES])
+            if not named.any():
+                raise DeepDXError(f"model.choices: no DX7 sound parameter is called {name!r}")
+            choice |= named
         self.continuous = np.flatnonzero(~choice)  # parameter indices with a tanh head
         self.categorical = np.flatnonzero(choice)  # ... with a softmax head
         self.sizes = _VALUES[self.categorical]
@@ -74,11 +84,13 @@ class Heads:
         widths = np.zeros(self.width, dtype=np.float32)
         widths[:n_cont] = 1.0 / MAX[self.continuous]
         self.widths = torch.from_numpy(widths)
-        # the softmax blocks laid out as (block, value) in a padded square, for vectorised sampling
-        biggest = int(self.sizes.max(initial=1))
-        slot = np.arange(biggest)[None, :]
-        self._valid = torch.from_numpy(slot < self.sizes[:, None])
-        self._gather = torch.from_numpy(np.where(slot < self.sizes[:, None], self.starts[:, None] + slot, 0))
+        # the softmax blocks in bundles of one size: each bundle a (blocks, size) table of its
+        # columns, sampled in one vectorised call without padding a block to a bigger one's size
+        self._bundles = [(np.flatnonzero(self.sizes == size),
+                          torch.from_numpy(self.starts[self.sizes == size][:, None] + np.arange(size)))
+                         for size in np.unique(self.sizes)]
+        joined = np.concatenate([cols.numpy().ravel() for _, cols in self._bundles] or [np.zeros(0, np.int64)])
+        self._order = torch.from_numpy(np.argsort(joined))  # the bundles' columns back into codec order
 
     def encode(self, params: np.ndarray) -> np.ndarray:
         sound = np.asarray(params)[:, :N_SOUND_PARAMS].astype(np.int64)
@@ -93,35 +105,32 @@ class Heads:
         out = np.zeros((len(x), N_SOUND_PARAMS), dtype=np.uint8)
         n_cont = len(self.continuous)
         out[:, self.continuous] = np.rint((np.clip(x[:, :n_cont], -1, 1) + 1) / 2 * MAX[self.continuous])
-        blocks = np.where(self._valid.numpy(), x[:, self._gather.numpy()], -np.inf)
-        out[:, self.categorical] = blocks.argmax(-1)
+        for blocks, cols in self._bundles:
+            out[:, self.categorical[blocks]] = x[:, cols.numpy()].argmax(-1)
         return out
 
-    def _blocks(self, raw: torch.Tensor) -> torch.Tensor:
-        """(N, blocks, biggest) logits, -inf where a block has no such value."""
-        logits = raw[:, self._gather.to(raw.device)]
-        return logits.masked_fill(~self._valid.to(raw.device), float("-inf"))
-
-    def _join(self, raw: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
-        n_cont = len(self.continuous)
-        valid = self._valid.to(raw.device)
-        cat = torch.zeros(len(raw), self.width - n_cont, dtype=raw.dtype, device=raw.device)
-        cat = cat.index_copy(1, self._gather.to(raw.device)[valid] - n_cont, probs[:, valid])
-        return torch.cat([torch.tanh(raw[:, :n_cont]), cat], dim=1)
+    def _join(self, raw: torch.Tensor, probs: list[torch.Tensor]) -> torch.Tensor:
+        """tanh levels, then each bundle's (N, blocks, size) probabilities put back in codec order."""
+        cat = torch.cat([p.flatten(1) for p in probs], dim=1) if probs else raw[:, :0]
+        return torch.cat([torch.tanh(raw[:, :len(self.continuous)]), cat[:, self._order.to(raw.device)]], dim=1)
 
     def finish(self, raw: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
         """Training: choices as straight-through Gumbel-softmax one-hots (hard forward, soft gradients)."""
-        return self._join(raw, F.gumbel_softmax(self._blocks(raw), tau=tau, hard=True, dim=-1))
+        return self._join(raw, [F.gumbel_softmax(raw[:, cols.to(raw.device)], tau=tau, hard=True, dim=-1)
+                                for _, cols in self._bundles])
 
     def sample(self, raw: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """Generation: each choice drawn from softmax(logits / temperature) (0: the most likely)."""
-        logits = self._blocks(raw)
-        if temperature <= 0:
-            pick = logits.argmax(-1)
-        else:
-            probs = torch.softmax(logits / temperature, dim=-1)
-            pick = torch.multinomial(probs.flatten(0, 1), 1, generator=generator).view(probs.shape[:2])
-        return self._join(raw, F.one_hot(pick, logits.shape[-1]).to(raw.dtype))
+        picks = []
+        for _, cols in self._bundles:
+            logits = raw[:, cols.to(raw.device)]
+            if temperature <= 0:
+                pick = logits.argmax(-1)
+            else:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                pick = torch.multinomial(probs.flatten(0, 1), 1, generator=generator).view(probs.shape[:2])
+            picks.append(F.one_hot(pick, cols.shape[1]).to(raw.dtype))
+        return self._join(raw, picks)
 
     def set_algorithm(self, x: torch.Tensor, algorithm: torch.Tensor) -> torch.Tensor:
         x = x.clone()
@@ -134,5 +143,5 @@ class Heads:
         return x
 
 
-def codec_of(arch: str, layout: str, max_choices: int) -> Grid | Heads:
-    return Grid(layout) if arch == "conv" else Heads(max_choices)
+def codec_of(arch: str, layout: str, max_choices: int, choices: tuple[str, ...] = ()) -> Grid | Heads:
+    return Grid(layout) if arch == "conv" else Heads(max_choices, choices)

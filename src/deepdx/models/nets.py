@@ -24,7 +24,7 @@ the algorithm (Miyato & Koyama 2018), so that they judge what was asked for.
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,7 @@ from ..config import ARCHS, CONDITIONING, D_NORMS, G_NORMS, LAYOUTS, ModelConfig
 from ..errors import DeepDXError
 from .codec import codec_of
 from .sound import SoundFeatures
+from .sound import readable as sound_readable
 
 GRID = 16
 N_ALGORITHMS = 32
@@ -67,6 +68,7 @@ class Architecture:
     conditional: str
     minibatch_std: bool
     sound_features: bool = False  # absent from generator files of before it: the generator is the same
+    choices: tuple[str, ...] = ()  # mlp: parameters with a softmax head beyond max_choices (codec.Heads)
 
     @classmethod
     def of(cls, model: ModelConfig, n_classes: int, layout: str) -> "Architecture":
@@ -80,7 +82,8 @@ class Architecture:
                    d_channels=tuple(model.d_channels or [max(1, model.channels // 2)] + [model.channels] * (n - 1)),
                    stride=model.stride, features=model.features, slope=model.slope, g_norm=model.g_norm,
                    d_norm=model.d_norm, conditional=model.conditional, minibatch_std=model.minibatch_std,
-                   sound_features=model.sound_features and sound_features_fit(model.arch, model.max_choices))
+                   choices=tuple(model.choices))
+        arch = replace(arch, sound_features=model.sound_features and arch.sound_features_fit())
         arch.check()
         return arch
 
@@ -97,7 +100,7 @@ class Architecture:
                 raise DeepDXError(f"model.{name} must be between 1 and 4096; got {size}")
         if not 0 <= self.algorithm_embed <= 256 or not 1 <= self.n_classes <= 256 or not 0 <= self.layers <= 16:
             raise DeepDXError("model.algorithm_embed, the class count or model.layers out of bounds")
-        if self.sound_features and not sound_features_fit(self.arch, self.max_choices):
+        if self.sound_features and not self.sound_features_fit():
             raise DeepDXError("model.sound_features needs arch mlp with max_choices below 32 "
                               "(output levels and coarse and fine frequencies as tanh outputs)")
         if self.arch == "mlp":
@@ -108,6 +111,14 @@ class Architecture:
             start = GRID / self.stride ** len(kernels)
             if start < 1 or start != int(start):
                 raise DeepDXError(f"{len(kernels)} layers of stride {self.stride} do not divide 16 into whole cells")
+
+    def codec(self):
+        return codec_of(self.arch, self.layout, self.max_choices, self.choices)
+
+    def sound_features_fit(self) -> bool:
+        """Whether the representation carries what SoundFeatures reads (levels, coarse and fine
+        frequencies as tanh outputs): elsewhere ``model.sound_features`` has no effect."""
+        return sound_readable(self.codec())
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -121,12 +132,6 @@ class Architecture:
         arch = cls(**{n: tuple(values[n]) if isinstance(values[n], list) else values[n] for n in names})
         arch.check()
         return arch
-
-
-def sound_features_fit(arch: str, max_choices: int) -> bool:
-    """Whether the representation carries what SoundFeatures reads (levels, coarse and fine
-    frequencies as tanh outputs): elsewhere ``model.sound_features`` has no effect."""
-    return arch == "mlp" and max_choices < 32
 
 
 def _padding(kernel: int, stride: int) -> tuple[int, int]:
@@ -191,7 +196,7 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.inputs = _Conditioned(cfg)
-        width = codec_of(cfg.arch, cfg.layout, cfg.max_choices).width
+        width = cfg.codec().width
         self.net = nn.Sequential(nn.Linear(self.inputs.width, cfg.hidden),
                                  *[_Residual(cfg.hidden, cfg.slope, norm=cfg.g_norm == "batch") for _ in range(cfg.layers)],
                                  nn.LeakyReLU(cfg.slope), nn.Linear(cfg.hidden, width))
@@ -225,7 +230,7 @@ class Discriminator(nn.Module):
             self.net = nn.Sequential(*layers, nn.Flatten())
             self.features = nn.Sequential(sn(nn.Linear(cfg.d_channels[-1] * end**2, cfg.features)), nn.Tanh())
         else:
-            codec = codec_of(cfg.arch, cfg.layout, cfg.max_choices)
+            codec = cfg.codec()
             sound = [SoundFeatures(codec)] if cfg.sound_features else []
             self.net = nn.Sequential(*sound, sn(nn.Linear(codec.width + len(sound) * SoundFeatures.extra, cfg.hidden)),
                                      *[_Residual(cfg.hidden, cfg.slope, sn) for _ in range(cfg.layers)],
@@ -259,7 +264,7 @@ class VoiceGenerator(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.G = Generator(cfg)
-        self.codec = codec_of(cfg.arch, cfg.layout, cfg.max_choices)
+        self.codec = cfg.codec()
 
     @torch.no_grad()
     def sample(self, category: torch.Tensor, algorithm: torch.Tensor, generator: torch.Generator | None = None,

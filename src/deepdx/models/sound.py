@@ -29,6 +29,17 @@ from .codec import Heads
 _PER_OPERATOR = ("output_level", "freq_coarse", "freq_fine")
 
 
+def _columns(codec: Heads) -> list[np.ndarray]:
+    """Where SoundFeatures reads each operator's level, coarse and fine frequency in the codec."""
+    params = [INDEX[f"op{op}_{f}"] for f in _PER_OPERATOR for op in OPS]
+    return [np.flatnonzero(codec.continuous == p) for p in params]
+
+
+def readable(codec) -> bool:
+    """Whether the codec carries what SoundFeatures reads: levels and frequencies as tanh outputs."""
+    return isinstance(codec, Heads) and all(len(c) == 1 for c in _columns(codec))
+
+
 class SoundFeatures(nn.Module):
     """x -> [x, 6 amplitudes, 6 log frequency ratios], in about [-1.3, 1]."""
 
@@ -36,12 +47,12 @@ class SoundFeatures(nn.Module):
 
     def __init__(self, codec: Heads):
         super().__init__()
-        params = np.array([INDEX[f"op{op}_{f}"] for f in _PER_OPERATOR for op in OPS])
-        columns = [np.flatnonzero(codec.continuous == p) for p in params]
-        if any(len(c) != 1 for c in columns):
+        if not readable(codec):
             raise ValueError("sound features need output levels and coarse and fine frequencies as tanh outputs")
-        self.register_buffer("columns", torch.from_numpy(np.concatenate(columns)), persistent=False)
-        self.register_buffer("top", torch.from_numpy(MAX[params].astype(np.float32)), persistent=False)
+        columns = np.concatenate(_columns(codec))
+        self.register_buffer("columns", torch.from_numpy(columns), persistent=False)
+        self.register_buffer("top", torch.from_numpy(MAX[codec.continuous[columns]].astype(np.float32)),
+                             persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         value = (x[:, self.columns].clamp(-1, 1) + 1) / 2 * self.top
