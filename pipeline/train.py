@@ -39,12 +39,14 @@ def main(cfg: Config) -> float:
         summary = train_group(g, cfg.data.split, str(models / f"group{g}"), cfg, routing["categories"],
                               routing["groups"][g], tags, run_name=f"g{g} {name}" if name is not None else None,
                               reuse_finished=sweep)
-        balanced.append(summary.get("probe/balanced", 0.0))
+        balanced.append(summary.get("sampled/balanced", summary.get("probe/balanced", 0.0)))
         print(f"group {g}: {'already trained in this sweep folder, ' if summary.get('reused') else ''}"
               f"{summary['epochs']} epochs, kept {summary['kept_epoch']}, "
               f"validation balanced {summary.get('probe/balanced', 0):.3f}, "
-              f"coverage {summary.get('probe/coverage', 0):.3f}, near-dup rate {summary.get('probe/near_dup_rate', 0):.3f}")
-    return sum(balanced) / len(balanced)  # what a sweeper maximises: the kept epochs' validation score
+              f"coverage {summary.get('probe/coverage', 0):.3f}, near-dup rate {summary.get('probe/near_dup_rate', 0):.3f}; "
+              f"sampled at temperature {summary.get('sampled/temperature', 1):g}, truncation "
+              f"{summary.get('sampled/truncation', 1):g}: balanced {summary.get('sampled/balanced', 0):.3f}")
+    return sum(balanced) / len(balanced)  # what a sweeper maximises: the validation score as generation samples
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ def test_seed_yaml_holds_only_what_the_seed_does_differently():
     assert changed and all(getattr(ModelConfig(), k) != v for k, v in changed.items())
     seed, default = as_dict(compose("model=seed").model), as_dict(ModelConfig())
     assert {k for k in seed if seed[k] != default[k]} == set(changed)
-    assert set(seed_file) == {"defaults", "model", "train"} and seed_file["train"] == {"select": "last"}
+    assert set(seed_file) == {"defaults", "model", "train"}
+    assert seed_file["train"] == {"select": "last", "calibrate": {"temperatures": [1.0]}}
     assert (seed["loss"], seed["conditional"], seed["kernel_size"], seed["d_first_kernel"], seed["embed"]) == \
         ("bce", "none", 2, 4, 50)  # the seed's: 4x4 then 2x2, embedding of 50, unconditional D
 
@@ -47,6 +48,11 @@ def test_unknown_keys_and_wrong_types_fail_at_composition(override, message):
     ("model.loss=mse", "model.loss must be one of bce, hinge, wgan"),
     ("encoding.layout=diagonal", "encoding.layout"),
     ("generate.routing=random", "generate.routing"),
+    ("generate.temperature=11", "generate.temperature must be null"),
+    ("generate.truncation=-0.5", "generate.truncation must be null"),
+    ("train.calibrate.temperatures=[]", "train.calibrate"),
+    ("train.calibrate.truncations=[1.0,-1.0]", "train.calibrate"),
+    ("train.calibrate.draws=0", "train.calibrate"),
 ])
 def test_invalid_choices_fail_with_the_key_and_the_choices(override, message):
     with pytest.raises(DeepDXError, match=message):

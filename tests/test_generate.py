@@ -105,6 +105,22 @@ def test_repeated_categories_are_merged_not_overwritten(workdir, tmp_path):
     assert len({r["name"] for r in rows}) == 64
 
 
+def test_each_model_samples_as_calibrated_unless_told_otherwise(workdir, tmp_path):
+    m = models(workdir)
+    for g in m.generators:  # as calibrated generator.pt files say
+        g.temperature, g.truncation = 1.5, 1.2
+    own = generate_run(m, [("keys", 32)], 3, tmp_path / "own", set(), previews=False, progress=False)
+    told = generate_run(m, [("keys", 32)], 3, tmp_path / "told", set(), previews=False, progress=False,
+                        temperature=1.5, truncation=1.2)
+    ones = generate_run(m, [("keys", 32)], 3, tmp_path / "ones", set(), previews=False, progress=False,
+                        temperature=1.0, truncation=1.0)
+    assert own[1]["sampling"]["0"] == told[1]["sampling"]["0"] == {"temperature": 1.5, "truncation": 1.2}
+    assert ones[1]["sampling"]["0"] == {"temperature": 1.0, "truncation": 1.0}
+    bank = "banks/keys_1.syx"
+    assert (tmp_path / "own" / bank).read_bytes() == (tmp_path / "told" / bank).read_bytes()
+    assert (tmp_path / "own" / bank).read_bytes() != (tmp_path / "ones" / bank).read_bytes()
+
+
 def test_the_novelty_check_knows_training_and_validation_voices_never_held_out(tmp_path):
     from deepdx.corpus.table import read_table
     from deepdx.generate.sample import training_keys

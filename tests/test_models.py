@@ -119,6 +119,22 @@ def test_temperature_zero_takes_the_most_likely_choice(choices):
     assert np.array_equal(heads.decode(x.numpy())[:, heads.categorical], likely[:, heads.categorical])
 
 
+def test_a_high_temperature_flattens_the_small_choices_but_not_transpose():
+    heads = Heads(8, ("transpose",))
+    raw = torch.randn(1, heads.width).repeat(4000, 1) * 3
+    t = INDEX["transpose"]
+    small = np.flatnonzero(np.isin(heads.categorical, np.flatnonzero(MAX[:t] < 8)))  # 2-8 values each
+
+    def draw(temperature):
+        x = heads.decode(heads.sample(raw, temperature, torch.Generator().manual_seed(0)).numpy())
+        distinct = [len(np.unique(x[:, heads.categorical[b]])) for b in small]
+        return x[:, t], np.mean(distinct)
+
+    (transpose, spread), (hot_transpose, hot_spread) = draw(1.0), draw(4.0)
+    assert np.array_equal(transpose, hot_transpose)  # drawn as trained
+    assert hot_spread > spread  # the small choices reach more of their values
+
+
 def test_generated_voices_are_told_their_algorithm_in_training():
     module = cgan("model.hidden=32")
     x = module(torch.randn(4, 100), torch.zeros(4, dtype=torch.long), torch.tensor([0, 5, 17, 31]))

@@ -61,7 +61,7 @@ def cmd_generate(args) -> None:
         raise DeepDXError("--seed must be 0 or more")
     if args.algorithm is not None and not 1 <= args.algorithm <= 32:
         raise DeepDXError(f"--algorithm must be a panel number 1-32; got {args.algorithm}")
-    if not 0 <= args.temperature <= 10 or not 0 <= args.truncation <= 10:
+    if not all(k is None or 0 <= k <= 10 for k in (args.temperature, args.truncation)):
         raise DeepDXError("--temperature and --truncation must be between 0 and 10")
     models = load_models(args.models, args.routing)
     exclude = training_keys(args.train) if Path(args.train).is_dir() else set()
@@ -231,8 +231,10 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--routing-mode", default="sample", choices=ROUTINGS)
     g.add_argument("--algorithm", type=int, default=None, help="every voice on this algorithm (1-32)")
     g.add_argument("--temperature", type=float, default=GenerateConfig.temperature,
-                   help="choices (modes, curves, waveforms) drawn sharper (< 1, 0: the most likely) or looser (> 1)")
-    g.add_argument("--truncation", type=float, default=GenerateConfig.truncation, help="noise scale: < 1 more typical voices, > 1 more varied")
+                   help="choices (modes, curves, waveforms) drawn sharper (< 1, 0: the most likely) or looser (> 1); "
+                        "default: each model's own, calibrated on validation voices")
+    g.add_argument("--truncation", type=float, default=GenerateConfig.truncation,
+                   help="noise scale: < 1 more typical voices, > 1 more varied; default: each model's own")
     g.add_argument("--no-repair", action="store_true", help="skip the fixed/ratio repair pass")
     g.set_defaults(func=cmd_generate)
     s = sub.add_parser("show", help="list a bank's voices and validate it")

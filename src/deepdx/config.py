@@ -183,6 +183,23 @@ class ModelConfig:
 
 
 @dataclass
+class CalibrateConfig:
+    """After training, each group's sampling knobs chosen on its validation voices
+    (deepdx.models.calibrate): the pair with the best validation ``balanced`` score.  One
+    value in each list: no choice (the seed's design keeps 1 and 1)."""
+
+    temperatures: List[float] = field(default_factory=lambda: [1.0, 1.25, 1.5, 2.0])  # of the choices (mlp)
+    truncations: List[float] = field(default_factory=lambda: [1.0])  # of the noise (above 1 it cost audio, see README)
+    draws: int = 3  # noise draws averaged per pair
+
+    def __post_init__(self):
+        knobs = [*self.temperatures, *self.truncations]
+        if not self.temperatures or not self.truncations or not all(0 < k <= 10 for k in knobs) or self.draws < 1:
+            raise DeepDXError("train.calibrate: temperatures and truncations need at least one value each, "
+                              f"all in (0, 10], and draws at least 1; got {knobs}, draws {self.draws}")
+
+
+@dataclass
 class TrainConfig:
     steps: Optional[int] = 4000  # batches per group (its epochs follow from its size); null: train.epochs
     epochs: int = 100  # when steps is null
@@ -192,6 +209,7 @@ class TrainConfig:
     betas: List[float] = field(default_factory=lambda: [0.5, 0.999])
     n_critic: int = 1  # discriminator steps per generator step
     select: str = "balanced"  # which epoch's generator is kept: last | coverage | balanced (on validation voices)
+    calibrate: CalibrateConfig = field(default_factory=CalibrateConfig)  # then how it is sampled
     patience: int = 0  # stop after this many epochs without a better validation score; 0: never
     limit: Optional[int] = None  # train on a seeded subset of this many voices per group (smoke runs)
     # CPU threads for training. The weights depend on it (the order of floating-point sums in
@@ -232,13 +250,18 @@ class GenerateConfig:
     categories: Optional[List[str]] = None  # null: every category
     banks_per_category: int = 1  # 32 voices each
     routing: str = "sample"  # sample | argmax: how routing statistics choose group and algorithm
-    temperature: float = 1.0  # choices drawn from softmax(logits / temperature); 0: the most likely (mlp)
-    truncation: float = 1.0  # noise scaled by this; < 1 trades variety for typical voices
+    # null: each group's value from train.calibrate (in its generator.pt); a number: that, for every group
+    temperature: Optional[float] = None  # choices drawn from softmax(logits / temperature); 0: the most likely (mlp)
+    truncation: Optional[float] = None  # noise scaled by this; < 1 trades variety for typical voices
     previews: bool = True  # a WAV per voice and a mix per bank (dexed-py)
     repair: RepairConfig = field(default_factory=RepairConfig)
 
     def __post_init__(self):
         check_choice("generate", "routing", self.routing, ROUTINGS)
+        for key in ("temperature", "truncation"):
+            value = getattr(self, key)
+            if value is not None and not 0 <= value <= 10:
+                raise DeepDXError(f"generate.{key} must be null (calibrated) or between 0 and 10; got {value}")
 
 
 @dataclass

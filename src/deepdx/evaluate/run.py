@@ -87,7 +87,7 @@ def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, clas
 
 def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: bool = True,
              renderer=None, progress: bool = True, repair_cfg: RepairConfig | None = None,
-             temperature: float = 1.0, truncation: float = 1.0) -> dict:
+             temperature: float | None = None, truncation: float | None = None) -> dict:
     """{"groups": {g: {reference: metrics}}, "overall": {reference: metrics}}; the generators
     sample with ``temperature`` and ``truncation`` as the generate stage does."""
     repair_cfg = repair_cfg or RepairConfig()
@@ -138,8 +138,8 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
 
 COLUMNS = [("precision", "precision"), ("recall", "recall"), ("density", "density"), ("coverage", "coverage"),
            ("ndb", "NDB/K"), ("frechet", "FD"), ("memorisation", "memorised"), ("duplicate_rate", "dup"),
-           ("diversity", "diversity"), ("category_fidelity", "cat. fidelity"), ("in_octaves", "in octaves"), ("silent_rate", "silent"),
-           ("harsh_rate", "harsh"), ("audio_diversity", "audio div."), ("audio_frechet", "audio FD")]
+           ("diversity", "diversity"), ("category_fidelity", "cat. fidelity"), ("in_octaves", "in octaves"),
+           ("silent_rate", "silent"), ("harsh_rate", "harsh"), ("audio_diversity", "audio div."), ("audio_frechet", "audio FD")]
 
 
 def markdown(results: dict) -> str:

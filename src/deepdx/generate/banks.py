@@ -34,7 +34,7 @@ def write_banks(paths: list[Path], params: np.ndarray) -> None:
 def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out_dir: str | Path,
                  exclude: set[bytes], routing: str = "sample", repair_cfg: RepairConfig | None = None,
                  previews: bool = True, renderer: Renderer | None = None, progress: bool = True,
-                 temperature: float = 1.0, truncation: float = 1.0) -> tuple[list[dict], dict]:
+                 temperature: float | None = None, truncation: float | None = None) -> tuple[list[dict], dict]:
     """Write one or more banks per (category, voices) request; returns (manifest rows, report).
 
     Banks are named ``<category>_<n>.syx``; voices are rounded up to whole banks of 32 and
@@ -77,7 +77,10 @@ def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out
         counts["voices"] += n_banks * BANK_VOICES
         counts["repaired"] += sum(1 for f in made.fix if f)
         counts["unrepaired_problems"] += sum(1 for p, f in zip(made.problem, made.fix) if p and not f)
-    report = {**counts, "routing": routing, "temperature": temperature, "truncation": truncation,
+    sampling = {str(g): {"temperature": m.temperature if temperature is None else temperature,  # None: calibrated
+                         "truncation": m.truncation if truncation is None else truncation}
+                for g, m in enumerate(models.generators)}
+    report = {**counts, "routing": routing, "sampling": sampling,
               "repair": bool(repair_cfg and repair_cfg.enabled),
               "problems_found": sum(1 for row in rows if row["problem"])}
     return rows, report

@@ -70,11 +70,12 @@ def training_keys(split_dir: str | Path) -> set[bytes]:
 
 
 def sample_group(models: Models, g: int, category: np.ndarray, rng: np.random.Generator,
-                 torch_rng: torch.Generator, routing: str = "sample", temperature: float = 1.0,
-                 truncation: float = 1.0, algorithm: int | None = None) -> np.ndarray:
+                 torch_rng: torch.Generator, routing: str = "sample", temperature: float | None = None,
+                 truncation: float | None = None, algorithm: int | None = None) -> np.ndarray:
     """N x 145 voices from group g's generator for the given category indices, each asked
     for an algorithm of the group by P(algorithm | group, category) (uniform where a
-    category never used the group), or for ``algorithm`` (panel number) when given."""
+    category never used the group), or for ``algorithm`` (panel number) when given;
+    ``temperature`` and ``truncation`` None: the generator's own, calibrated on validation voices."""
     algorithms = np.array(models.routing["groups"][g])
     pick = np.full(len(category), algorithm or 0, dtype=np.int64)
     for c in np.unique(category) if algorithm is None else []:
@@ -112,7 +113,7 @@ class Generated:
 
 def generate(models: Models, category: str, count: int, seed: int, exclude: set[bytes],
              routing: str = "sample", renderer: Renderer | None = None, repair_cfg: RepairConfig | None = None,
-             name_start: int = 1, max_rounds: int = 50, temperature: float = 1.0, truncation: float = 1.0,
+             name_start: int = 1, max_rounds: int = 50, temperature: float | None = None, truncation: float | None = None,
              algorithm: int | None = None) -> Generated:
     """``count`` new voices of ``category`` (of ``algorithm``, a panel number, when given);
     their sound keys are added to ``exclude``."""

@@ -12,7 +12,8 @@ output becomes a voice.  Two representations, chosen by ``model.arch``:
     discriminator sees a one-hot vector, for generated voices through a straight-through
     Gumbel-softmax, so the generator learns to put its mass on real values.  The others
     (levels and rates, 0-99) get one tanh output each.  Sampling draws each choice from
-    its softmax (``temperature`` sharpens or flattens it; 0 takes the most likely).
+    its softmax (``temperature`` sharpens or flattens it; 0 takes the most likely; the named
+    heads are not flattened).
 
 Both: ``encode`` (parameters -> the discriminator's input), ``finish`` (raw generator output
 -> the same space), ``decode`` (that space -> valid parameters), ``widths`` (half the gap
@@ -20,6 +21,8 @@ between neighbouring values of each level, for dequantising real voices) and
 ``set_algorithm`` (conditioning writes the requested algorithm into the voice).
 """
 from __future__ import annotations
+
+from functools import cache
 
 import numpy as np
 import torch
@@ -63,6 +66,12 @@ class Grid:
         return x
 
 
+def values(x, top):
+    """A tanh output in [-1, 1] (NumPy array or tensor) as the parameter value 0-``top`` it
+    stands for, before rounding."""
+    return (x.clip(-1, 1) + 1) / 2 * top
+
+
 class Heads:
     def __init__(self, max_choices: int, choices: tuple[str, ...] = ()):
         """``choices``: parameters that get a softmax head whatever their number of values, by
@@ -86,9 +95,8 @@ class Heads:
         self.widths = torch.from_numpy(widths)
         # the softmax blocks in bundles of one size: each bundle a (blocks, size) table of its
         # columns, sampled in one vectorised call without padding a block to a bigger one's size
-        self._bundles = [(np.flatnonzero(self.sizes == size),
-                          torch.from_numpy(self.starts[self.sizes == size][:, None] + np.arange(size)))
-                         for size in np.unique(self.sizes)]
+        self._bundles = [(blocks, torch.from_numpy(self.starts[blocks][:, None] + np.arange(size)))
+                         for size in np.unique(self.sizes) for blocks in [np.flatnonzero(self.sizes == size)]]
         joined = np.concatenate([cols.numpy().ravel() for _, cols in self._bundles] or [np.zeros(0, np.int64)])
         self._order = torch.from_numpy(np.argsort(joined))  # the bundles' columns back into codec order
 
@@ -104,7 +112,7 @@ class Heads:
         x = np.asarray(x, dtype=np.float32)
         out = np.zeros((len(x), N_SOUND_PARAMS), dtype=np.uint8)
         n_cont = len(self.continuous)
-        out[:, self.continuous] = np.rint((np.clip(x[:, :n_cont], -1, 1) + 1) / 2 * MAX[self.continuous])
+        out[:, self.continuous] = np.rint(values(x[:, :n_cont], MAX[self.continuous]))
         for blocks, cols in self._bundles:
             out[:, self.categorical[blocks]] = x[:, cols.numpy()].argmax(-1)
         return out
@@ -120,14 +128,18 @@ class Heads:
                                 for _, cols in self._bundles])
 
     def sample(self, raw: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Generation: each choice drawn from softmax(logits / temperature) (0: the most likely)."""
+        """Generation: each choice drawn from softmax(logits / temperature) (0: the most likely).
+        Above 1 the temperature flattens the small choices only (at most ``max_choices``
+        values); the named ones (transpose) are never drawn looser than trained: flattened,
+        a 49-value transpose spreads voices over keys that real voices do not use."""
         picks = []
         for _, cols in self._bundles:
             logits = raw[:, cols.to(raw.device)]
-            if temperature <= 0:
+            t = temperature if cols.shape[1] <= self.max_choices else min(temperature, 1.0)
+            if t <= 0:
                 pick = logits.argmax(-1)
             else:
-                probs = torch.softmax(logits / temperature, dim=-1)
+                probs = torch.softmax(logits / t, dim=-1)
                 pick = torch.multinomial(probs.flatten(0, 1), 1, generator=generator).view(probs.shape[:2])
             picks.append(F.one_hot(pick, cols.shape[1]).to(raw.dtype))
         return self._join(raw, picks)
@@ -143,5 +155,6 @@ class Heads:
         return x
 
 
+@cache  # one codec per shape: a CGAN asks for it from its nets, its probe and its checks
 def codec_of(arch: str, layout: str, max_choices: int, choices: tuple[str, ...] = ()) -> Grid | Heads:
     return Grid(layout) if arch == "conv" else Heads(max_choices, choices)

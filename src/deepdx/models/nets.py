@@ -101,8 +101,8 @@ class Architecture:
         if not 0 <= self.algorithm_embed <= 256 or not 1 <= self.n_classes <= 256 or not 0 <= self.layers <= 16:
             raise DeepDXError("model.algorithm_embed, the class count or model.layers out of bounds")
         if self.sound_features and not self.sound_features_fit():
-            raise DeepDXError("model.sound_features needs arch mlp with max_choices below 32 "
-                              "(output levels and coarse and fine frequencies as tanh outputs)")
+            raise DeepDXError("model.sound_features needs output levels and coarse and fine frequencies as "
+                              "tanh outputs: arch mlp, max_choices below 32 and none of them in model.choices")
         if self.arch == "mlp":
             return
         if len(self.g_kernels) != len(self.g_channels) or len(self.d_kernels) != len(self.d_channels):
@@ -258,21 +258,26 @@ def Generator(cfg: Architecture) -> nn.Module:  # noqa: N802 (a factory that rea
 
 
 class VoiceGenerator(nn.Module):
-    """A trained generator with its codec: category and algorithm in, valid voices out."""
+    """A trained generator with its codec: category and algorithm in, valid voices out;
+    ``temperature`` and ``truncation``: how it samples unless told otherwise (as calibrated
+    on validation voices after training, see deepdx.models.calibrate)."""
 
-    def __init__(self, cfg: Architecture):
+    def __init__(self, cfg: Architecture, temperature: float = 1.0, truncation: float = 1.0):
         super().__init__()
         self.cfg = cfg
         self.G = Generator(cfg)
         self.codec = cfg.codec()
+        self.temperature, self.truncation = float(temperature), float(truncation)
 
     @torch.no_grad()
     def sample(self, category: torch.Tensor, algorithm: torch.Tensor, generator: torch.Generator | None = None,
-               temperature: float = 1.0, truncation: float = 1.0) -> np.ndarray:
+               temperature: float | None = None, truncation: float | None = None) -> np.ndarray:
         """N x 145 valid parameters.  ``algorithm``: stored values 0-31 (the generator is told
         them when it was trained so, and they are written into the voices either way);
         ``truncation`` < 1 shrinks the noise towards its mean, ``temperature`` sharpens (< 1)
-        or flattens (> 1) the choices: both trade variety for typicality."""
+        or flattens (> 1) the choices: both trade variety for typicality (None: the generator's own)."""
+        temperature = self.temperature if temperature is None else temperature
+        truncation = self.truncation if truncation is None else truncation
         z = torch.randn(len(category), self.cfg.latent, generator=generator) * truncation
         x = self.codec.sample(self.G(z, category, algorithm), temperature, generator)
         return self.codec.decode(self.codec.set_algorithm(x, algorithm).numpy())
@@ -283,7 +288,11 @@ def load_generator(path: str | Path) -> VoiceGenerator:
     (``weights_only``), checked before anything is built; in eval mode."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        model = VoiceGenerator(Architecture.from_dict(state["net"]))
+        # how to sample (deepdx.models.calibrate); absent from files of before it: 1 and 1
+        sampling = {k: float(v) for k, v in state.get("sampling", {}).items() if k in ("temperature", "truncation")}
+        if not all(0 <= v <= 10 for v in sampling.values()):
+            raise DeepDXError(f"sampling knobs out of range: {sampling}")
+        model = VoiceGenerator(Architecture.from_dict(state["net"]), **sampling)
         model.G.load_state_dict(state["generator"])
     except DeepDXError as exc:
         raise DeepDXError(f"{path}: {exc}") from None

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..dx7 import tuning
 from ..dx7.params import INDEX, MAX, OPS
-from .codec import Heads
+from .codec import Heads, values
 
 _PER_OPERATOR = ("output_level", "freq_coarse", "freq_fine")
 
@@ -37,7 +37,13 @@ def _columns(codec: Heads) -> list[np.ndarray]:
 
 def readable(codec) -> bool:
     """Whether the codec carries what SoundFeatures reads: levels and frequencies as tanh outputs."""
-    return isinstance(codec, Heads) and all(len(c) == 1 for c in _columns(codec))
+    return _read(codec) is not None
+
+
+def _read(codec) -> np.ndarray | None:
+    """The codec columns SoundFeatures reads (levels, coarse, fine; operators 1-6 each), or None."""
+    columns = _columns(codec) if isinstance(codec, Heads) else []
+    return np.concatenate(columns) if columns and all(len(c) == 1 for c in columns) else None
 
 
 class SoundFeatures(nn.Module):
@@ -47,15 +53,15 @@ class SoundFeatures(nn.Module):
 
     def __init__(self, codec: Heads):
         super().__init__()
-        if not readable(codec):
+        columns = _read(codec)
+        if columns is None:
             raise ValueError("sound features need output levels and coarse and fine frequencies as tanh outputs")
-        columns = np.concatenate(_columns(codec))
         self.register_buffer("columns", torch.from_numpy(columns), persistent=False)
         self.register_buffer("top", torch.from_numpy(MAX[codec.continuous[columns]].astype(np.float32)),
                              persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        value = (x[:, self.columns].clamp(-1, 1) + 1) / 2 * self.top
+        value = values(x[:, self.columns], self.top)
         value = value + (value.round() - value).detach()  # as played; straight-through gradient
         level, coarse, fine = value.split(len(OPS), dim=1)
         gain = 2 * tuning.level_gain(level) - 1

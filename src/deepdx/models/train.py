@@ -30,6 +30,7 @@ from ..dx7.packing import encode_name
 from ..dx7.sysex import write_bank
 from ..files import replacing
 from ..tracking import ensure_experiment, tracking_uri
+from .calibrate import calibrate
 from .cgan import CGAN
 from .data import GroupDataModule
 from .diagnostics import CollapseProbe
@@ -190,13 +191,21 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
 
     module.cpu().eval()
     exported = module.export()
+    generator = module.voice_generator(exported["generator"])
+    c = cfg.train.calibrate  # how the kept generator samples, chosen on validation voices too
+    best, calibration = calibrate(generator, module.probe, c.temperatures, c.truncations, c.draws, seed)
+    generator.temperature, generator.truncation = best["temperature"], best["truncation"]
+    exported["sampling"] = {"temperature": best["temperature"], "truncation": best["truncation"]}
     torch.save(exported, out / "generator.pt")
-    bank = sample_bank(module.voice_generator(exported["generator"]), categories, algorithms, seed)
+    bank = sample_bank(generator, categories, algorithms, seed)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     metrics.update({f"probe/{k}": v for k, v in module.best.get("metrics", {}).items()})  # the kept epoch's
+    sampled = {f"sampled/{k}": v for k, v in best.items()}  # the validation figures as generation samples
+    logger.log_metrics(sampled)
     summary = {"group": group, "algorithms": algorithms, "epochs": trainer.current_epoch,
                "kept_epoch": exported["epoch"], "selected_by": cfg.train.select,
-               "train_voices": int(len(data.train["params"])), "mlflow_run_id": logger.run_id, **metrics}
+               "train_voices": int(len(data.train["params"])), "mlflow_run_id": logger.run_id, **metrics,
+               **sampled, "calibration": calibration}
     write_json(out / "summary.json", summary)
     write_csv(out / "probe.csv", [{k: h.get(k, "") for k in PROBE_FIELDS} for h in module.history], PROBE_FIELDS)
     with tempfile.TemporaryDirectory() as tmp:
