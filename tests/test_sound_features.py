@@ -23,8 +23,8 @@ def test_tuning_follows_the_dx7():
     assert tuning.frequency_ratio(torch.tensor([0.0, 2.0]), torch.tensor([0.0, 0.0])).tolist() == [0.5, 2.0]
 
 
-def _features(voices: np.ndarray, heads: Heads = Heads(8)) -> np.ndarray:
-    return SoundFeatures(heads)(torch.from_numpy(heads.encode(voices)))[:, heads.width:].numpy()
+def _features(voices: np.ndarray, heads: Heads = Heads(8), roles: bool = False) -> np.ndarray:
+    return SoundFeatures(heads, roles)(torch.from_numpy(heads.encode(voices)))[:, heads.width:].numpy()
 
 
 def test_features_say_each_operators_amplitude_and_frequency_ratio():
@@ -41,7 +41,26 @@ def test_features_say_each_operators_amplitude_and_frequency_ratio():
     assert gain[:2].tolist() == pytest.approx([1.0, 0.0], abs=0.02)  # full, and half amplitude
     assert f[:, n - 1].tolist() == pytest.approx([2 * 10 ** (-99 * 0.75 / 20) - 1] * 3)  # silent operator
     assert pitch.tolist() == pytest.approx([math.log2(r) / 3 - 1 for r in (2, 1.25, 0.5)], abs=1e-6)
-    assert f.shape == (3, SoundFeatures.extra) and np.abs(f).max() <= 1.4
+    assert f.shape == (3, SoundFeatures.size()) and np.abs(f).max() <= 1.4
+
+
+def test_with_roles_each_amplitude_is_a_carriers_or_a_modulators_by_the_algorithm():
+    from deepdx.dx7.algorithms import carriers
+    from deepdx.dx7.params import INDEX
+
+    voices = random_voices(32)
+    voices[:, INDEX["algorithm"]] = np.arange(32)  # stored 0-31: algorithms 1-32
+    plain, f = _features(voices), _features(voices, roles=True)
+    n = len(OPS)
+    gain, as_carrier, as_modulator = plain[:, :n], f[:, :n], f[:, n:2 * n]
+    assert np.array_equal(f[:, 2 * n:], plain[:, n:])  # the ratios as without roles
+    for alg in range(1, 33):
+        is_carrier = np.isin(OPS, carriers(alg))  # OPS: panel numbers in the codec's order
+        row = alg - 1
+        assert np.allclose(as_carrier[row, is_carrier], gain[row, is_carrier])
+        assert np.allclose(as_modulator[row, ~is_carrier], gain[row, ~is_carrier])
+        assert np.all(as_carrier[row, ~is_carrier] == -1) and np.all(as_modulator[row, is_carrier] == -1)
+    assert f.shape == (32, SoundFeatures.size(roles=True))
 
 
 def test_features_read_values_as_played_and_pass_gradients_straight_through():
@@ -60,7 +79,7 @@ def test_a_discriminator_with_sound_features_judges_a_batch_and_trains():
     cfg = Architecture.of(ModelConfig(hidden=32, sound_features=True), n_classes=8, layout="operator_blocks")
     d = Discriminator(cfg)
     heads = cfg.codec()
-    assert d.net[1].in_features == heads.width + SoundFeatures.extra
+    assert d.net[1].in_features == heads.width + SoundFeatures.size(roles=True)
     x = torch.from_numpy(heads.encode(random_voices(6)))
     assert d(x, torch.zeros(6, dtype=torch.long), torch.zeros(6, dtype=torch.long)).shape == (6,)
 
@@ -71,6 +90,10 @@ def test_sound_features_apply_where_levels_and_frequencies_are_tanh_outputs():
 
     assert applied() and applied(max_choices=31)
     assert not applied(arch="conv") and not applied(max_choices=32)  # the grid; coarse as a softmax
+    roles = Architecture.of(ModelConfig(sound_features=True, sound_roles=True), 8, "operator_blocks")
+    assert roles.sound_roles and not Architecture.of(ModelConfig(sound_roles=True, choices=["algorithm"]), 8,
+                                                     "operator_blocks").sound_roles  # algorithm as a softmax
+    assert not Architecture.of(ModelConfig(sound_features=False), 8, "operator_blocks").sound_roles
     net = Architecture.of(ModelConfig(max_choices=32), 8, "operator_blocks").to_dict()
     with pytest.raises(DeepDXError, match="sound_features"):  # a file that claims otherwise
         Architecture.from_dict({**net, "sound_features": True})
@@ -78,7 +101,7 @@ def test_sound_features_apply_where_levels_and_frequencies_are_tanh_outputs():
 
 def test_generator_files_written_before_sound_features_still_load(tmp_path):
     state = cgan("model.hidden=32").export()
-    del state["net"]["sound_features"]
+    del state["net"]["sound_features"], state["net"]["sound_roles"]
     torch.save(state, tmp_path / "generator.pt")
     assert load_generator(tmp_path / "generator.pt").cfg.sound_features is False
     del state["net"]["hidden"]

@@ -173,6 +173,7 @@ class ModelConfig:
     dequantize: bool = True  # spread real levels over their rounding bins (deepdx.models.cgan)
     ema: float = 0.999  # the generator kept as an exponential moving average of its weights; 0: off
     sound_features: bool = True  # D also sees operator amplitudes and frequency ratios (mlp, max_choices < 32)
+    sound_roles: bool = True  # ... each amplitude as a carrier's and as a modulator's, by the voice's algorithm
 
     def __post_init__(self):
         check_choice("model", "arch", self.arch, ARCHS)

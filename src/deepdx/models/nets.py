@@ -69,6 +69,7 @@ class Architecture:
     minibatch_std: bool
     sound_features: bool = False  # absent from generator files of before it: the generator is the same
     choices: tuple[str, ...] = ()  # mlp: parameters with a softmax head beyond max_choices (codec.Heads)
+    sound_roles: bool = False  # the sound features' amplitudes by role (carrier, modulator); absent before it
 
     @classmethod
     def of(cls, model: ModelConfig, n_classes: int, layout: str) -> "Architecture":
@@ -83,7 +84,9 @@ class Architecture:
                    stride=model.stride, features=model.features, slope=model.slope, g_norm=model.g_norm,
                    d_norm=model.d_norm, conditional=model.conditional, minibatch_std=model.minibatch_std,
                    choices=tuple(model.choices))
-        arch = replace(arch, sound_features=model.sound_features and arch.sound_features_fit())
+        fit = arch.sound_features_fit
+        arch = replace(arch, sound_features=model.sound_features and fit(),
+                       sound_roles=model.sound_features and model.sound_roles and fit(roles=True))
         arch.check()
         return arch
 
@@ -103,6 +106,9 @@ class Architecture:
         if self.sound_features and not self.sound_features_fit():
             raise DeepDXError("model.sound_features needs output levels and coarse and fine frequencies as "
                               "tanh outputs: arch mlp, max_choices below 32 and none of them in model.choices")
+        if self.sound_roles and not (self.sound_features and self.sound_features_fit(roles=True)):
+            raise DeepDXError("model.sound_roles needs model.sound_features and the algorithm as a tanh output "
+                              "(not in model.choices)")
         if self.arch == "mlp":
             return
         if len(self.g_kernels) != len(self.g_channels) or len(self.d_kernels) != len(self.d_channels):
@@ -115,10 +121,11 @@ class Architecture:
     def codec(self):
         return codec_of(self.arch, self.layout, self.max_choices, self.choices)
 
-    def sound_features_fit(self) -> bool:
+    def sound_features_fit(self, roles: bool = False) -> bool:
         """Whether the representation carries what SoundFeatures reads (levels, coarse and fine
-        frequencies as tanh outputs): elsewhere ``model.sound_features`` has no effect."""
-        return sound_readable(self.codec())
+        frequencies, with ``roles`` the algorithm too, as tanh outputs): elsewhere
+        ``model.sound_features`` (``model.sound_roles``) has no effect."""
+        return sound_readable(self.codec(), roles)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -231,8 +238,8 @@ class Discriminator(nn.Module):
             self.features = nn.Sequential(sn(nn.Linear(cfg.d_channels[-1] * end**2, cfg.features)), nn.Tanh())
         else:
             codec = cfg.codec()
-            sound = [SoundFeatures(codec)] if cfg.sound_features else []
-            self.net = nn.Sequential(*sound, sn(nn.Linear(codec.width + len(sound) * SoundFeatures.extra, cfg.hidden)),
+            sound = [SoundFeatures(codec, cfg.sound_roles)] if cfg.sound_features else []
+            self.net = nn.Sequential(*sound, sn(nn.Linear(codec.width + sum(f.extra for f in sound), cfg.hidden)),
                                      *[_Residual(cfg.hidden, cfg.slope, sn) for _ in range(cfg.layers)],
                                      nn.LeakyReLU(cfg.slope), *([MinibatchStd()] if cfg.minibatch_std else []))
             self.features = nn.Sequential(sn(nn.Linear(cfg.hidden + int(cfg.minibatch_std), cfg.features)),
