@@ -10,8 +10,9 @@ from deepdx.config import ModelConfig
 from deepdx.dx7.params import INDEX, MAX
 from deepdx.errors import DeepDXError
 from deepdx.models.diagnostics import CollapseProbe
+from deepdx.models.cgan import CGAN
 from deepdx.models.losses import d_loss
-from deepdx.models.codec import Grid, Heads
+from deepdx.models.codec import Grid, Heads, spikes_of
 from deepdx.models.nets import Architecture, Discriminator, Generator, load_generator
 from deepdx.models.train import train_group
 from deepdx.config import compose
@@ -135,6 +136,76 @@ def test_a_high_temperature_flattens_the_small_choices_but_not_transpose():
     assert hot_spread > spread  # the small choices reach more of their values
 
 
+def spiked_voices(n: int = 400) -> np.ndarray:
+    """Random voices, but op1's level 4 at 0 in 70 %, the first pitch level at 50 in 40 %,
+    and the algorithm 5 in 90 % of them."""
+    voices = random_voices(n, seed=3)
+    rows = np.arange(n)
+    voices[rows % 10 < 7, INDEX["op1_eg_level4"]] = 0
+    voices[rows % 10 < 4, INDEX["pitch_eg_level1"]] = 50
+    voices[rows % 10 < 9, INDEX["algorithm"]] = 5
+    return voices
+
+
+def test_spikes_are_the_common_values_of_levels_held_by_enough_voices():
+    voices = spiked_voices()
+    level4, pitch = INDEX["op1_eg_level4"], INDEX["pitch_eg_level1"]
+    assert set(spikes_of(voices, 8, (), 0.5)) == {(level4, 0)}  # the algorithm is asked for, never gated
+    assert {(level4, 0), (pitch, 50)} <= set(spikes_of(voices, 8, (), 0.3))
+    assert spikes_of(voices, 8, (), 0.0) == () and spikes_of(voices, 8, (), 0.8) == ()
+    with pytest.raises(DeepDXError, match="spikes"):
+        Heads(8, (), ((INDEX["op1_osc_mode"], 0),))  # a choice, not a level
+    with pytest.raises(DeepDXError, match="spikes"):
+        Heads(8, (), ((INDEX["algorithm"], 5),))
+
+
+def test_gates_round_trip_and_put_gated_levels_exactly_on_their_spike():
+    voices = spiked_voices()
+    spikes = spikes_of(voices, 8, ("transpose",), 0.3)
+    heads = Heads(8, ("transpose",), spikes)
+    assert heads.width == Heads(8, ("transpose",)).width + 2 * len(spikes)
+    x = heads.encode(voices)
+    assert np.array_equal(heads.decode(x), voices[:, :145])
+    level4 = list(heads.continuous).index(INDEX["op1_eg_level4"])
+    gate = heads.starts[len(heads.categorical) + [p for p, _ in spikes].index(INDEX["op1_eg_level4"])]
+    assert np.array_equal(x[:, gate] == 1, voices[:, INDEX["op1_eg_level4"]] == 0)  # "at the spike" column
+    raw = torch.randn(300, heads.width, requires_grad=True)
+    out = heads.finish(raw)
+    at = out[:, gate].detach().bool()
+    assert at.any() and (~at).any()
+    assert (out[at, level4] == -1).all() and (out[~at, level4] > -1).all()  # level 0 exactly; the tanh elsewhere
+    out[:, level4].sum().backward()
+    assert raw.grad[:, gate].abs().sum() > 0 and raw.grad[~at, level4].abs().sum() > 0  # both sides learn
+    module = CGAN.from_config(compose("model.hidden=32"), 8, 0, spikes)
+    real = torch.from_numpy(module.codec.encode(voices))
+    noisy = module._dequantize(real)  # real levels at their spike stay exact, as generated ones are
+    assert torch.equal(noisy[at_spike := real[:, gate].bool(), level4], real[at_spike, level4])
+    assert not torch.equal(noisy[~at_spike, level4], real[~at_spike, level4])
+
+
+def test_gates_take_their_more_likely_side_at_any_temperature():
+    spikes = spikes_of(spiked_voices(), 8, ("transpose",), 0.3)
+    heads = Heads(8, ("transpose",), spikes)
+    raw = torch.randn(500, heads.width)
+    gate_cols = heads.starts[len(heads.categorical):]
+    likely = (raw[:, gate_cols] > raw[:, gate_cols + 1]).numpy()  # "at the spike" the more likely side
+    for temperature, seed in ((1.0, 0), (4.0, 1), (0.0, 2)):
+        x = heads.sample(raw, temperature, torch.Generator().manual_seed(seed)).numpy()
+        assert np.array_equal(x[:, gate_cols] == 1, likely)
+        assert np.array_equal(x[:, heads.spiked][likely], np.broadcast_to(heads.spike_at.numpy(), likely.shape)[likely])
+
+
+def test_a_generator_file_keeps_its_spikes_and_conv_has_none(tmp_path):
+    spikes = spikes_of(spiked_voices(), 8, ("transpose",), 0.3)
+    torch.save(CGAN.from_config(compose("model.hidden=32"), 8, 0, spikes).export(), tmp_path / "generator.pt")
+    generator = load_generator(tmp_path / "generator.pt")
+    assert generator.cfg.spikes == spikes and generator.codec.width == Heads(8, ("transpose",), spikes).width
+    voices = generator.sample(torch.zeros(50, dtype=torch.long), torch.full((50,), 5), torch.Generator().manual_seed(0))
+    assert (voices <= MAX[:145]).all()
+    with pytest.raises(DeepDXError, match="conv has none"):
+        CGAN.from_config(compose("model=seed"), 8, 0, spikes)
+
+
 def test_generated_voices_are_told_their_algorithm_in_training():
     module = cgan("model.hidden=32")
     x = module(torch.randn(4, 100), torch.zeros(4, dtype=torch.long), torch.tensor([0, 5, 17, 31]))
@@ -215,6 +286,15 @@ def test_training_is_deterministic_and_tracked(split, tmp_path):
     assert probe[0].startswith("epoch,precision,recall,density,coverage,balanced") and len(probe) == 1 + a["epochs"]
     assert a["kept_epoch"] == max(range(a["epochs"]), key=lambda e: float(probe[1 + e].split(",")[5]))
     assert (tmp_path / "mlartifacts").is_dir()  # a SQLite store keeps its artifacts beside it
+
+
+def test_training_gates_the_spikes_of_its_own_training_voices(split, tmp_path):
+    cfg = compose("seed=1", "model.hidden=32", "model.spike_share=0.04", "train.epochs=1", "train.steps=null",
+                  "train.batch_size=32", "train.progress_bar=false", "mlflow.experiment=test",
+                  f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}")
+    train_group(0, str(split), str(tmp_path / "m"), cfg, CATS, [1, 2])
+    expected = spikes_of(read_table(split / "train" / "group0.parquet")["params"], 8, ("transpose",), 0.04)
+    assert expected and load_generator(tmp_path / "m" / "generator.pt").cfg.spikes == expected
 
 
 TRAIN_IN_A_FRESH_PROCESS = """

@@ -66,6 +66,18 @@ def test_runs_are_read_back_with_the_epoch_training_kept(store):
     assert "seed" not in best.swept and "train.steps" not in best.swept and "mlflow.experiment" not in best.swept
 
 
+def test_a_calibrated_run_is_read_as_calibrated(store):
+    """What a calibrated run returned to its sweeper (its sampled/* figures) is what its row shows."""
+    uri, client = store
+    eid = client.get_experiment_by_name("grid").experiment_id
+    run_id = log_run(client, eid, jobs.tag(["model.kernel_size=8", "seed=1"]), {"train.select": "balanced"},
+                     balanced=[0.3, 0.6], coverage=[0.2, 0.5], sweep="multirun/c")
+    for name, value in (("balanced", 0.7), ("coverage", 0.55), ("precision", 0.45), ("recall", 0.5), ("density", 0.9)):
+        client.log_metric(run_id, f"sampled/{name}", value)
+    (run,) = sweeps.load_runs(uri, ["grid"], sweep="multirun/c")
+    assert run.kept == {"balanced": 0.7, "coverage": 0.55, "precision": 0.45, "recall": 0.5, "density": 0.9}
+
+
 def test_seeds_are_averaged_and_failed_runs_counted_apart(store):
     uri, _ = store
     rows = sweeps.summarise(sweeps.load_runs(uri, ["grid"]))

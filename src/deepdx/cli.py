@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ROUTINGS, BrowseConfig, GenerateConfig
+from .config import KNOB_MAX, ROUTINGS, BrowseConfig, GenerateConfig, knob_ok
 from .dx7.params import BANK_VOICES
 from .errors import DeepDXError
 
@@ -61,8 +61,8 @@ def cmd_generate(args) -> None:
         raise DeepDXError("--seed must be 0 or more")
     if args.algorithm is not None and not 1 <= args.algorithm <= 32:
         raise DeepDXError(f"--algorithm must be a panel number 1-32; got {args.algorithm}")
-    if not all(k is None or 0 <= k <= 10 for k in (args.temperature, args.truncation)):
-        raise DeepDXError("--temperature and --truncation must be between 0 and 10")
+    if not all(k is None or knob_ok(k) for k in (args.temperature, args.truncation)):
+        raise DeepDXError(f"--temperature and --truncation must be between 0 and {KNOB_MAX:g}")
     models = load_models(args.models, args.routing)
     exclude = training_keys(args.train) if Path(args.train).is_dir() else set()
     if not exclude:

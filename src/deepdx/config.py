@@ -35,6 +35,15 @@ def check_choice(section: str, key: str, value: str, choices: tuple[str, ...]) -
         raise DeepDXError(f"{section}.{key} must be one of {', '.join(choices)}; got {value!r}")
 
 
+KNOB_MAX = 10.0  # the largest sampling temperature or truncation anything accepts
+
+
+def knob_ok(value: float, above_zero: bool = False) -> bool:
+    """Whether ``value`` is a sampling temperature or truncation: 0 (or, ``above_zero``, more)
+    to KNOB_MAX.  Every reader of one (config, CLI, generator files) asks here."""
+    return (value > 0 if above_zero else value >= 0) and value <= KNOB_MAX
+
+
 @dataclass
 class DataPaths:
     """Where each stage reads and writes (relative to the repository root)."""
@@ -174,6 +183,7 @@ class ModelConfig:
     ema: float = 0.999  # the generator kept as an exponential moving average of its weights; 0: off
     sound_features: bool = True  # D also sees operator amplitudes and frequency ratios (mlp, max_choices < 32)
     sound_roles: bool = True  # ... each amplitude as a carrier's and as a modulator's, by the voice's algorithm
+    spike_share: float = 0.5  # mlp: a level whose most common value is held by this share of the group's training voices gets a gate to it (codec.Heads); 0: none
 
     def __post_init__(self):
         check_choice("model", "arch", self.arch, ARCHS)
@@ -181,6 +191,8 @@ class ModelConfig:
         check_choice("model", "d_norm", self.d_norm, D_NORMS)
         check_choice("model", "conditional", self.conditional, CONDITIONING)
         check_choice("model", "loss", self.loss, LOSSES)
+        if not 0 <= self.spike_share <= 1:
+            raise DeepDXError(f"model.spike_share is a share of voices, 0 to 1 (0: no gates); got {self.spike_share}")
 
 
 @dataclass
@@ -195,9 +207,9 @@ class CalibrateConfig:
 
     def __post_init__(self):
         knobs = [*self.temperatures, *self.truncations]
-        if not self.temperatures or not self.truncations or not all(0 < k <= 10 for k in knobs) or self.draws < 1:
+        if not self.temperatures or not self.truncations or not all(knob_ok(k, True) for k in knobs) or self.draws < 1:
             raise DeepDXError("train.calibrate: temperatures and truncations need at least one value each, "
-                              f"all in (0, 10], and draws at least 1; got {knobs}, draws {self.draws}")
+                              f"all in (0, {KNOB_MAX:g}], and draws at least 1; got {knobs}, draws {self.draws}")
 
 
 @dataclass
@@ -261,8 +273,8 @@ class GenerateConfig:
         check_choice("generate", "routing", self.routing, ROUTINGS)
         for key in ("temperature", "truncation"):
             value = getattr(self, key)
-            if value is not None and not 0 <= value <= 10:
-                raise DeepDXError(f"generate.{key} must be null (calibrated) or between 0 and 10; got {value}")
+            if value is not None and not knob_ok(value):
+                raise DeepDXError(f"generate.{key} must be null (calibrated) or between 0 and {KNOB_MAX:g}; got {value}")
 
 
 @dataclass

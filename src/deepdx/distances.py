@@ -30,11 +30,21 @@ def nearest(a: np.ndarray, b: np.ndarray, chunk: int = 2048) -> np.ndarray:
     return np.concatenate([pairwise(a[i:i + chunk], b).min(1) for i in range(0, len(a), chunk)])
 
 
-def nearest_other(x: np.ndarray, k: int = 1) -> np.ndarray:
-    """Distance of each row to its k-th nearest other row of the same set."""
+def own_distances(x: np.ndarray) -> np.ndarray:
+    """len(x) x len(x) distances between rows of one set, a row's own distance infinite."""
     d = pairwise(x, x)
     np.fill_diagonal(d, np.inf)
+    return d
+
+
+def kth(d: np.ndarray, k: int) -> np.ndarray:
+    """Each row's k-th smallest distance (1: the nearest)."""
     return np.partition(d, k - 1, axis=1)[:, k - 1]
+
+
+def nearest_other(x: np.ndarray, k: int = 1) -> np.ndarray:
+    """Distance of each row to its k-th nearest other row of the same set."""
+    return kth(own_distances(x), k)
 
 
 def mean_pairwise(x: np.ndarray) -> float:
@@ -43,12 +53,13 @@ def mean_pairwise(x: np.ndarray) -> float:
     return float(pairwise(x, x).sum() / (n * (n - 1))) if n > 1 else float("nan")
 
 
-def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, real_radius: np.ndarray | None = None) -> dict[str, float]:
+def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, real_radius: np.ndarray | None = None,
+         fake_radius: np.ndarray | None = None) -> dict[str, float]:
     """Precision, recall, density, coverage of ``fake`` against ``real`` (both already features).
     A point's radius is the distance to its k-th nearest other point of its own set
-    (``real_radius``: the real points' radii, when the caller already has them)."""
+    (``real_radius``, ``fake_radius``: the radii, when the caller already has them)."""
     real_radius = nearest_other(real, k) if real_radius is None else real_radius
-    fake_radius = nearest_other(fake, k)
+    fake_radius = nearest_other(fake, k) if fake_radius is None else fake_radius
     d = pairwise(real, fake)
     inside = d < real_radius[:, None]  # fake j inside real i's ball
     return {"precision": float(inside.any(0).mean()), "recall": float((d < fake_radius[None, :]).any(1).mean()),

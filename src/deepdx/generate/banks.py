@@ -77,8 +77,7 @@ def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out
         counts["voices"] += n_banks * BANK_VOICES
         counts["repaired"] += sum(1 for f in made.fix if f)
         counts["unrepaired_problems"] += sum(1 for p, f in zip(made.problem, made.fix) if p and not f)
-    sampling = {str(g): {"temperature": m.temperature if temperature is None else temperature,  # None: calibrated
-                         "truncation": m.truncation if truncation is None else truncation}
+    sampling = {str(g): dict(zip(("temperature", "truncation"), m.knobs(temperature, truncation)))  # None: calibrated
                 for g, m in enumerate(models.generators)}
     report = {**counts, "routing": routing, "sampling": sampling,
               "repair": bool(repair_cfg and repair_cfg.enabled),

@@ -33,12 +33,12 @@ class CGAN(pl.LightningModule):
     models.train)."""
 
     def __init__(self, model: dict, lr_g: float, lr_d: float, betas: list[float], n_critic: int, layout: str,
-                 n_classes: int, seed: int, select: str = "last", patience: int = 0):
+                 n_classes: int, seed: int, select: str = "last", patience: int = 0, spikes: list | None = None):
         super().__init__()
         self.save_hyperparameters(logger=False)
         self.model_cfg = ModelConfig(**model)
         self.automatic_optimization = False
-        self.net_cfg = Architecture.of(self.model_cfg, n_classes, layout)
+        self.net_cfg = Architecture.of(self.model_cfg, n_classes, layout, spikes or ())
         self.codec = self.net_cfg.codec()
         self.G, self.D = Generator(self.net_cfg), Discriminator(self.net_cfg)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if self.model_cfg.ema > 0 else None
@@ -48,10 +48,11 @@ class CGAN(pl.LightningModule):
         self.history: list[dict] = []  # the probe's figures, epoch by epoch
 
     @classmethod
-    def from_config(cls, cfg: Config, n_classes: int, seed: int) -> "CGAN":
+    def from_config(cls, cfg: Config, n_classes: int, seed: int, spikes: tuple = ()) -> "CGAN":
+        """``spikes``: the group's (codec.spikes_of), when ``model.spike_share`` asks for them."""
         t = cfg.train
         return cls(as_dict(cfg.model), t.lr_g, t.lr_d, list(t.betas), t.n_critic, cfg.encoding.layout, n_classes, seed,
-                   t.select, t.patience)
+                   t.select, t.patience, [list(s) for s in spikes])
 
     @property
     def kept(self) -> torch.nn.Module:
@@ -73,7 +74,7 @@ class CGAN(pl.LightningModule):
     def _dequantize(self, real: torch.Tensor) -> torch.Tensor:
         """Spread each real level uniformly over its rounding bin (reflected at the edges); over
         99 % of it, so that float rounding never carries a value into the next bin."""
-        x = real + (torch.rand_like(real) * 2 - 1) * (0.99 * self.widths)
+        x = real + (torch.rand_like(real) * 2 - 1) * (0.99 * self.codec.spread(real, self.widths))
         x = torch.where(x < -1, -2 - x, x)
         return torch.where(x > 1, 2 - x, x)
 

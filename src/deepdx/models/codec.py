@@ -15,6 +15,16 @@ output becomes a voice.  Two representations, chosen by ``model.arch``:
     its softmax (``temperature`` sharpens or flattens it; 0 takes the most likely; the named
     heads are not flattened).
 
+    ``spikes``: levels with a value that many real voices hold exactly (an operator's
+    level 4 at 0, a pitch level at 50, a detune at 7: see :func:`spikes_of`) get a gate
+    as well, a two-way choice between that value, exactly, and the tanh output (the
+    spike-and-slab of tabular generators: a tanh output alone smears the spike over its
+    neighbours).  A gate takes its more likely side, without noise, in training and in
+    sampling alike, so that a voice's spikes follow from its noise vector and go together
+    as in real voices (sampled independently, each its own coin, they did not: see README).
+    The discriminator sees the gate's one-hot beside the level; real levels at their spike
+    are not dequantised.
+
 Both: ``encode`` (parameters -> the discriminator's input), ``finish`` (raw generator output
 -> the same space), ``decode`` (that space -> valid parameters), ``widths`` (half the gap
 between neighbouring values of each level, for dequantising real voices) and
@@ -59,6 +69,9 @@ class Grid:
     def sample(self, raw: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.finish(raw)
 
+    def spread(self, x: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+        return widths
+
     def set_algorithm(self, x: torch.Tensor, algorithm: torch.Tensor) -> torch.Tensor:
         """``algorithm``: stored values 0-31."""
         x = x.clone()
@@ -72,22 +85,50 @@ def values(x, top):
     return (x.clip(-1, 1) + 1) / 2 * top
 
 
+def _categorical(max_choices: int, choices: tuple[str, ...]) -> np.ndarray:
+    """Which sound parameters get a softmax head (see Heads)."""
+    choice = _VALUES <= max_choices
+    for name in choices:
+        named = np.array([n == name or (n[:2] == "op" and n[4:] == name) for n in _NAMES])
+        if not named.any():
+            raise DeepDXError(f"model.choices: no DX7 sound parameter is called {name!r}")
+        choice |= named
+    return choice
+
+
+def spikes_of(params: np.ndarray, max_choices: int, choices: tuple[str, ...], share: float) -> tuple[tuple[int, int], ...]:
+    """The spikes of ``Heads``: each tanh-headed level (the algorithm aside: it is asked for)
+    whose most common value in ``params`` (N x 145 or more) is held by at least ``share`` of
+    the voices, as (parameter index, that value); ``share`` 0: none."""
+    if share <= 0:
+        return ()
+    out = []
+    for p in np.flatnonzero(~_categorical(max_choices, choices)):
+        counts = np.bincount(np.asarray(params)[:, p].astype(np.int64), minlength=int(_VALUES[p]))
+        if p != _ALG and counts.max() >= share * len(params):
+            out.append((int(p), int(counts.argmax())))
+    return tuple(out)
+
+
 class Heads:
-    def __init__(self, max_choices: int, choices: tuple[str, ...] = ()):
+    def __init__(self, max_choices: int, choices: tuple[str, ...] = (), spikes: tuple[tuple[int, int], ...] = ()):
         """``choices``: parameters that get a softmax head whatever their number of values, by
-        name (``transpose``) or by an operator parameter's name without its ``opN_`` (``freq_coarse``)."""
+        name (``transpose``) or by an operator parameter's name without its ``opN_`` (``freq_coarse``);
+        ``spikes``: (parameter index, value) pairs of tanh-headed levels that get a gate (spikes_of)."""
         self.max_choices = max_choices
-        choice = _VALUES <= max_choices
-        for name in choices:
-            named = np.array([n == name or (n[:2] == "op" and n[4:] == name) for n in _NAMES])
-            if not named.any():
-                raise DeepDXError(f"model.choices: no DX7 sound parameter is called {name!r}")
-            choice |= named
+        choice = _categorical(max_choices, choices)
         self.continuous = np.flatnonzero(~choice)  # parameter indices with a tanh head
         self.categorical = np.flatnonzero(choice)  # ... with a softmax head
-        self.sizes = _VALUES[self.categorical]
+        where = {int(p): i for i, p in enumerate(self.continuous)}
+        if any(p not in where or p == _ALG or not 0 <= v < _VALUES[p] for p, v in spikes):
+            raise DeepDXError(f"spikes: not levels with a tanh head, or values out of range: {spikes}")
+        self.spiked = np.array([where[p] for p, _ in spikes], dtype=np.int64)  # columns of the gated levels
+        self.spike_values = np.array([v for _, v in spikes], dtype=np.int64)
+        self.spike_at = torch.tensor([2 * v / MAX[p] - 1 for p, v in spikes], dtype=torch.float32)  # encoded
+        self.sizes = np.concatenate([_VALUES[self.categorical], np.full(len(spikes), 2)]).astype(np.int64)
         n_cont = len(self.continuous)
         self.starts = n_cont + np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+        self._gates = self.starts[len(self.categorical):]  # each gate's first column: "at the spike"
         self.width = int(n_cont + self.sizes.sum())
         self.shape = (self.width,)
         widths = np.zeros(self.width, dtype=np.float32)
@@ -95,9 +136,12 @@ class Heads:
         self.widths = torch.from_numpy(widths)
         # the softmax blocks in bundles of one size: each bundle a (blocks, size) table of its
         # columns, sampled in one vectorised call without padding a block to a bigger one's size
+        sizes = self.sizes[:len(self.categorical)]
         self._bundles = [(blocks, torch.from_numpy(self.starts[blocks][:, None] + np.arange(size)))
-                         for size in np.unique(self.sizes) for blocks in [np.flatnonzero(self.sizes == size)]]
-        joined = np.concatenate([cols.numpy().ravel() for _, cols in self._bundles] or [np.zeros(0, np.int64)])
+                         for size in np.unique(sizes) for blocks in [np.flatnonzero(sizes == size)]]
+        self._gate_cols = torch.from_numpy(self._gates[:, None] + np.arange(2))  # (gates, 2)
+        cols = [c for _, c in self._bundles] + [self._gate_cols]
+        joined = np.concatenate([c.numpy().ravel() for c in cols] or [np.zeros(0, np.int64)])
         self._order = torch.from_numpy(np.argsort(joined))  # the bundles' columns back into codec order
 
     def encode(self, params: np.ndarray) -> np.ndarray:
@@ -105,7 +149,9 @@ class Heads:
         x = np.zeros((len(sound), self.width), dtype=np.float32)
         x[:, :len(self.continuous)] = 2 * sound[:, self.continuous] / MAX[self.continuous] - 1
         rows = np.arange(len(sound))[:, None]
-        x[rows, self.starts[None, :] + sound[:, self.categorical]] = 1
+        picks = [sound[:, self.categorical]]  # choice blocks: the value; gates: 0 at the spike, else 1
+        picks.append(sound[:, self.continuous[self.spiked]] != self.spike_values[None, :])
+        x[rows, self.starts[None, :] + np.concatenate(picks, axis=1)] = 1
         return x
 
     def decode(self, x: np.ndarray) -> np.ndarray:
@@ -113,25 +159,52 @@ class Heads:
         out = np.zeros((len(x), N_SOUND_PARAMS), dtype=np.uint8)
         n_cont = len(self.continuous)
         out[:, self.continuous] = np.rint(values(x[:, :n_cont], MAX[self.continuous]))
-        for blocks, cols in self._bundles:
+        for blocks, cols in self._bundles:  # (gates are read through their level, see _join)
             out[:, self.categorical[blocks]] = x[:, cols.numpy()].argmax(-1)
         return out
 
-    def _join(self, raw: torch.Tensor, probs: list[torch.Tensor]) -> torch.Tensor:
-        """tanh levels, then each bundle's (N, blocks, size) probabilities put back in codec order."""
-        cat = torch.cat([p.flatten(1) for p in probs], dim=1) if probs else raw[:, :0]
-        return torch.cat([torch.tanh(raw[:, :len(self.continuous)]), cat[:, self._order.to(raw.device)]], dim=1)
+    def _gate(self, raw: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
+        """The gates' (N, gates, 2) one-hots: each the more likely side, no noise (the voice's
+        spikes follow from its noise vector, so they can go together as in real voices);
+        straight through, the gradient of the softmax."""
+        logits = raw[:, self._gate_cols.to(raw.device)]
+        soft = torch.softmax(logits / tau, dim=-1)
+        return F.one_hot(logits.argmax(-1), 2).to(raw.dtype) + (soft - soft.detach())  # exactly one-hot forward
+
+    def _join(self, raw: torch.Tensor, probs: list[torch.Tensor], tau: float = 1.0) -> torch.Tensor:
+        """tanh levels, then each bundle's (N, blocks, size) probabilities and the gates put
+        back in codec order; a gated level is its spike where its gate says so (straight
+        through: the gate's gradient flows to both sides)."""
+        probs = [*probs, self._gate(raw, tau)]
+        cat = torch.cat([p.flatten(1) for p in probs], dim=1)
+        cat = cat[:, self._order.to(raw.device)]
+        levels = torch.tanh(raw[:, :len(self.continuous)])
+        if len(self.spiked):
+            n_cont, spiked = len(self.continuous), torch.from_numpy(self.spiked).to(raw.device)
+            at = cat[:, torch.from_numpy(self._gates - n_cont).to(raw.device)]
+            levels = levels.index_copy(1, spiked, at * self.spike_at.to(raw.device) + (1 - at) * levels[:, spiked])
+        return torch.cat([levels, cat], dim=1)
+
+    def spread(self, x: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+        """``widths`` (the dequantising half-gaps) for each voice of ``x``: none where a level
+        sits at its spike, since a generated one sits there exactly."""
+        if not len(self.spiked):
+            return widths
+        at = x[:, torch.from_numpy(self._gates).to(x.device)]
+        spiked = torch.from_numpy(self.spiked).to(x.device)
+        return widths.expand_as(x).index_copy(1, spiked, widths[spiked] * (1 - at))
 
     def finish(self, raw: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
         """Training: choices as straight-through Gumbel-softmax one-hots (hard forward, soft gradients)."""
         return self._join(raw, [F.gumbel_softmax(raw[:, cols.to(raw.device)], tau=tau, hard=True, dim=-1)
-                                for _, cols in self._bundles])
+                                for _, cols in self._bundles], tau)
 
     def sample(self, raw: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """Generation: each choice drawn from softmax(logits / temperature) (0: the most likely).
         Above 1 the temperature flattens the small choices only (at most ``max_choices``
         values); the named ones (transpose) are never drawn looser than trained: flattened,
-        a 49-value transpose spreads voices over keys that real voices do not use."""
+        a 49-value transpose spreads voices over keys that real voices do not use.  The
+        gates take their more likely side, as in training."""
         picks = []
         for _, cols in self._bundles:
             logits = raw[:, cols.to(raw.device)]
@@ -156,5 +229,6 @@ class Heads:
 
 
 @cache  # one codec per shape: a CGAN asks for it from its nets, its probe and its checks
-def codec_of(arch: str, layout: str, max_choices: int, choices: tuple[str, ...] = ()) -> Grid | Heads:
-    return Grid(layout) if arch == "conv" else Heads(max_choices, choices)
+def codec_of(arch: str, layout: str, max_choices: int, choices: tuple[str, ...] = (),
+             spikes: tuple[tuple[int, int], ...] = ()) -> Grid | Heads:
+    return Grid(layout) if arch == "conv" else Heads(max_choices, choices, spikes)

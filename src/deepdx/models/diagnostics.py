@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..distances import mean_pairwise, nearest, nearest_other, normalise, prdc
+from ..distances import kth, mean_pairwise, nearest, nearest_other, normalise, own_distances, prdc
 from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..errors import DeepDXError
 
@@ -67,9 +67,10 @@ class CollapseProbe:
     def __call__(self, samples: np.ndarray, category: np.ndarray) -> dict[str, float]:
         x = normalise(samples)
         distinct = len(np.unique(np.asarray(samples)[:, :N_SOUND_PARAMS], axis=0)) / len(x)
-        near = float((nearest_other(x) < self.threshold).mean())
+        own = own_distances(x)  # once, for near-duplicates and the samples' PRDC radii
+        near = float((kth(own, 1) < self.threshold).mean())
         out = {"distinct": distinct, "near_dup_rate": near, "diversity": self.diversity(x, np.asarray(category)),
-               **prdc(self.reference, x, self.k, self.radius)}
+               **prdc(self.reference, x, self.k, self.radius, kth(own, self.k))}
         if self.ceiling is not None:
             out["balanced"] = min(out[m] / self.ceiling[m] for m in PRDC if self.ceiling[m] > 0)
             out["memorisation"] = float((nearest(x, self.train) <= self.memo_threshold).mean())

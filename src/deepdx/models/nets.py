@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..config import ARCHS, CONDITIONING, D_NORMS, G_NORMS, LAYOUTS, ModelConfig, check_choice
+from ..config import ARCHS, CONDITIONING, D_NORMS, G_NORMS, LAYOUTS, ModelConfig, check_choice, knob_ok
 from ..errors import DeepDXError
 from .codec import codec_of
 from .sound import SoundFeatures
@@ -70,9 +70,11 @@ class Architecture:
     sound_features: bool = False  # absent from generator files of before it: the generator is the same
     choices: tuple[str, ...] = ()  # mlp: parameters with a softmax head beyond max_choices (codec.Heads)
     sound_roles: bool = False  # the sound features' amplitudes by role (carrier, modulator); absent before it
+    spikes: tuple[tuple[int, int], ...] = ()  # mlp: gated levels, (parameter, value) (codec.spikes_of); absent before them
 
     @classmethod
-    def of(cls, model: ModelConfig, n_classes: int, layout: str) -> "Architecture":
+    def of(cls, model: ModelConfig, n_classes: int, layout: str, spikes: tuple = ()) -> "Architecture":
+        """``spikes``: found in the group's training voices (codec.spikes_of), mlp only."""
         n = model.layers
         arch = cls(arch=model.arch, layout=layout, max_choices=model.max_choices, latent=model.latent,
                    n_classes=n_classes, embed=model.embed, algorithm_embed=model.algorithm_embed,
@@ -83,7 +85,7 @@ class Architecture:
                    d_channels=tuple(model.d_channels or [max(1, model.channels // 2)] + [model.channels] * (n - 1)),
                    stride=model.stride, features=model.features, slope=model.slope, g_norm=model.g_norm,
                    d_norm=model.d_norm, conditional=model.conditional, minibatch_std=model.minibatch_std,
-                   choices=tuple(model.choices))
+                   choices=tuple(model.choices), spikes=tuple(tuple(int(v) for v in s) for s in spikes))
         fit = arch.sound_features_fit
         arch = replace(arch, sound_features=model.sound_features and fit(),
                        sound_roles=model.sound_features and model.sound_roles and fit(roles=True))
@@ -110,7 +112,10 @@ class Architecture:
             raise DeepDXError("model.sound_roles needs model.sound_features and the algorithm as a tanh output "
                               "(not in model.choices)")
         if self.arch == "mlp":
+            self.codec()  # refuses spikes that are not levels with a tanh head
             return
+        if self.spikes:
+            raise DeepDXError("spikes are gates of the mlp's heads; arch conv has none")
         if len(self.g_kernels) != len(self.g_channels) or len(self.d_kernels) != len(self.d_channels):
             raise DeepDXError("each layer needs a kernel size and a channel count: the lists must be as long")
         for kernels in (self.g_kernels, self.d_kernels):
@@ -119,7 +124,7 @@ class Architecture:
                 raise DeepDXError(f"{len(kernels)} layers of stride {self.stride} do not divide 16 into whole cells")
 
     def codec(self):
-        return codec_of(self.arch, self.layout, self.max_choices, self.choices)
+        return codec_of(self.arch, self.layout, self.max_choices, self.choices, self.spikes)
 
     def sound_features_fit(self, roles: bool = False) -> bool:
         """Whether the representation carries what SoundFeatures reads (levels, coarse and fine
@@ -128,7 +133,7 @@ class Architecture:
         return sound_readable(self.codec(), roles)
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return {k: _lists(v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Architecture":
@@ -136,9 +141,17 @@ class Architecture:
         missing = [f.name for f in fields(cls) if f.name not in values and f.default is MISSING]
         if missing:
             raise DeepDXError(f"architecture lacks {missing}")
-        arch = cls(**{n: tuple(values[n]) if isinstance(values[n], list) else values[n] for n in names})
+        arch = cls(**{n: _tuples(values[n]) for n in names})
         arch.check()
         return arch
+
+
+def _lists(v):
+    return [_lists(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+
+def _tuples(v):
+    return tuple(_tuples(x) for x in v) if isinstance(v, (list, tuple)) else v
 
 
 def _padding(kernel: int, stride: int) -> tuple[int, int]:
@@ -276,6 +289,11 @@ class VoiceGenerator(nn.Module):
         self.codec = cfg.codec()
         self.temperature, self.truncation = float(temperature), float(truncation)
 
+    def knobs(self, temperature: float | None = None, truncation: float | None = None) -> tuple[float, float]:
+        """(temperature, truncation) as sampling uses them: the given ones, None the generator's own."""
+        return (self.temperature if temperature is None else temperature,
+                self.truncation if truncation is None else truncation)
+
     @torch.no_grad()
     def sample(self, category: torch.Tensor, algorithm: torch.Tensor, generator: torch.Generator | None = None,
                temperature: float | None = None, truncation: float | None = None) -> np.ndarray:
@@ -283,8 +301,7 @@ class VoiceGenerator(nn.Module):
         them when it was trained so, and they are written into the voices either way);
         ``truncation`` < 1 shrinks the noise towards its mean, ``temperature`` sharpens (< 1)
         or flattens (> 1) the choices: both trade variety for typicality (None: the generator's own)."""
-        temperature = self.temperature if temperature is None else temperature
-        truncation = self.truncation if truncation is None else truncation
+        temperature, truncation = self.knobs(temperature, truncation)
         z = torch.randn(len(category), self.cfg.latent, generator=generator) * truncation
         x = self.codec.sample(self.G(z, category, algorithm), temperature, generator)
         return self.codec.decode(self.codec.set_algorithm(x, algorithm).numpy())
@@ -297,7 +314,7 @@ def load_generator(path: str | Path) -> VoiceGenerator:
         state = torch.load(path, map_location="cpu", weights_only=True)
         # how to sample (deepdx.models.calibrate); absent from files of before it: 1 and 1
         sampling = {k: float(v) for k, v in state.get("sampling", {}).items() if k in ("temperature", "truncation")}
-        if not all(0 <= v <= 10 for v in sampling.values()):
+        if not all(knob_ok(v) for v in sampling.values()):
             raise DeepDXError(f"sampling knobs out of range: {sampling}")
         model = VoiceGenerator(Architecture.from_dict(state["net"]), **sampling)
         model.G.load_state_dict(state["generator"])

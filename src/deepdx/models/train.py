@@ -32,6 +32,7 @@ from ..files import replacing
 from ..tracking import ensure_experiment, tracking_uri
 from .calibrate import calibrate
 from .cgan import CGAN
+from .codec import spikes_of
 from .data import GroupDataModule
 from .diagnostics import CollapseProbe
 from .nets import VoiceGenerator
@@ -165,9 +166,12 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
 
     torch.set_num_threads(cfg.train.threads)  # on CPU the weights depend on it (see TrainConfig)
     pl.seed_everything(seed, workers=True, verbose=False)
-    module = CGAN.from_config(cfg, len(categories), seed)
-    data = GroupDataModule(split_dir, group, module.codec, cfg.train.batch_size, cfg.train.limit, seed)
+    data = GroupDataModule(split_dir, group, None, cfg.train.batch_size, cfg.train.limit, seed)
     data.setup()
+    m = cfg.model
+    spikes = spikes_of(data.train["params"], m.max_choices, tuple(m.choices), m.spike_share) if m.arch == "mlp" else ()
+    module = CGAN.from_config(cfg, len(categories), seed, spikes)
+    data.codec = module.codec  # encodes the voices as the nets see them, gates and all
     module.probe = CollapseProbe(data.validation["params"], data.validation["category"], data.train["params"],
                                  data.train["category"], seed=seed)
 
@@ -195,7 +199,7 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
     c = cfg.train.calibrate  # how the kept generator samples, chosen on validation voices too
     best, calibration = calibrate(generator, module.probe, c.temperatures, c.truncations, c.draws, seed)
     generator.temperature, generator.truncation = best["temperature"], best["truncation"]
-    exported["sampling"] = {"temperature": best["temperature"], "truncation": best["truncation"]}
+    exported["sampling"] = dict(zip(("temperature", "truncation"), generator.knobs()))
     torch.save(exported, out / "generator.pt")
     bank = sample_bank(generator, categories, algorithms, seed)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

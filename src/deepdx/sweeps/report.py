@@ -4,7 +4,9 @@ through MLflow's search API, averaged over seeds, tabled and plotted.
 Each training run logs its validation probe every epoch (``probe/precision`` ...
 ``probe/balanced``, see deepdx.models.cgan); a run's figures here are those of the epoch that
 training kept (``train.select``: the best ``balanced`` or ``coverage`` epoch, or the last),
-found from those histories as training found it.  The knobs of a sweep are the keys its jobs
+found from those histories as training found it; for a run calibrated after training
+(``train.calibrate``), its ``sampled/*`` figures instead: the kept generator at the sampling
+knobs calibration chose, which is also what the run returned to its sweeper.  The knobs of a sweep are the keys its jobs
 were given (the ``overrides`` tag that pipeline/train.py sets) whose values differ between
 runs; ``seed`` is never a knob: runs that differ only by seed are one setting, averaged.
 
@@ -35,7 +37,7 @@ class Run:
     status: str
     params: dict[str, str]
     swept: dict[str, str]  # the job's own overrides that can be knobs
-    kept: dict[str, float]  # the kept epoch's validation figures
+    kept: dict[str, float]  # the kept generator's validation figures (as calibrated, when it was)
 
 
 def kept_epoch(history: dict[str, list[float]], select: str) -> int:
@@ -64,6 +66,8 @@ def load_runs(uri: str, experiments: list[str], sweep: str | None = None) -> lis
                        for m in METRICS}
             epoch = kept_epoch(history, r.data.params.get("train.select", "last"))
             kept = {m: history[f"probe/{m}"][epoch] for m in METRICS if 0 <= epoch < len(history[f"probe/{m}"])}
+            sampled = {m: r.data.metrics[f"sampled/{m}"] for m in METRICS if f"sampled/{m}" in r.data.metrics}
+            kept = sampled or kept
             swept = {k: v for k, v in overrides(untag(r.data.tags.get("overrides", ""))).items()
                      if k not in NOT_KNOBS and not k.startswith(NOT_KNOB_PREFIXES)}
             runs.append(Run(r.info.status, dict(r.data.params), swept, kept))
