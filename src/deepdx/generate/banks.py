@@ -77,8 +77,7 @@ def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out
         counts["voices"] += n_banks * BANK_VOICES
         counts["repaired"] += sum(1 for f in made.fix if f)
         counts["unrepaired_problems"] += sum(1 for p, f in zip(made.problem, made.fix) if p and not f)
-    sampling = {str(g): dict(zip(("temperature", "truncation"), m.knobs(temperature, truncation)))  # None: calibrated
-                for g, m in enumerate(models.generators)}
+    sampling = {str(g): m.sampling(temperature, truncation) for g, m in enumerate(models.generators)}  # None: calibrated
     report = {**counts, "routing": routing, "sampling": sampling,
               "repair": bool(repair_cfg and repair_cfg.enabled),
               "problems_found": sum(1 for row in rows if row["problem"])}

@@ -100,7 +100,7 @@ def spikes_of(params: np.ndarray, max_choices: int, choices: tuple[str, ...], sh
     """The spikes of ``Heads``: each tanh-headed level (the algorithm aside: it is asked for)
     whose most common value in ``params`` (N x 145 or more) is held by at least ``share`` of
     the voices, as (parameter index, that value); ``share`` 0: none."""
-    if share <= 0:
+    if share <= 0 or not len(params):
         return ()
     out = []
     for p in np.flatnonzero(~_categorical(max_choices, choices)):
@@ -120,14 +120,15 @@ class Heads:
         self.continuous = np.flatnonzero(~choice)  # parameter indices with a tanh head
         self.categorical = np.flatnonzero(choice)  # ... with a softmax head
         where = {int(p): i for i, p in enumerate(self.continuous)}
-        if any(p not in where or p == _ALG or not 0 <= v < _VALUES[p] for p, v in spikes):
-            raise DeepDXError(f"spikes: not levels with a tanh head, or values out of range: {spikes}")
+        bad = any(p not in where or p == _ALG or not 0 <= v < _VALUES[p] for p, v in spikes)
+        if bad or len({p for p, _ in spikes}) < len(spikes):
+            raise DeepDXError(f"spikes: not levels with a tanh head, a level twice, or values out of range: {spikes}")
         self.spiked = np.array([where[p] for p, _ in spikes], dtype=np.int64)  # columns of the gated levels
         self.spike_values = np.array([v for _, v in spikes], dtype=np.int64)
         self.spike_at = torch.tensor([2 * v / MAX[p] - 1 for p, v in spikes], dtype=torch.float32)  # encoded
         self.sizes = np.concatenate([_VALUES[self.categorical], np.full(len(spikes), 2)]).astype(np.int64)
         n_cont = len(self.continuous)
-        self.starts = n_cont + np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+        self.starts = n_cont + np.concatenate([[0], np.cumsum(self.sizes)])[:len(self.sizes)].astype(np.int64)
         self._gates = self.starts[len(self.categorical):]  # each gate's first column: "at the spike"
         self.width = int(n_cont + self.sizes.sum())
         self.shape = (self.width,)
@@ -141,7 +142,7 @@ class Heads:
                          for size in np.unique(sizes) for blocks in [np.flatnonzero(sizes == size)]]
         self._gate_cols = torch.from_numpy(self._gates[:, None] + np.arange(2))  # (gates, 2)
         cols = [c for _, c in self._bundles] + [self._gate_cols]
-        joined = np.concatenate([c.numpy().ravel() for c in cols] or [np.zeros(0, np.int64)])
+        joined = np.concatenate([c.numpy().ravel() for c in cols])  # the gates' (maybe empty) table is always there
         self._order = torch.from_numpy(np.argsort(joined))  # the bundles' columns back into codec order
 
     def encode(self, params: np.ndarray) -> np.ndarray:
@@ -182,7 +183,7 @@ class Heads:
         if len(self.spiked):
             n_cont, spiked = len(self.continuous), torch.from_numpy(self.spiked).to(raw.device)
             at = cat[:, torch.from_numpy(self._gates - n_cont).to(raw.device)]
-            levels = levels.index_copy(1, spiked, at * self.spike_at.to(raw.device) + (1 - at) * levels[:, spiked])
+            levels = levels.index_copy(1, spiked, at * self.spike_at.to(raw) + (1 - at) * levels[:, spiked])
         return torch.cat([levels, cat], dim=1)
 
     def spread(self, x: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:

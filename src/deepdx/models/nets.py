@@ -294,6 +294,10 @@ class VoiceGenerator(nn.Module):
         return (self.temperature if temperature is None else temperature,
                 self.truncation if truncation is None else truncation)
 
+    def sampling(self, temperature: float | None = None, truncation: float | None = None) -> dict[str, float]:
+        """The same as {"temperature": ..., "truncation": ...}: what generator files and reports keep."""
+        return dict(zip(("temperature", "truncation"), self.knobs(temperature, truncation)))
+
     @torch.no_grad()
     def sample(self, category: torch.Tensor, algorithm: torch.Tensor, generator: torch.Generator | None = None,
                temperature: float | None = None, truncation: float | None = None) -> np.ndarray:

@@ -199,7 +199,7 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
     c = cfg.train.calibrate  # how the kept generator samples, chosen on validation voices too
     best, calibration = calibrate(generator, module.probe, c.temperatures, c.truncations, c.draws, seed)
     generator.temperature, generator.truncation = best["temperature"], best["truncation"]
-    exported["sampling"] = dict(zip(("temperature", "truncation"), generator.knobs()))
+    exported["sampling"] = generator.sampling()
     torch.save(exported, out / "generator.pt")
     bank = sample_bank(generator, categories, algorithms, seed)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

@@ -66,8 +66,7 @@ def load_runs(uri: str, experiments: list[str], sweep: str | None = None) -> lis
                        for m in METRICS}
             epoch = kept_epoch(history, r.data.params.get("train.select", "last"))
             kept = {m: history[f"probe/{m}"][epoch] for m in METRICS if 0 <= epoch < len(history[f"probe/{m}"])}
-            sampled = {m: r.data.metrics[f"sampled/{m}"] for m in METRICS if f"sampled/{m}" in r.data.metrics}
-            kept = sampled or kept
+            kept.update({m: r.data.metrics[f"sampled/{m}"] for m in METRICS if f"sampled/{m}" in r.data.metrics})
             swept = {k: v for k, v in overrides(untag(r.data.tags.get("overrides", ""))).items()
                      if k not in NOT_KNOBS and not k.startswith(NOT_KNOB_PREFIXES)}
             runs.append(Run(r.info.status, dict(r.data.params), swept, kept))
