@@ -249,6 +249,41 @@ def test_a_few_discriminator_steps_lower_its_loss_on_real_data(corpus_or_random)
     assert losses[-1] < 0.5 * losses[0]
 
 
+def first_discriminator_losses(*overrides: str, batches: int = 1, per_epoch: int = 100) -> list[float]:
+    """The discriminator's loss on each of the first ``batches`` training steps of a small
+    CGAN (epochs of ``per_epoch`` batches), its optimisers driven by hand (no Trainer); the
+    same weights and noise for any overrides."""
+    torch.manual_seed(0)
+    module = cgan("model.hidden=32", "model.dequantize=false", *overrides)
+    opts = module.configure_optimizers()
+    module.optimizers = lambda: opts
+    module.manual_backward = lambda loss: loss.backward()
+    losses = []
+    module.log = lambda name, value, **kw: losses.append(float(value)) if name == "d_loss" else None
+    voices = random_voices(64)
+    real = torch.from_numpy(module.codec.encode(voices))
+    c, a = torch.zeros(64, dtype=torch.long), torch.from_numpy(voices[:, INDEX["algorithm"]].astype(np.int64))
+    for i in range(batches):
+        torch.manual_seed(100 + i)
+        module.training_step((real, c, a), i % per_epoch)
+    return losses
+
+
+def test_lazy_r1_penalises_every_kth_batch_weighted_by_k(monkeypatch):
+    without = first_discriminator_losses("model.r1=0")[0]
+    every = first_discriminator_losses("model.r1=1")[0]
+    lazy = first_discriminator_losses("model.r1=1", "model.r1_every=4")[0]
+    assert every > without and lazy - without == pytest.approx(4 * (every - without), rel=1e-4)
+
+    calls = []
+    grad = torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", lambda *a, **kw: calls.append(1) or grad(*a, **kw))
+    first_discriminator_losses("model.r1=1", "model.r1_every=4", batches=8, per_epoch=3)
+    assert len(calls) == 2  # batches 0 and 4, counted across epochs (batch_idx restarts each epoch)
+    with pytest.raises(DeepDXError, match="r1_every"):
+        ModelConfig(r1_every=0)
+
+
 def test_probe_scores_collapse_below_diversity():
     real, cat = random_voices(400, seed=1), np.arange(400) % 4
     probe = CollapseProbe(real[:200], cat[:200])

@@ -46,6 +46,7 @@ class CGAN(pl.LightningModule):
         self.probe: CollapseProbe | None = None
         self.best: dict = {"score": -np.inf, "epoch": -1, "generator": None}
         self.history: list[dict] = []  # the probe's figures, epoch by epoch
+        self.d_steps = 0  # discriminator steps so far, across epochs (lazy R1 counts them)
 
     @classmethod
     def from_config(cls, cfg: Config, n_classes: int, seed: int, spikes: tuple = ()) -> "CGAN":
@@ -87,7 +88,9 @@ class CGAN(pl.LightningModule):
         kind, latent = self.model_cfg.loss, self.net_cfg.latent
 
         fake = self(torch.randn(len(real), latent, device=self.device), category, algorithm).detach()
-        r1 = self.model_cfg.r1
+        every = self.model_cfg.r1_every  # lazy R1 (Karras et al. 2020): every this many batches, weighted by it
+        r1 = self.model_cfg.r1 * every if self.d_steps % every == 0 else 0.0
+        self.d_steps += 1
         if r1:
             real = real.requires_grad_(True)
         real_score = self.D(real, category, algorithm)
@@ -163,12 +166,14 @@ class CGAN(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["torch_rng_state"] = torch.get_rng_state()
         checkpoint["best"] = self.best
+        checkpoint["d_steps"] = self.d_steps
         checkpoint["history"] = self.history
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "torch_rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["torch_rng_state"])
         self.best = checkpoint.get("best", self.best)
+        self.d_steps = checkpoint.get("d_steps", self.d_steps)
         self.history = checkpoint.get("history", self.history)
 
     def export(self) -> dict:

@@ -125,11 +125,13 @@ class Heads:
             raise DeepDXError(f"spikes: not levels with a tanh head, a level twice, or values out of range: {spikes}")
         self.spiked = np.array([where[p] for p, _ in spikes], dtype=np.int64)  # columns of the gated levels
         self.spike_values = np.array([v for _, v in spikes], dtype=np.int64)
-        self.spike_at = torch.tensor([2 * v / MAX[p] - 1 for p, v in spikes], dtype=torch.float32)  # encoded
+        self.spike_at = torch.from_numpy(2 * self.spike_values / MAX[self.continuous[self.spiked]] - 1).float()  # encoded
         self.sizes = np.concatenate([_VALUES[self.categorical], np.full(len(spikes), 2)]).astype(np.int64)
         n_cont = len(self.continuous)
         self.starts = n_cont + np.concatenate([[0], np.cumsum(self.sizes)])[:len(self.sizes)].astype(np.int64)
-        self._gates = self.starts[len(self.categorical):]  # each gate's first column: "at the spike"
+        # index tensors of the gates, built once (they are read on every training step)
+        self._spiked = torch.from_numpy(self.spiked)
+        self._gates = torch.from_numpy(self.starts[len(self.categorical):])  # each gate's first column: "at the spike"
         self.width = int(n_cont + self.sizes.sum())
         self.shape = (self.width,)
         widths = np.zeros(self.width, dtype=np.float32)
@@ -140,7 +142,8 @@ class Heads:
         sizes = self.sizes[:len(self.categorical)]
         self._bundles = [(blocks, torch.from_numpy(self.starts[blocks][:, None] + np.arange(size)))
                          for size in np.unique(sizes) for blocks in [np.flatnonzero(sizes == size)]]
-        self._gate_cols = torch.from_numpy(self._gates[:, None] + np.arange(2))  # (gates, 2)
+        self._gate_cols = self._gates[:, None] + torch.arange(2)  # (gates, 2)
+        self._gates_joined = self._gates - n_cont  # ... among the columns after the levels
         cols = [c for _, c in self._bundles] + [self._gate_cols]
         joined = np.concatenate([c.numpy().ravel() for c in cols])  # the gates' (maybe empty) table is always there
         self._order = torch.from_numpy(np.argsort(joined))  # the bundles' columns back into codec order
@@ -181,8 +184,8 @@ class Heads:
         cat = cat[:, self._order.to(raw.device)]
         levels = torch.tanh(raw[:, :len(self.continuous)])
         if len(self.spiked):
-            n_cont, spiked = len(self.continuous), torch.from_numpy(self.spiked).to(raw.device)
-            at = cat[:, torch.from_numpy(self._gates - n_cont).to(raw.device)]
+            spiked = self._spiked.to(raw.device)
+            at = cat[:, self._gates_joined.to(raw.device)]
             levels = levels.index_copy(1, spiked, at * self.spike_at.to(raw) + (1 - at) * levels[:, spiked])
         return torch.cat([levels, cat], dim=1)
 
@@ -191,8 +194,8 @@ class Heads:
         sits at its spike, since a generated one sits there exactly."""
         if not len(self.spiked):
             return widths
-        at = x[:, torch.from_numpy(self._gates).to(x.device)]
-        spiked = torch.from_numpy(self.spiked).to(x.device)
+        at = x[:, self._gates.to(x.device)]
+        spiked = self._spiked.to(x.device)
         return widths.expand_as(x).index_copy(1, spiked, widths[spiked] * (1 - at))
 
     def finish(self, raw: torch.Tensor, tau: float = 1.0) -> torch.Tensor:

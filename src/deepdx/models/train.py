@@ -33,7 +33,7 @@ from ..tracking import ensure_experiment, tracking_uri
 from .calibrate import calibrate
 from .cgan import CGAN
 from .codec import spikes_of
-from .data import GroupDataModule
+from .data import GroupDataModule, load_group
 from .diagnostics import CollapseProbe
 from .nets import VoiceGenerator
 
@@ -166,12 +166,13 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
 
     torch.set_num_threads(cfg.train.threads)  # on CPU the weights depend on it (see TrainConfig)
     pl.seed_everything(seed, workers=True, verbose=False)
-    data = GroupDataModule(split_dir, group, None, cfg.train.batch_size, cfg.train.limit, seed)
-    data.setup()
-    m = cfg.model
-    spikes = spikes_of(data.train["params"], m.max_choices, tuple(m.choices), m.spike_share) if m.arch == "mlp" else ()
+    m, spikes = cfg.model, ()
+    if m.arch == "mlp":  # the training voices' spikes shape the codec (gates and all)
+        voices = load_group(split_dir, "train", group, cfg.train.limit, seed)["params"]
+        spikes = spikes_of(voices, m.max_choices, tuple(m.choices), m.spike_share)
     module = CGAN.from_config(cfg, len(categories), seed, spikes)
-    data.codec = module.codec  # encodes the voices as the nets see them, gates and all
+    data = GroupDataModule(split_dir, group, module.codec, cfg.train.batch_size, cfg.train.limit, seed)
+    data.setup()
     module.probe = CollapseProbe(data.validation["params"], data.validation["category"], data.train["params"],
                                  data.train["category"], seed=seed)
 
