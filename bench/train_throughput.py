@@ -21,20 +21,10 @@ from deepdx.config import as_dict, compose
 from deepdx.corpus.split import group_path
 from deepdx.corpus.table import write_table
 from deepdx.dx7.params import uniform_voices
-from deepdx.models.cgan import CGAN
+from deepdx.models.cgan import CGAN, without_lightning
 from deepdx.models.data import GroupDataModule
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def without_lightning(module: CGAN) -> CGAN:
-    """The module's own training step, driven by a plain loop: its optimisers and backward
-    passes handed over directly, logging switched off."""
-    opts = module.configure_optimizers()
-    module.optimizers = lambda: opts
-    module.manual_backward = lambda loss: loss.backward()
-    module.log = lambda *args, **kwargs: None
-    return module
 
 
 def matmul_peak(n: int = 2048, repeats: int = 10) -> float:

@@ -10,7 +10,7 @@ from deepdx.config import ModelConfig
 from deepdx.dx7.params import INDEX, MAX
 from deepdx.errors import DeepDXError
 from deepdx.models.diagnostics import CollapseProbe
-from deepdx.models.cgan import CGAN
+from deepdx.models.cgan import CGAN, without_lightning
 from deepdx.models.losses import d_loss
 from deepdx.models.codec import Grid, Heads, spikes_of
 from deepdx.models.nets import Architecture, Discriminator, Generator, load_generator
@@ -249,39 +249,46 @@ def test_a_few_discriminator_steps_lower_its_loss_on_real_data(corpus_or_random)
     assert losses[-1] < 0.5 * losses[0]
 
 
-def first_discriminator_losses(*overrides: str, batches: int = 1, per_epoch: int = 100) -> list[float]:
-    """The discriminator's loss on each of the first ``batches`` training steps of a small
-    CGAN (epochs of ``per_epoch`` batches), its optimisers driven by hand (no Trainer); the
-    same weights and noise for any overrides."""
+def first_losses(*overrides: str, batches: int = 1, per_epoch: int = 100) -> dict[str, list[float]]:
+    """The discriminator's and generator's losses on each of the first ``batches`` training
+    steps of a small CGAN (epochs of ``per_epoch`` batches), its optimisers driven by hand (no
+    Trainer); the same weights and noise for any overrides."""
     torch.manual_seed(0)
-    module = cgan("model.hidden=32", "model.dequantize=false", *overrides)
-    opts = module.configure_optimizers()
-    module.optimizers = lambda: opts
-    module.manual_backward = lambda loss: loss.backward()
-    losses = []
-    module.log = lambda name, value, **kw: losses.append(float(value)) if name == "d_loss" else None
+    module = without_lightning(cgan("model.hidden=32", "model.dequantize=false", *overrides))
     voices = random_voices(64)
     real = torch.from_numpy(module.codec.encode(voices))
     c, a = torch.zeros(64, dtype=torch.long), torch.from_numpy(voices[:, INDEX["algorithm"]].astype(np.int64))
     for i in range(batches):
         torch.manual_seed(100 + i)
         module.training_step((real, c, a), i % per_epoch)
-    return losses
+    return {name: [float(loss) for loss in values] for name, values in module.losses.items()}
 
 
 def test_lazy_r1_penalises_every_kth_batch_weighted_by_k(monkeypatch):
-    without = first_discriminator_losses("model.r1=0")[0]
-    every = first_discriminator_losses("model.r1=1")[0]
-    lazy = first_discriminator_losses("model.r1=1", "model.r1_every=4")[0]
+    without = first_losses("model.r1=0")["d_loss"][0]
+    every = first_losses("model.r1=1")["d_loss"][0]
+    lazy = first_losses("model.r1=1", "model.r1_every=4")["d_loss"][0]
     assert every > without and lazy - without == pytest.approx(4 * (every - without), rel=1e-4)
 
     calls = []
     grad = torch.autograd.grad
     monkeypatch.setattr(torch.autograd, "grad", lambda *a, **kw: calls.append(1) or grad(*a, **kw))
-    first_discriminator_losses("model.r1=1", "model.r1_every=4", batches=8, per_epoch=3)
+    first_losses("model.r1=1", "model.r1_every=4", batches=8, per_epoch=3)
     assert len(calls) == 2  # batches 0 and 4, counted across epochs (batch_idx restarts each epoch)
     with pytest.raises(DeepDXError, match="r1_every"):
         ModelConfig(r1_every=0)
+
+
+def test_mode_seeking_warmup_scales_the_term_by_the_steps_so_far():
+    full, half, quarter = (first_losses(f"model.mode_seeking_warmup={w}")["g_loss"][0] for w in (0, 2, 4))
+    assert full != half  # the first generator step: the term at 1/2 and 1/4 of its weight
+    assert full - half == pytest.approx(2 * (half - quarter), rel=1e-4)
+    module = cgan("model.mode_seeking_warmup=4")
+    for steps, weight in ((1, 0.125), (2, 0.25), (4, 0.5), (9, 0.5)):  # generator steps, across epochs
+        module.g_steps = steps
+        assert module._mode_seeking_weight() == weight
+    with pytest.raises(DeepDXError, match="mode_seeking_warmup"):
+        ModelConfig(mode_seeking_warmup=-1)
 
 
 def test_probe_scores_collapse_below_diversity():
@@ -325,6 +332,7 @@ def test_training_is_deterministic_and_tracked(split, tmp_path):
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     run = client.get_run(a["mlflow_run_id"])
     assert run.data.params["model.loss"] == "hinge" and "probe/coverage" in run.data.metrics
+    assert "d_loss" in run.data.metrics and "g_loss" in run.data.metrics  # logged once an epoch
     assert run.info.status == "FINISHED"
     artifacts = {f.path for f in client.list_artifacts(a["mlflow_run_id"])}
     assert artifacts == {"group0_sample.syx", "group0_grids.png", "group0_probe.png"}

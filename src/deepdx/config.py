@@ -180,6 +180,7 @@ class ModelConfig:
     r1: float = 1.0  # R1 penalty on real voices (Mescheder et al. 2018); 0: off
     r1_every: int = 1  # the penalty on every this many batches, weighted by it (lazy, as StyleGAN2's)
     mode_seeking: float = 0.5  # weight of the mode-seeking term (Mao et al. 2019): other noise, other voice; 0: off
+    mode_seeking_warmup: int = 0  # generator steps over which that weight rises from 0 (README: recall up, audio worse); 0: none
     dequantize: bool = True  # spread real levels over their rounding bins (deepdx.models.cgan)
     ema: float = 0.999  # the generator kept as an exponential moving average of its weights; 0: off
     sound_features: bool = True  # D also sees operator amplitudes and frequency ratios (mlp, max_choices < 32)
@@ -194,6 +195,8 @@ class ModelConfig:
         check_choice("model", "loss", self.loss, LOSSES)
         if self.r1_every < 1:
             raise DeepDXError(f"model.r1_every is a number of batches, at least 1; got {self.r1_every}")
+        if self.mode_seeking_warmup < 0:
+            raise DeepDXError(f"model.mode_seeking_warmup is a number of steps (0: none); got {self.mode_seeking_warmup}")
         if not 0 <= self.spike_share <= 1:
             raise DeepDXError(f"model.spike_share is a share of voices, 0 to 1 (0: no gates); got {self.spike_share}")
 

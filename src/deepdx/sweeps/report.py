@@ -121,7 +121,8 @@ def plot(rows: list[dict], out: Path, prefix: str = "") -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in rows[0] if k not in ("runs", "failed", "running") and k not in METRICS and not k.endswith("_sd")] if rows else []
+    keys = [k for k in rows[0] if k not in ("runs", "failed", "running") and k not in METRICS
+            and not k.endswith("_sd")] if rows else []
     paths = []
     for knob in [k for k in keys if all(_number(r[k]) is not None for r in rows)]:
         others = [k for k in keys if k != knob]
