@@ -140,7 +140,7 @@ class CGAN(pl.LightningModule):
                 kept.copy_(new)
 
     def on_train_epoch_end(self) -> None:
-        for name, values in self.losses.items():  # once an epoch: self.log on every step took 2.5 of 40 ms
+        for name, values in self.losses.items():  # once an epoch: self.log on every step cost about 0.8 ms (2 %)
             if values:
                 self.log(name, torch.stack(values).mean(), prog_bar=True)
             values.clear()
