@@ -67,10 +67,12 @@ def repaired(sound: np.ndarray, renderer, config: RepairConfig) -> np.ndarray:
 
 
 def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, classifier,
-            audio: AudioReference | None, memo_set: np.ndarray | None = None) -> dict:
-    """``memo_set``: what memorisation is measured on, when not ``sound`` (the real row's
-    training voices are memorised by definition; its level is the held-out voices')."""
-    memo = ref.memorisation(sound if memo_set is None else memo_set)
+            audio: AudioReference | None, unseen: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """``unseen``: voices and categories that memorisation and category fidelity are measured
+    on, when not ``sound``: the real row's training voices are memorised by definition, and the
+    classifier learnt (and labelled) them, so its levels are the held-out voices'."""
+    unseen_voices, unseen_category = (sound, category) if unseen is None else unseen
+    memo = ref.memorisation(unseen_voices)
     out = {"duplicate_rate": duplicate_rate(sound), "memorisation": memo, **ref.prdc(sound),
            "ndb": ref.ndb(sound), "frechet": ref.frechet(sound),
            "in_octaves": float(in_octaves(sound[:, INDEX["transpose"]]).mean())}
@@ -79,7 +81,7 @@ def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, clas
     if category is not None:
         out["diversity_by_category"] = div
         if classifier is not None:
-            out["category_fidelity"] = float((classifier.predict(classifier_features(sound)) == category).mean())
+            out["category_fidelity"] = float((classifier.predict(classifier_features(unseen_voices)) == unseen_category).mean())
     if audio is not None:
         out.update(audio.evaluate(with_blank_names(sound)))
     return out
@@ -115,21 +117,22 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
             del sets["cgan_repaired"]
         ref = Reference(data.train, data.held_out, seed=seed)
         aref = AudioReference(data.held_out, renderer, repair_cfg) if audio else None
-        results["groups"][str(g)] = {name: measure(ref, s, c, classifier, aref,
-                                                   data.held_out if name == "real" else None)
+        unseen = (data.held_out, data.held_out_category)
+        results["groups"][str(g)] = {name: measure(ref, s, c, classifier, aref, unseen if name == "real" else None)
                                      for name, (s, c) in sets.items()}
         for name, (s, c) in sets.items():
             pooled[name].append(s)
             pooled_cat[name].append(c if c is not None else np.full(len(s), -1))
     train = np.concatenate([d.train for d in groups])
-    held = np.concatenate([d.held_out for d in groups])
+    unseen = tuple(np.concatenate([getattr(d, k) for d in groups]) for k in ("held_out", "held_out_category"))
+    held = unseen[0]
     ref = Reference(train, held, seed=seed)
     aref = AudioReference(held, renderer, repair_cfg) if audio else None
     results["overall"] = {}
     for name in [r for r in REFERENCES if pooled[r]]:
         cats = np.concatenate(pooled_cat[name])
         results["overall"][name] = measure(ref, np.concatenate(pooled[name]), cats if (cats >= 0).all() else None,
-                                           classifier, aref, held if name == "real" else None)
+                                           classifier, aref, unseen if name == "real" else None)
     results["nearest_training_distance"] = {name: nearest(normalise(np.concatenate(pooled[name])), ref.train_f).tolist()
                                             for name in REFERENCES if pooled[name]}
     results["nearest_training_distance"]["held_out"] = nearest(ref.held_f, ref.train_f).tolist()
