@@ -70,7 +70,8 @@ def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, clas
             audio: AudioReference | None, unseen: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """``unseen``: voices and categories that memorisation and category fidelity are measured
     on, when not ``sound``: the real row's training voices are memorised by definition, and the
-    classifier learnt (and labelled) them, so its levels are the held-out voices'."""
+    classifier learnt them, so its levels are the held-out voices' (what a generator making
+    voices like the held-out ones would reach)."""
     unseen_voices, unseen_category = (sound, category) if unseen is None else unseen
     memo = ref.memorisation(unseen_voices)
     out = {"duplicate_rate": duplicate_rate(sound), "memorisation": memo, **ref.prdc(sound),
