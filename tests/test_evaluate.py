@@ -160,7 +160,7 @@ def test_held_out_subsets_are_seeded_and_capped(workdir):
 
 
 def test_evaluate_measures_every_reference_per_group_and_overall(evaluation):
-    _, groups, _, results = evaluation
+    _, groups, clf, results = evaluation
     assert set(results["groups"]) == {"0", "1"}
     for rows in [results["overall"], *results["groups"].values()]:
         assert list(rows) == list(REFERENCES)
