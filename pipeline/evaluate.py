@@ -15,10 +15,10 @@ from deepdx.tracking import log_evaluation
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 @stage
 def main(cfg: Config) -> None:
-    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json")
+    g = cfg.generate
+    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.sound, g.sound_check.candidates)
     groups = load_groups(cfg.data.split, models.routing["groups"], cfg.evaluate.max_voices, cfg.seed)
     classifier = load_classifier(cfg.data.classifier)  # the categorize stage's: judges category fidelity
-    g = cfg.generate
     results = evaluate(groups, models, classifier, cfg.seed, cfg.evaluate.audio, repair_cfg=g.repair,
                        temperature=g.temperature, truncation=g.truncation)
     plots(results, models.categories, cfg.data.evaluation)

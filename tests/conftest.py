@@ -160,6 +160,23 @@ def workdir(tmp_path_factory):
     return root
 
 
+def typical_sounds(workdir: Path, quantile: float = 0.5) -> Path:
+    """The sound stage's files for ``workdir``'s groups, fitted on their training voices; at
+    ``quantile`` 0.5 half of real voices lie beyond the limit, so the check has work to do."""
+    from deepdx.audio.render import Renderer
+    from deepdx.audio.typical import fit_group
+    from deepdx.corpus.split import group_path
+    from deepdx.corpus.table import read_table
+
+    out = workdir / f"sound{quantile}"
+    if not out.is_dir():
+        renderer = Renderer()
+        for g in range(len(GROUPS)):
+            voices = read_table(group_path(workdir / "split", "train", g))["params"]
+            fit_group(voices, renderer, quantile, 1000, seed=g).save(out / f"group{g}.npz")
+    return out
+
+
 def cgan(*overrides: str, n_classes: int = 8, seed: int = 0):
     """A CGAN built from the composed config (e.g. cgan("model=seed", "model.channels=16"))."""
     from deepdx.models.cgan import CGAN

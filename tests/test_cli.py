@@ -12,7 +12,7 @@ import torch
 from deepdx.cli import main as cli
 from deepdx.dx7 import bank_bytes
 from deepdx.dx7.sysex import check_bank
-from tests.conftest import ROOT, random_voices
+from tests.conftest import ROOT, random_voices, typical_sounds
 from tests.midi_loopback import PORT
 
 
@@ -30,7 +30,8 @@ def fails(capsys, args, message):
 
 def generate_args(workdir, *more):
     return ["generate", "--category", "brass", "--models", workdir / "models",
-            "--routing", workdir / "split" / "routing.json", "--train", workdir / "split", *more]
+            "--routing", workdir / "split" / "routing.json", "--train", workdir / "split",
+            "--sound", typical_sounds(workdir), *more]
 
 
 @pytest.fixture
@@ -57,6 +58,17 @@ def test_generate_show_render(workdir, tmp_path):
     assert shown.returncode == 0 and "BRASS 001" in shown.stdout and "valid 32-voice bulk dump" in shown.stdout
     assert cli(["render", str(out), "--out", str(tmp_path / "wav")]) == 0
     assert len(list((tmp_path / "wav").glob("*.wav"))) == 32
+
+
+def test_generate_checks_the_sound_unless_told_not_to_or_without_typical_sounds(workdir, tmp_path, capsys):
+    made = {}
+    for name, more in {"checked": [], "unchecked": ["--no-sound-check"], "missing": ["--sound", tmp_path / "none"]}.items():
+        out = tmp_path / f"{name}.syx"
+        assert cli([str(a) for a in generate_args(workdir, "--out", out, "--seed", "4", *more)]) == 0
+        made[name] = (out.read_bytes(), capsys.readouterr().err)
+    assert made["checked"][0] != made["unchecked"][0] and made["missing"][0] == made["unchecked"][0]
+    assert made["checked"][1] == made["unchecked"][1] == ""
+    assert "voices were not checked against the training voices' sound" in made["missing"][1]
 
 
 def test_bad_input_is_one_line_and_exit_2_in_a_real_process(tmp_path):

@@ -15,6 +15,7 @@ from deepdx.evaluate.metrics import Reference, diversity, duplicate_rate
 from deepdx.evaluate.run import REFERENCES, evaluate, load_groups, markdown, measure, plots
 from deepdx.generate.sample import load_models
 from deepdx.tracking import log_evaluation
+from tests.conftest import typical_sounds
 from tests.test_generate import simple_voice
 
 RNG = np.random.default_rng(0)
@@ -137,8 +138,9 @@ def test_audio_rates_flag_silent_and_shrill_voices():
 # ---------------------------------------------------------------- the evaluation run as a whole
 @pytest.fixture(scope="module")
 def evaluation(workdir):
-    """evaluate() on two small groups with untrained generators, with audio."""
-    models = load_models(workdir / "models", workdir / "split" / "routing.json")
+    """evaluate() on two small groups with untrained generators, with audio, sampled through
+    the typical-sound check."""
+    models = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), 2)
     groups = load_groups(str(workdir / "split"), models.routing["groups"])
     train = np.concatenate([g.train for g in groups])
     clf = DecisionTreeClassifier(random_state=0).fit(classifier_features(train),
@@ -186,6 +188,18 @@ def test_evaluate_is_deterministic_and_audio_can_be_off(evaluation):
     assert list(quiet["overall"]) == [r for r in REFERENCES if r != "cgan_repaired"]
     assert "harsh_rate" not in quiet["overall"]["cgan"]
     assert quiet["overall"]["cgan"]["precision"] == results["overall"]["cgan"]["precision"]
+
+
+def test_the_checked_cgan_row_beside_its_first_draws_and_nothing_else_moved(evaluation, workdir):
+    models, groups, clf, results = evaluation
+    plain = load_models(workdir / "models", workdir / "split" / "routing.json")
+    without = evaluate(groups, plain, clf, seed=3, progress=False)
+    assert "cgan_unchecked" not in without["overall"]
+    for name, row in without["overall"].items():  # the check draws from its own stream: all else as it was
+        if name != "cgan_repaired":  # (the repair pass starts from the checked voices)
+            assert row == results["overall"]["cgan_unchecked" if name == "cgan" else name], name
+    overall = results["overall"]
+    assert overall["cgan"]["audio_frechet"] < overall["cgan_unchecked"]["audio_frechet"]
 
 
 def test_report_plots_and_mlflow_run(evaluation, workdir, tmp_path):

@@ -11,8 +11,11 @@ from deepdx.config import RepairConfig
 from deepdx.dx7.params import INDEX, op_index
 from deepdx.dx7.sysex import check_bank
 from deepdx.dx7.packing import sound_keys
+from deepdx.errors import DeepDXError
 from deepdx.generate.banks import generate_run
-from deepdx.generate.sample import generate, load_models, voice_name
+from deepdx.audio.features import render_features
+from deepdx.generate.sample import generate, load_models, sample_checked, sample_group, voice_name, with_blank_names
+from tests.conftest import typical_sounds
 
 
 def models(workdir):
@@ -37,12 +40,42 @@ def test_no_voice_repeats_a_training_or_earlier_voice(workdir):
 
 
 def test_bad_requests_fail_clearly(workdir, tmp_path):
-    from deepdx.stage import DeepDXError
-
     with pytest.raises(DeepDXError, match="unknown category 'kazoo'"):
         generate(models(workdir), "kazoo", 1, 0, set())
     with pytest.raises(DeepDXError, match="no trained model"):
         load_models(tmp_path, workdir / "split" / "routing.json")
+
+
+def test_the_sound_check_keeps_typical_draws_and_swaps_others_only_for_nearer_ones(workdir):
+    import torch
+
+    checked = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), 3)
+    renderer, category = Renderer(), np.arange(200) % 8
+    streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4))  # noqa: E731
+    rng, torch_rng = streams()
+    voices, first = sample_checked(checked, 1, category, rng, torch_rng, renderer, torch.Generator().manual_seed(9))
+    rng2, torch_rng2 = streams()
+    assert np.array_equal(first, sample_group(checked, 1, category, rng2, torch_rng2))  # first draws: as unchecked
+    assert rng.random() == rng2.random() and torch.equal(torch_rng.get_state(), torch_rng2.get_state())
+    typical = checked.typical[1]
+    before, after = (typical.distance(render_features(renderer, with_blank_names(v))) for v in (first, voices))
+    kept = before <= typical.limit
+    assert 0.1 < kept.mean() < 0.9  # the check had work to do, and some first draws passed it
+    assert np.array_equal(voices[kept], first[kept])
+    swapped = (voices != first).any(1)
+    assert swapped.sum() > 10 and (after[swapped] < before[swapped]).all() and (after <= before).all()
+    assert (after <= typical.limit).mean() > kept.mean()
+    assert np.array_equal(voices[:, INDEX["algorithm"]], first[:, INDEX["algorithm"]])  # same algorithm asked
+    again, _ = sample_checked(checked, 1, category, *streams(), renderer, torch.Generator().manual_seed(9))
+    assert np.array_equal(again, voices)  # seeded
+    unchecked = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), 1)
+    assert unchecked.typical is None
+    plain, same = sample_checked(unchecked, 1, category, *streams(), None, torch.Generator())
+    assert np.array_equal(plain, first) and np.array_equal(same, first)
+    made = generate(checked, "keys", 64, seed=2, exclude=set())
+    assert made.redrawn > 0 and generate(models(workdir), "keys", 64, seed=2, exclude=set()).redrawn == 0
+    with pytest.raises(DeepDXError, match="no typical sound"):
+        load_models(workdir / "models", workdir / "split" / "routing.json", workdir / "nowhere", 2)
 
 
 def simple_voice(fixed: bool) -> np.ndarray:

@@ -107,7 +107,7 @@ def pipeline(tmp_path_factory):
 
 
 def test_every_stage_ran(pipeline):
-    assert stages_run(pipeline["first"]) == {"ingest", "dedupe", "families", "categorize", "split", "generate", "evaluate",
+    assert stages_run(pipeline["first"]) == {"ingest", "dedupe", "families", "categorize", "split", "sound", "generate", "evaluate",
                                              "browse", *(f"train@{g}" for g in range(6))}
 
 

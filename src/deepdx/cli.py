@@ -1,7 +1,7 @@
 """The `deepdx` command: generate, inspect, hear and send DX7 banks.
 
     deepdx generate --category brass --count 32 --out bank.syx [--seed N] [--models DIR]
-                    [--algorithm 1-32] [--temperature T] [--truncation PSI]
+                    [--algorithm 1-32] [--temperature T] [--truncation PSI] [--no-sound-check]
     deepdx show bank.syx
     deepdx render bank.syx --out DIR
     deepdx send bank.syx --port NAME        deepdx send --list-ports
@@ -63,14 +63,16 @@ def cmd_generate(args) -> None:
         raise DeepDXError(f"--algorithm must be a panel number 1-32; got {args.algorithm}")
     if not all(k is None or knob_ok(k) for k in (args.temperature, args.truncation)):
         raise DeepDXError(f"--temperature and --truncation must be between 0 and {KNOB_MAX:g}")
-    models = load_models(args.models, args.routing)
+    candidates = GenerateConfig().sound_check.candidates
+    sound = None if args.no_sound_check or not Path(args.sound).is_dir() else args.sound
+    models = load_models(args.models, args.routing, sound, candidates)
     exclude = training_keys(args.train) if Path(args.train).is_dir() else set()
     if not exclude:
         print(f"warning: no training voices under {args.train}; the novelty check covers this run only",
               file=sys.stderr)
     n_banks = -(-args.count // BANK_VOICES)
     renderer = None
-    if not args.no_repair:
+    if not args.no_repair or models.typical is not None:
         from .audio.render import Renderer
 
         renderer = Renderer()
@@ -83,6 +85,9 @@ def cmd_generate(args) -> None:
         write_banks(paths, made.params)
     for path in paths:
         print(f"wrote {path}: {BANK_VOICES} {args.category} voices")
+    if sound is None and not args.no_sound_check:
+        print(f"warning: no typical sounds under {args.sound} (`dvc repro sound`): the voices were not checked "
+              "against the training voices' sound", file=sys.stderr)
     if args.count % BANK_VOICES:
         print(f"note: {args.count} voices rounded up to {n_banks * BANK_VOICES} (whole banks of {BANK_VOICES})")
     repaired = sum(1 for f in made.fix if f)
@@ -236,6 +241,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--truncation", type=float, default=GenerateConfig.truncation,
                    help="noise scale: < 1 more typical voices, > 1 more varied; default: each model's own")
     g.add_argument("--no-repair", action="store_true", help="skip the fixed/ratio repair pass")
+    g.add_argument("--sound", default="data/sound", help="typical sounds (the sound stage's), for the sound check")
+    g.add_argument("--no-sound-check", action="store_true", help="keep each voice's first draw, however it sounds")
     g.set_defaults(func=cmd_generate)
     s = sub.add_parser("show", help="list a bank's voices and validate it")
     s.add_argument("file")

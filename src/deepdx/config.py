@@ -60,6 +60,7 @@ class DataPaths:
     split: str = "data/split"  # <split>/group<g>.parquet per split and algorithm group, routing.json
     plots: str = "data/plots"  # PNG pictures and CSV for `dvc plots show`
     models: str = "data/models"  # group<g>/generator.pt, summary.json, ckpt/
+    sound: str = "data/sound"  # group<g>.npz: the training voices' typical sound (sampling's audio check)
     generated: str = "data/generate"  # banks/<category>_<n>.syx, manifest.csv, previews/
     evaluation: str = "data/evaluate"  # report.md and plots
     browse: str = "data/browse"  # index.html: the bank browser, opened from disk
@@ -261,6 +262,25 @@ class RepairConfig:
     max_subaudio_share: float = 0.95  # above: the energy is below hearing (operators at a few Hz)
 
 
+@dataclass
+class SoundCheckConfig:
+    """Sampling's typical-sound check (deepdx.audio.typical, deepdx.generate.sample): a generated
+    voice whose audio lies further from its group's training voices than ``quantile`` of them do
+    is drawn again, up to ``candidates`` draws in all, keeping the nearest.  The generate and
+    evaluate stages sample the same way."""
+
+    candidates: int = 2  # draws per voice at most; 1: no check
+    quantile: float = 0.95  # share of the training voices within the limit
+    voices: int = 5000  # at most this many of a group's training voices rendered to fit it (the sound stage): all of them, by default
+
+    def __post_init__(self):
+        if self.candidates < 1 or self.voices < 100:
+            raise DeepDXError(f"generate.sound_check: candidates at least 1, voices at least 100; got "
+                              f"{self.candidates} and {self.voices}")
+        if not 0 < self.quantile <= 1:
+            raise DeepDXError(f"generate.sound_check.quantile is a share of voices, above 0 and at most 1; got {self.quantile}")
+
+
 ROUTINGS = ("sample", "argmax")  # see deepdx.generate.sample
 
 
@@ -274,6 +294,7 @@ class GenerateConfig:
     truncation: Optional[float] = None  # noise scaled by this; < 1 trades variety for typical voices
     previews: bool = True  # a WAV per voice and a mix per bank (dexed-py)
     repair: RepairConfig = field(default_factory=RepairConfig)
+    sound_check: SoundCheckConfig = field(default_factory=SoundCheckConfig)
 
     def __post_init__(self):
         check_choice("generate", "routing", self.routing, ROUTINGS)

@@ -1,9 +1,10 @@
 """The evaluation run: every reference measured the same way, per group and overall.
 
 References: ``real`` (training voices against the held-out split: the ceiling), ``cgan``
-(the trained generators, asked for the held-out voices' categories), ``cgan_repaired`` (the
-same voices after the generate stage's fixed/ratio repair pass: what a user gets; only
-with audio), and the baselines
+(the trained generators, asked for the held-out voices' categories, sampled as the generate
+stage samples, typical-sound check included), ``cgan_unchecked`` (their first draws, before
+that check; only with the check), ``cgan_repaired`` (the ``cgan`` voices after the generate
+stage's fixed/ratio repair pass: what a user gets; only with audio), and the baselines
 ``uniform``, ``marginal``, ``jitter`` and ``interpolation`` (see :mod:`.baselines`).  Each set has as many
 voices as the group's held-out split, so set-size effects on the metrics are equal.
 """
@@ -19,18 +20,17 @@ from ..audio.render import Renderer
 from ..audio.repair import repair
 from ..config import RepairConfig
 from ..corpus.categorize import classifier_features
-from ..corpus.encoding import with_names
 from ..corpus.split import group_path
 from ..corpus.table import read_table, take
 from ..distances import nearest, normalise
-from ..dx7.params import INDEX, N_SOUND_PARAMS, NAME_LENGTH
+from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..dx7.tuning import in_octaves
-from ..generate.sample import sample_group
+from ..generate.sample import sample_checked, with_blank_names
 from . import baselines
 from .audio_metrics import AudioReference
 from .metrics import Reference, diversity, duplicate_rate
 
-REFERENCES = ("real", "cgan", "cgan_repaired", "uniform", "marginal", "jitter", "interpolation")
+REFERENCES = ("real", "cgan", "cgan_unchecked", "cgan_repaired", "uniform", "marginal", "jitter", "interpolation")
 
 
 @dataclass
@@ -56,10 +56,6 @@ def load_groups(split_dir: str, groups: list[list[int]], max_voices: int | None 
         out.append(EvalGroup(algorithms, train["params"], train["category"].astype(np.int64),
                              held["params"], held["category"].astype(np.int64)))
     return out
-
-
-def with_blank_names(sound: np.ndarray) -> np.ndarray:
-    return with_names(sound[:, :N_SOUND_PARAMS], np.full((len(sound), NAME_LENGTH), ord(" "), np.uint8))
 
 
 def repaired(sound: np.ndarray, renderer, config: RepairConfig) -> np.ndarray:
@@ -94,17 +90,20 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
     """{"groups": {g: {reference: metrics}}, "overall": {reference: metrics}}; the generators
     sample with ``temperature`` and ``truncation`` as the generate stage does."""
     repair_cfg = repair_cfg or RepairConfig()
-    renderer = renderer or (Renderer() if audio else None)
+    renderer = renderer or (Renderer() if audio or models.typical is not None else None)
     rng, torch_rng = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    check_rng = torch.Generator().manual_seed(seed + 1)  # the typical-sound check's redraws, as in generate
     results, pooled = {"groups": {}}, {name: [] for name in REFERENCES}
     pooled_cat = {name: [] for name in REFERENCES}
     for g, data in enumerate(tqdm(groups, desc="evaluate", unit="group", disable=not progress)):
         n = len(data.held_out)
         pick = rng.choice(len(data.train), n, replace=len(data.train) < n)
+        cgan, unchecked = sample_checked(models, g, data.held_out_category, rng, torch_rng, renderer, check_rng,
+                                         temperature=temperature, truncation=truncation)
         sets = {
             "real": (data.train[pick, :N_SOUND_PARAMS], data.train_category[pick]),
-            "cgan": (sample_group(models, g, data.held_out_category, rng, torch_rng, temperature=temperature,
-                                  truncation=truncation), data.held_out_category),
+            "cgan": (cgan, data.held_out_category),
+            "cgan_unchecked": (unchecked, data.held_out_category) if models.typical is not None else None,
             "cgan_repaired": None,
             "uniform": (baselines.uniform(n, data.algorithms, rng), None),
             "marginal": (baselines.marginal(n, data.train, rng), None),
@@ -116,6 +115,8 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
             sets["cgan_repaired"] = (repaired(sets["cgan"][0], renderer, repair_cfg), data.held_out_category)
         else:
             del sets["cgan_repaired"]
+        if sets["cgan_unchecked"] is None:
+            del sets["cgan_unchecked"]
         ref = Reference(data.train, data.held_out, seed=seed)
         aref = AudioReference(data.held_out, renderer, repair_cfg) if audio else None
         unseen = (data.held_out, data.held_out_category)
@@ -125,8 +126,8 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
             pooled[name].append(s)
             pooled_cat[name].append(c if c is not None else np.full(len(s), -1))
     train = np.concatenate([d.train for d in groups])
-    unseen = tuple(np.concatenate([getattr(d, k) for d in groups]) for k in ("held_out", "held_out_category"))
-    held = unseen[0]
+    held, held_category = (np.concatenate([getattr(d, k) for d in groups]) for k in ("held_out", "held_out_category"))
+    unseen = (held, held_category)
     ref = Reference(train, held, seed=seed)
     aref = AudioReference(held, renderer, repair_cfg) if audio else None
     results["overall"] = {}

@@ -4,8 +4,11 @@ For each voice the routing statistics recorded at split time choose the group (m
 the algorithm inside it (``routing: sample`` draws from P(group | category) and
 P(algorithm | group, category); ``argmax`` always takes the most likely).  Grids decode to
 valid parameters (rounded, clamped).  A voice identical (145 sound parameters) to a real
-voice or to one generated earlier in the run is drawn again.  With a renderer, each voice
-then goes through the audio check and repair pass (:mod:`deepdx.audio.repair`).
+voice or to one generated earlier in the run is drawn again.  With the groups' typical
+sounds (the sound stage's), a voice whose audio lies beyond its group's limit is drawn again,
+same category and algorithm, keeping the nearest of ``candidates`` draws (``sample_checked``;
+the evaluate stage samples so too).  With a renderer, each voice then goes through the audio
+check and repair pass (:mod:`deepdx.audio.repair`).
 """
 from __future__ import annotations
 
@@ -16,13 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..audio.features import render_features
 from ..audio.render import Renderer
 from ..audio.repair import repair
+from ..audio.typical import TypicalSound
 from ..config import ROUTINGS, RepairConfig
 from ..corpus.encoding import with_names
 from ..corpus.table import read_table
 from ..dx7.packing import encode_name, sound_keys
-from ..dx7.params import INDEX, N_SOUND_PARAMS
+from ..dx7.params import INDEX, N_SOUND_PARAMS, NAME_LENGTH
 from ..errors import DeepDXError
 from ..models.nets import VoiceGenerator, load_generator
 
@@ -31,13 +36,18 @@ from ..models.nets import VoiceGenerator, load_generator
 class Models:
     generators: list[VoiceGenerator]  # one per group
     routing: dict
+    typical: list[TypicalSound] | None = None  # one per group: sampling checks each voice's sound against it
+    candidates: int = 1  # draws per voice at most, with ``typical``
 
     @property
     def categories(self) -> list[str]:
         return self.routing["categories"]
 
 
-def load_models(models_dir: str | Path, routing_path: str | Path) -> Models:
+def load_models(models_dir: str | Path, routing_path: str | Path, sound_dir: str | Path | None = None,
+                candidates: int = 1) -> Models:
+    """``sound_dir``: the sound stage's typical sounds, checked with up to ``candidates`` draws
+    per voice (1 or no directory: no check)."""
     routing_path, models_dir = Path(routing_path), Path(models_dir)
     if not routing_path.exists():
         raise DeepDXError(f"no routing statistics at {routing_path}: run `dvc repro split` first")
@@ -56,7 +66,15 @@ def load_models(models_dir: str | Path, routing_path: str | Path) -> Models:
         if not path.exists():
             raise DeepDXError(f"no trained model for group {g} at {path}: run `dvc repro` (or pass --models DIR)")
         generators.append(load_generator(path))
-    return Models(generators, routing)
+    if sound_dir is None or candidates <= 1:
+        return Models(generators, routing)
+    typical = []
+    for g in range(len(groups)):
+        path = Path(sound_dir) / f"group{g}.npz"
+        if not path.exists():
+            raise DeepDXError(f"no typical sound for group {g} at {path}: run `dvc repro sound`")
+        typical.append(TypicalSound.load(path))
+    return Models(generators, routing, typical, candidates)
 
 
 def training_keys(split_dir: str | Path) -> set[bytes]:
@@ -88,6 +106,37 @@ def sample_group(models: Models, g: int, category: np.ndarray, rng: np.random.Ge
                                        torch_rng, temperature, truncation)
 
 
+def sample_checked(models: Models, g: int, category: np.ndarray, rng: np.random.Generator,
+                   torch_rng: torch.Generator, renderer: Renderer | None, check_rng: torch.Generator,
+                   routing: str = "sample", temperature: float | None = None, truncation: float | None = None,
+                   algorithm: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(voices, first draws): ``sample_group``'s voices, each whose sound lies beyond the group's
+    typical limit drawn again (same category and algorithm, noise from ``check_rng``, so the
+    other streams stay as without the check) until it lies within or ``models.candidates``
+    draws are made; each keeps its nearest draw.  Without typical sounds: the first draws."""
+    first = sample_group(models, g, category, rng, torch_rng, routing, temperature, truncation, algorithm)
+    if models.typical is None or models.candidates <= 1:
+        return first, first
+    typical, voices = models.typical[g], first.copy()
+    distance = typical.distance(render_features(renderer, with_blank_names(voices)))
+    for _ in range(models.candidates - 1):
+        again = np.flatnonzero(distance > typical.limit)
+        if not len(again):
+            break
+        drawn = models.generators[g].sample(torch.as_tensor(category[again], dtype=torch.long),
+                                            torch.from_numpy(voices[again, INDEX["algorithm"]].astype(np.int64)),
+                                            check_rng, temperature, truncation)
+        d = typical.distance(render_features(renderer, with_blank_names(drawn)))
+        nearer = d < distance[again]
+        voices[again[nearer]], distance[again[nearer]] = drawn[nearer], d[nearer]
+    return voices, first
+
+
+def with_blank_names(sound: np.ndarray) -> np.ndarray:
+    """N x 145 sound parameters as whole voices (N x 155) named with blanks, for rendering."""
+    return with_names(sound[:, :N_SOUND_PARAMS], np.full((len(sound), NAME_LENGTH), ord(" "), np.uint8))
+
+
 def group_of_algorithm(models: Models, algorithm: int) -> int:
     for g, algorithms in enumerate(models.routing["groups"]):
         if algorithm in algorithms:
@@ -108,7 +157,8 @@ class Generated:
     algorithm: np.ndarray
     problem: list[str] = field(default_factory=list)
     fix: list[str] = field(default_factory=list)
-    resampled: int = 0
+    resampled: int = 0  # drawn again: the sound of a real voice, or of one generated before
+    redrawn: int = 0  # kept a later draw: the first sounded unlike the group's training voices
 
 
 def generate(models: Models, category: str, count: int, seed: int, exclude: set[bytes],
@@ -124,21 +174,25 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
     c = models.categories.index(category)
     rng = np.random.default_rng(seed)
     torch_rng = torch.Generator().manual_seed(seed)
+    check_rng = torch.Generator().manual_seed(seed + 1)  # the typical-sound check's redraws
+    if models.typical is not None and renderer is None:
+        renderer = Renderer()
     p_group = np.asarray(models.routing["p_group"][category], dtype=float)
     if p_group.sum() <= 0:
         p_group = np.ones(len(p_group))
     p_group = p_group / p_group.sum()
     if algorithm is not None:  # its group's model, whatever the category usually uses
         p_group = np.eye(len(p_group))[group_of_algorithm(models, algorithm)]
-    sound, groups, algs, resampled = [], [], [], 0
+    sound, groups, algs, resampled, redrawn = [], [], [], 0, 0
     for _ in range(max_rounds):
         need = count - len(sound)
         if need <= 0:
             break
         chosen = rng.choice(len(p_group), need, p=p_group) if routing == "sample" else np.full(need, p_group.argmax())
         for g in np.unique(chosen):
-            batch = sample_group(models, int(g), np.full(int((chosen == g).sum()), c), rng, torch_rng, routing,
-                                 temperature, truncation, algorithm)
+            batch, first = sample_checked(models, int(g), np.full(int((chosen == g).sum()), c), rng, torch_rng,
+                                          renderer, check_rng, routing, temperature, truncation, algorithm)
+            redrawn += int((batch != first).any(1).sum())
             pick = batch[:, INDEX["algorithm"]].astype(int) + 1
             for row, a in zip(batch, pick):
                 key = row.tobytes()
@@ -153,7 +207,7 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
         raise DeepDXError(f"could only make {len(sound)} new {category} voices of {count} requested")
     names = np.stack([voice_name(category, name_start + i) for i in range(count)])
     params = with_names(np.array(sound[:count]), names)
-    result = Generated(params, np.array(groups[:count]), np.array(algs[:count]), resampled=resampled)
+    result = Generated(params, np.array(groups[:count]), np.array(algs[:count]), resampled=resampled, redrawn=redrawn)
     if renderer is not None and repair_cfg is not None and repair_cfg.enabled:
         for i in range(count):
             fixed, problem, fix = repair(params[i], renderer, repair_cfg)

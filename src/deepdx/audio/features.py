@@ -1,0 +1,39 @@
+"""What a rendered voice sounds like, as 27 numbers: log RMS, spectral centroid, flatness,
+85 % roll-off, sub-audio share, the log-energy of 16 log-spaced bands (relative to the total)
+and the log-RMS of 6 time segments.  The evaluation's audio metrics and the sampling's
+typical-sound check (:mod:`.typical`) both read them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .render import Renderer
+from .spectrum import centroid, rms, spectrum, subaudio_share
+
+BANDS = np.geomspace(40, 16000, 17)
+
+
+def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    audio = np.atleast_2d(audio).astype(np.float64)
+    spec = spectrum(audio, sample_rate)
+    power, freqs = spec.power + 1e-20, spec.freqs
+    total = power.sum(1)
+    hz = centroid(spec)  # the repair pass's measure, so "harsh" means one thing
+    flatness = np.exp(np.log(power).mean(1)) / power.mean(1)
+    rolloff = freqs[np.argmax(np.cumsum(power, 1) >= 0.85 * total[:, None], axis=1)]
+    bands = np.stack([power[:, (freqs >= lo) & (freqs < hi)].sum(1) for lo, hi in zip(BANDS[:-1], BANDS[1:])], 1)
+    segments = np.array_split(audio, 6, axis=1)
+    envelope = np.stack([np.log10(rms(s) + 1e-6) for s in segments], 1)
+    return np.column_stack([np.log10(rms(audio) + 1e-6), np.log10(hz + 1), np.log10(flatness + 1e-12),
+                            np.log10(rolloff + 1), subaudio_share(spec),
+                            np.log10(bands / total[:, None] + 1e-12), envelope])
+
+
+N_FEATURES = 27
+CENTROID, FLATNESS = 1, 2  # columns
+
+
+
+def render_features(renderer: Renderer, voices: np.ndarray) -> np.ndarray:
+    """N x 27: each voice (N x 155, names included) rendered and measured."""
+    return audio_features(renderer.render_all(voices), renderer.settings.sample_rate)
