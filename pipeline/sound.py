@@ -25,14 +25,15 @@ def main(cfg: Config) -> None:
         train, validation = (read_table(group_path(cfg.data.split, s, g))["params"] for s in ("train", "validation"))
         typical = fit_group(train, renderer, check.quantile, check.voices, cfg.seed + g)
         typical.save(f"{cfg.data.sound}/group{g}.npz")
-        within = float(typical.typical(render_features(renderer, validation)).mean())
+        within = float(typical.typical(render_features(renderer, validation)).mean()) if len(validation) else None
         report[str(g)] = {"training_voices": typical.voices, "limit": typical.limit if typical.limit < float("inf") else None,
                           "validation_voices": len(validation), "validation_within": within}
     write_json(f"{cfg.data.metrics}/sound.json", {"quantile": check.quantile, "groups": report})
     for g, r in report.items():
         limit = "no limit (too few voices to fit)" if r["limit"] is None else f"limit {r['limit']:.1f}"
+        within = "no" if r["validation_within"] is None else f"{100 * r['validation_within']:.1f} % of"
         print(f"sound: group {g}: {limit} from {r['training_voices']} training voices; "
-              f"{100 * r['validation_within']:.1f} % of {r['validation_voices']} validation voices within it")
+              f"{within} {r['validation_voices']} validation voices within it")
 
 
 if __name__ == "__main__":

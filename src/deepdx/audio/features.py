@@ -10,7 +10,10 @@ import numpy as np
 from .render import Renderer
 from .spectrum import centroid, rms, spectrum, subaudio_share
 
-BANDS = np.geomspace(40, 16000, 17)
+BANDS = np.geomspace(40, 16000, 17)  # edges of 16 bands
+SEGMENTS = 6  # of the render, for the envelope
+N_FEATURES = 5 + len(BANDS) - 1 + SEGMENTS  # 27
+CENTROID, FLATNESS = 1, 2  # columns
 
 
 def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -22,7 +25,7 @@ def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     flatness = np.exp(np.log(power).mean(1)) / power.mean(1)
     rolloff = freqs[np.argmax(np.cumsum(power, 1) >= 0.85 * total[:, None], axis=1)]
     bands = np.stack([power[:, (freqs >= lo) & (freqs < hi)].sum(1) for lo, hi in zip(BANDS[:-1], BANDS[1:])], 1)
-    segments = np.array_split(audio, 6, axis=1)
+    segments = np.array_split(audio, SEGMENTS, axis=1)
     envelope = np.stack([np.log10(rms(s) + 1e-6) for s in segments], 1)
     return np.column_stack([np.log10(rms(audio) + 1e-6), np.log10(hz + 1), np.log10(flatness + 1e-12),
                             np.log10(rolloff + 1), subaudio_share(spec),
@@ -34,6 +37,11 @@ CENTROID, FLATNESS = 1, 2  # columns
 
 
 
-def render_features(renderer: Renderer, voices: np.ndarray) -> np.ndarray:
-    """N x 27: each voice (N x 155, names included) rendered and measured."""
-    return audio_features(renderer.render_all(voices), renderer.settings.sample_rate)
+def render_features(renderer: Renderer, voices: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """N x 27: each voice (N x 155, names included) rendered and measured, ``chunk`` voices at
+    a time (a render and its spectrum take about 1.3 MB a voice: a group's 4,700 training
+    voices at once took 8 GB)."""
+    voices = np.asarray(voices)
+    parts = [audio_features(renderer.render_all(voices[i:i + chunk]), renderer.settings.sample_rate)
+             for i in range(0, len(voices), chunk)]
+    return np.concatenate(parts) if parts else np.zeros((0, N_FEATURES))

@@ -29,8 +29,8 @@ class TypicalSound:
 
     @classmethod
     def fit(cls, features: np.ndarray, quantile: float) -> "TypicalSound":
-        if len(features) <= features.shape[1]:
-            raise DeepDXError(f"a typical sound needs more voices than its {features.shape[1]} features; got {len(features)}")
+        if len(features) <= N_FEATURES:
+            raise DeepDXError(f"a typical sound needs more voices than its {N_FEATURES} features; got {len(features)}")
         mean, sd = features.mean(0), features.std(0) + 1e-9
         z = (features - mean) / sd
         out = cls(mean, sd, np.linalg.pinv(np.cov(z, rowvar=False)), np.inf, quantile, len(features))
@@ -51,16 +51,23 @@ class TypicalSound:
                      scalars=np.array([self.limit, self.quantile, self.voices]))
 
     @classmethod
+    def unlimited(cls, quantile: float, voices: int) -> "TypicalSound":
+        """No limit: every voice typical (a group with too few voices to fit)."""
+        return cls(np.zeros(N_FEATURES), np.ones(N_FEATURES), np.zeros((N_FEATURES, N_FEATURES)), np.inf, quantile, voices)
+
+    @classmethod
     def load(cls, path: str | Path) -> "TypicalSound":
         try:
             with np.load(path, allow_pickle=False) as f:  # parsed, never unpickled
-                limit, quantile, voices = f["scalars"]
-                out = cls(f["mean"], f["sd"], f["precision"], float(limit), float(quantile), int(voices))
-        except (OSError, KeyError, ValueError) as exc:
-            raise DeepDXError(f"{path}: not a typical-sound file from the sound stage ({exc})") from exc
-        n = len(out.mean)
-        if out.sd.shape != (n,) or out.precision.shape != (n, n):
-            raise DeepDXError(f"{path}: not a typical-sound file from the sound stage (shapes do not agree)")
+                limit, quantile, voices = (float(v) for v in f["scalars"])
+                out = cls(f["mean"].astype(float), f["sd"].astype(float), f["precision"].astype(float),
+                          limit, quantile, int(voices))
+        except Exception as exc:  # not a zip, not .npz, an object array, keys or values that do not fit
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise DeepDXError(f"{path}: not a typical-sound file from the sound stage ({reason})") from None
+        shapes = out.mean.shape == out.sd.shape == (N_FEATURES,) and out.precision.shape == (N_FEATURES, N_FEATURES)
+        if not shapes or np.isnan(out.limit) or not np.isfinite(out.precision).all():
+            raise DeepDXError(f"{path}: not a typical-sound file from the sound stage (shapes or values do not fit)")
         return out
 
 
@@ -69,7 +76,4 @@ def fit_group(voices: np.ndarray, renderer: Renderer, quantile: float, n: int, s
     group with too few voices to fit gets no limit (every voice typical: nothing is redrawn)."""
     rows = np.random.default_rng(seed).permutation(len(voices))[:n]
     features = render_features(renderer, voices[np.sort(rows)])
-    if len(features) <= N_FEATURES:
-        return TypicalSound(np.zeros(N_FEATURES), np.ones(N_FEATURES), np.zeros((N_FEATURES, N_FEATURES)), np.inf,
-                            quantile, len(features))
-    return TypicalSound.fit(features, quantile)
+    return TypicalSound.fit(features, quantile) if len(features) > N_FEATURES else TypicalSound.unlimited(quantile, len(features))

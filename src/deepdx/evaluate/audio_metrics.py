@@ -20,7 +20,6 @@ from ..distances import mean_pairwise
 from .metrics import frechet_distance
 
 
-
 class AudioReference:
     def __init__(self, held_out_voices: np.ndarray, renderer: Renderer, thresholds: RepairConfig = RepairConfig()):
         """``thresholds``: silence and shrillness as the generate stage's repair pass defines them."""

@@ -25,7 +25,7 @@ from ..corpus.table import read_table, take
 from ..distances import nearest, normalise
 from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..dx7.tuning import in_octaves
-from ..generate.sample import sample_checked, with_blank_names
+from ..generate.sample import check_stream, sample_checked, with_blank_names
 from . import baselines
 from .audio_metrics import AudioReference
 from .metrics import Reference, diversity, duplicate_rate
@@ -92,7 +92,7 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
     repair_cfg = repair_cfg or RepairConfig()
     renderer = renderer or (Renderer() if audio or models.typical is not None else None)
     rng, torch_rng = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    check_rng = torch.Generator().manual_seed(seed + 1)  # the typical-sound check's redraws, as in generate
+    check_rng = check_stream(seed)  # the typical-sound check's redraws, as in generate
     results, pooled = {"groups": {}}, {name: [] for name in REFERENCES}
     pooled_cat = {name: [] for name in REFERENCES}
     for g, data in enumerate(tqdm(groups, desc="evaluate", unit="group", disable=not progress)):

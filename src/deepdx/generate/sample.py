@@ -132,6 +132,13 @@ def sample_checked(models: Models, g: int, category: np.ndarray, rng: np.random.
     return voices, first
 
 
+def check_stream(seed: int) -> torch.Generator:
+    """The noise of the typical-sound check's redraws: a stream derived from ``seed``, apart from
+    every request's own (a run seeds its requests seed * 1000 + r, so seed + 1 would be the next
+    request's noise)."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 1]).generate_state(1)[0]))
+
+
 def with_blank_names(sound: np.ndarray) -> np.ndarray:
     """N x 145 sound parameters as whole voices (N x 155) named with blanks, for rendering."""
     return with_names(sound[:, :N_SOUND_PARAMS], np.full((len(sound), NAME_LENGTH), ord(" "), np.uint8))
@@ -174,7 +181,7 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
     c = models.categories.index(category)
     rng = np.random.default_rng(seed)
     torch_rng = torch.Generator().manual_seed(seed)
-    check_rng = torch.Generator().manual_seed(seed + 1)  # the typical-sound check's redraws
+    check_rng = check_stream(seed)
     if models.typical is not None and renderer is None:
         renderer = Renderer()
     p_group = np.asarray(models.routing["p_group"][category], dtype=float)
