@@ -32,11 +32,6 @@ def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
                             np.log10(bands / total[:, None] + 1e-12), envelope])
 
 
-N_FEATURES = 27
-CENTROID, FLATNESS = 1, 2  # columns
-
-
-
 def render_features(renderer: Renderer, voices: np.ndarray, chunk: int = 256) -> np.ndarray:
     """N x 27: each voice (N x 155, names included) rendered and measured, ``chunk`` voices at
     a time (a render and its spectrum take about 1.3 MB a voice: a group's 4,700 training
