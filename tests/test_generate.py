@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from deepdx.audio.render import Renderer
-from deepdx.audio.repair import audio_problem, repair
+from deepdx.audio.repair import audio_problem, repair, wrong
 from deepdx.config import RepairConfig
-from deepdx.dx7.params import INDEX, op_index
+from deepdx.dx7.params import INDEX, op_index, uniform_voices
 from deepdx.dx7.sysex import check_bank
 from deepdx.dx7.packing import sound_keys
 from deepdx.errors import DeepDXError
 from deepdx.generate.banks import generate_run
-from deepdx.audio.features import render_features
+from deepdx.audio.features import CENTROID, render_features
 from deepdx.generate.sample import generate, load_models, sample_checked, sample_group, voice_name, with_blank_names
 from tests.conftest import typical_sounds
 
@@ -76,6 +76,38 @@ def test_the_sound_check_keeps_typical_draws_and_swaps_others_only_for_nearer_on
     assert made.redrawn > 0 and generate(models(workdir), "keys", 64, seed=2, exclude=set()).redrawn == 0
     with pytest.raises(DeepDXError, match="no typical sound"):
         load_models(workdir / "models", workdir / "split" / "routing.json", workdir / "nowhere", 2)
+
+
+def test_the_screen_draws_again_voices_the_repair_pass_calls_wrong_however_near_they_sound(workdir):
+    import dataclasses
+
+    import torch
+
+    checked = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), 2)
+    checked.typical = [dataclasses.replace(t, limit=np.inf) for t in checked.typical]  # no voice too far: the screen alone
+    renderer, category = Renderer(), np.arange(200) % 8
+    streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4), renderer, torch.Generator().manual_seed(9))  # noqa: E731
+    features = lambda voices: render_features(renderer, with_blank_names(voices))  # noqa: E731
+    plain, first = sample_checked(checked, 1, category, *streams())
+    assert np.array_equal(plain, first)  # without a screen nothing lies beyond an infinite limit
+    median_hz = 10 ** np.median(features(first)[:, CENTROID]) - 1
+    checked.screen = RepairConfig(max_centroid_hz=median_hz)  # about half the first draws "shrill"
+    voices, first_again = sample_checked(checked, 1, category, *streams())
+    assert np.array_equal(first_again, first)
+    before, after = wrong(features(first), checked.screen), wrong(features(voices), checked.screen)
+    assert 0.3 < before.mean() < 0.9  # the screen has work to do, and some first draws pass it
+    assert np.array_equal(voices[~before], first[~before])  # right first draws kept
+    swapped = (voices != first).any(1)
+    assert swapped.sum() > 10 and not after[swapped].any()  # a wrong draw gives way to a right one only
+    assert after.mean() < before.mean() and after[~swapped].sum() == before[~swapped].sum()
+
+
+def test_the_screen_calls_wrong_what_the_repair_pass_does():
+    r, cfg = Renderer(), RepairConfig()
+    voices = np.concatenate([uniform_voices(300, seed=3), [simple_voice(False), simple_voice(True)]])
+    by_pass = np.array([audio_problem(r.render(v), 44100, cfg) != "" for v in voices])
+    assert 0.2 < by_pass.mean() < 0.8 and by_pass[-1] and not by_pass[-2]
+    assert np.array_equal(wrong(render_features(r, voices), cfg), by_pass)
 
 
 def simple_voice(fixed: bool) -> np.ndarray:

@@ -266,12 +266,14 @@ class RepairConfig:
 class SoundCheckConfig:
     """Sampling's typical-sound check (deepdx.audio.typical, deepdx.generate.sample): a generated
     voice whose audio lies further from its group's training voices than ``quantile`` of them do
-    is drawn again, up to ``candidates`` draws in all, keeping the nearest.  The generate and
-    evaluate stages sample the same way."""
+    is drawn again, up to ``candidates`` draws in all, keeping the nearest (with ``screen``, the
+    nearest of those the repair pass would not call wrong).  The generate and evaluate stages
+    sample the same way."""
 
     candidates: int = 2  # draws per voice at most; 1: no check
     quantile: float = 0.95  # share of the training voices within the limit
     voices: int = 5000  # at most this many of a group's training voices rendered to fit it (the sound stage): all of them, by default
+    screen: bool = True  # a voice the repair pass calls wrong (silent, shrill, inaudible: generate.repair's thresholds) is drawn again too, however near it sounds
 
     def __post_init__(self):
         if self.candidates < 1 or self.voices < 100:

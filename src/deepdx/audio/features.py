@@ -13,7 +13,7 @@ from .spectrum import centroid, rms, spectrum, subaudio_share
 BANDS = np.geomspace(40, 16000, 17)  # edges of 16 bands
 SEGMENTS = 6  # of the render, for the envelope
 N_FEATURES = 5 + len(BANDS) - 1 + SEGMENTS  # 27
-CENTROID, FLATNESS = 1, 2  # columns
+LEVEL, CENTROID, FLATNESS, SUBAUDIO = 0, 1, 2, 4  # columns
 
 
 def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:

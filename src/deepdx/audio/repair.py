@@ -11,6 +11,7 @@ import numpy as np
 from ..config import RepairConfig
 from ..dx7.algorithms import carriers
 from ..dx7.params import INDEX, op_index
+from .features import CENTROID, LEVEL, SUBAUDIO
 from .render import Renderer
 from .spectrum import centroid, rms, spectrum, subaudio_share
 
@@ -28,6 +29,21 @@ def audio_problem(audio: np.ndarray, sample_rate: int, cfg: RepairConfig) -> str
     if low > cfg.max_subaudio_share:
         return f"inaudible ({100 * low:.0f} % of the energy below 20 Hz)"
     return ""
+
+
+def silent(features: np.ndarray, cfg: RepairConfig) -> np.ndarray:
+    """Per voice (N x 27 audio features, :mod:`.features`): RMS below ``silence_rms``."""
+    return features[:, LEVEL] < np.log10(cfg.silence_rms + 1e-6)
+
+
+def shrill(features: np.ndarray, cfg: RepairConfig) -> np.ndarray:
+    """Per voice: a spectral centroid above ``max_centroid_hz``."""
+    return features[:, CENTROID] > np.log10(cfg.max_centroid_hz + 1)
+
+
+def wrong(features: np.ndarray, cfg: RepairConfig) -> np.ndarray:
+    """Per voice, what ``audio_problem`` finds from the features: silent, shrill or inaudible."""
+    return silent(features, cfg) | shrill(features, cfg) | (features[:, SUBAUDIO] > cfg.max_subaudio_share)
 
 
 def repair(voice: np.ndarray, renderer: Renderer, cfg: RepairConfig) -> tuple[np.ndarray, str, str]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..audio.features import CENTROID, FLATNESS, render_features
+from ..audio.features import FLATNESS, render_features
 from ..audio.render import Renderer
+from ..audio.repair import shrill, silent
 from ..config import RepairConfig
 from ..distances import mean_pairwise
 from .metrics import frechet_distance
@@ -24,7 +25,7 @@ class AudioReference:
     def __init__(self, held_out_voices: np.ndarray, renderer: Renderer, thresholds: RepairConfig = RepairConfig()):
         """``thresholds``: silence and shrillness as the generate stage's repair pass defines them."""
         self.renderer = renderer
-        self.silence_rms, self.max_centroid_hz = thresholds.silence_rms, thresholds.max_centroid_hz
+        self.thresholds = thresholds
         real = self.render_features(held_out_voices)
         self.mu, self.sd = real.mean(0), real.std(0) + 1e-9
         z = (real - self.mu) / self.sd
@@ -38,9 +39,9 @@ class AudioReference:
         return self.evaluate_features(self.render_features(voices))
 
     def evaluate_features(self, f: np.ndarray) -> dict[str, float]:
-        silent = f[:, 0] < np.log10(self.silence_rms + 1e-6)
-        harsh = ~silent & ((f[:, CENTROID] > np.log10(self.max_centroid_hz + 1)) | (f[:, FLATNESS] > self.flatness_limit))
+        quiet = silent(f, self.thresholds)
+        harsh = ~quiet & (shrill(f, self.thresholds) | (f[:, FLATNESS] > self.flatness_limit))
         z = (f - self.mu) / self.sd
-        return {"silent_rate": float(silent.mean()), "harsh_rate": float(harsh.mean()),
+        return {"silent_rate": float(quiet.mean()), "harsh_rate": float(harsh.mean()),
                 "audio_diversity": mean_pairwise(z),
                 "audio_frechet": frechet_distance(z, self.z_mu, self.z_cov)}

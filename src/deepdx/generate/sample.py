@@ -6,8 +6,9 @@ P(algorithm | group, category); ``argmax`` always takes the most likely).  Grids
 valid parameters (rounded, clamped).  A voice identical (145 sound parameters) to a real
 voice or to one generated earlier in the run is drawn again.  With the groups' typical
 sounds (the sound stage's), a voice whose audio lies beyond its group's limit is drawn again,
-same category and algorithm, keeping the nearest of ``candidates`` draws (``sample_checked``;
-the evaluate stage samples so too).  With a renderer, each voice then goes through the audio
+same category and algorithm, keeping the nearest of ``candidates`` draws; with a screen, a
+voice the repair pass would call wrong (silent, shrill, inaudible) counts as beyond any limit
+(``sample_checked``; the evaluate stage samples so too).  With a renderer, each voice then goes through the audio
 check and repair pass (:mod:`deepdx.audio.repair`).
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 
 from ..audio.features import render_features
 from ..audio.render import Renderer
-from ..audio.repair import repair
+from ..audio.repair import repair, wrong
 from ..audio.typical import TypicalSound
 from ..config import ROUTINGS, RepairConfig
 from ..corpus.encoding import with_names
@@ -38,6 +39,7 @@ class Models:
     routing: dict
     typical: list[TypicalSound] | None = None  # one per group: sampling checks each voice's sound against it
     candidates: int = 1  # draws per voice at most, with ``typical``
+    screen: RepairConfig | None = None  # with ``typical``: voices wrong by these thresholds count as infinitely far
 
     @property
     def categories(self) -> list[str]:
@@ -45,9 +47,9 @@ class Models:
 
 
 def load_models(models_dir: str | Path, routing_path: str | Path, sound_dir: str | Path | None = None,
-                candidates: int = 1) -> Models:
+                candidates: int = 1, screen: RepairConfig | None = None) -> Models:
     """``sound_dir``: the sound stage's typical sounds, checked with up to ``candidates`` draws
-    per voice (1 or no directory: no check)."""
+    per voice (1 or no directory: no check), and ``screen``'s wrong voices with them."""
     routing_path, models_dir = Path(routing_path), Path(models_dir)
     if not routing_path.exists():
         raise DeepDXError(f"no routing statistics at {routing_path}: run `dvc repro split` first")
@@ -74,7 +76,7 @@ def load_models(models_dir: str | Path, routing_path: str | Path, sound_dir: str
         if not path.exists():
             raise DeepDXError(f"no typical sound for group {g} at {path}: run `dvc repro sound`")
         typical.append(TypicalSound.load(path))
-    return Models(generators, routing, typical, candidates)
+    return Models(generators, routing, typical, candidates, screen)
 
 
 def training_keys(split_dir: str | Path) -> set[bytes]:
@@ -111,22 +113,29 @@ def sample_checked(models: Models, g: int, category: np.ndarray, rng: np.random.
                    routing: str = "sample", temperature: float | None = None, truncation: float | None = None,
                    algorithm: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(voices, first draws): ``sample_group``'s voices, each whose sound lies beyond the group's
-    typical limit drawn again (same category and algorithm, noise from ``check_rng``, so the
-    other streams stay as without the check) until it lies within or ``models.candidates``
-    draws are made; each keeps its nearest draw.  Without typical sounds: the first draws."""
+    typical limit (or is wrong, with ``models.screen``) drawn again (same category and algorithm,
+    noise from ``check_rng``, so the other streams stay as without the check) until it lies
+    within or ``models.candidates`` draws are made; each keeps its nearest draw, a wrong one
+    only when every draw was.  Without typical sounds: the first draws."""
     first = sample_group(models, g, category, rng, torch_rng, routing, temperature, truncation, algorithm)
     if models.typical is None or models.candidates <= 1:
         return first, first
     typical, voices = models.typical[g], first.copy()
-    distance = typical.distance(render_features(renderer, with_blank_names(voices)))
+
+    def distance_of(sound: np.ndarray) -> np.ndarray:
+        features = render_features(renderer, with_blank_names(sound))
+        d = typical.distance(features)
+        return d if models.screen is None else np.where(wrong(features, models.screen), np.inf, d)
+
+    distance = distance_of(voices)
     for _ in range(models.candidates - 1):
-        again = np.flatnonzero(distance > typical.limit)
+        again = np.flatnonzero((distance > typical.limit) | np.isinf(distance))
         if not len(again):
             break
         drawn = models.generators[g].sample(torch.as_tensor(category[again], dtype=torch.long),
                                             torch.from_numpy(voices[again, INDEX["algorithm"]].astype(np.int64)),
                                             check_rng, temperature, truncation)
-        d = typical.distance(render_features(renderer, with_blank_names(drawn)))
+        d = distance_of(drawn)
         nearer = d < distance[again]
         voices[again[nearer]], distance[again[nearer]] = drawn[nearer], d[nearer]
     return voices, first
