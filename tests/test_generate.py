@@ -100,12 +100,20 @@ def test_the_screen_draws_again_voices_the_repair_pass_calls_wrong_however_near_
     swapped = (voices != first).any(1)
     assert swapped.sum() > 10 and not after[swapped].any()  # a wrong draw gives way to a right one only
     assert after.mean() < before.mean() and after[~swapped].sum() == before[~swapped].sum()
+    limited = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), 2,
+                          checked.screen)  # as the stages load it: a limit and the screen
+    voices, _ = sample_checked(limited, 1, category, *streams())
+    typical = limited.typical[1]
+    far = typical.distance(features(first)) > typical.limit
+    assert (far & ~before).sum() > 5 and not wrong(features(voices), checked.screen)[~before].any()  # a right draw too far never gives way to a wrong one
 
 
 def test_the_screen_calls_wrong_what_the_repair_pass_does():
     r, cfg = Renderer(), RepairConfig()
     voices = np.concatenate([uniform_voices(300, seed=3), [simple_voice(False), simple_voice(True)]])
-    by_pass = np.array([audio_problem(r.render(v), 44100, cfg) != "" for v in voices])
+    problems = [audio_problem(r.render(v), 44100, cfg) for v in voices]
+    assert {p.split(" ")[0] for p in problems} == {"", "silent", "shrill", "inaudible"}  # each kind is there
+    by_pass = np.array([p != "" for p in problems])
     assert 0.2 < by_pass.mean() < 0.8 and by_pass[-1] and not by_pass[-2]
     assert np.array_equal(wrong(render_features(r, voices), cfg), by_pass)
 

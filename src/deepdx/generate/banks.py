@@ -80,6 +80,7 @@ def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out
         counts["unrepaired_problems"] += sum(1 for p, f in zip(made.problem, made.fix) if p and not f)
     sampling = {str(g): m.sampling(temperature, truncation) for g, m in enumerate(models.generators)}  # None: calibrated
     report = {**counts, "routing": routing, "sampling": sampling, "sound_check_candidates": models.candidates,
+              "sound_check_screen": models.typical is not None and models.screen is not None,
               "repair": bool(repair_cfg and repair_cfg.enabled),
               "problems_found": sum(1 for row in rows if row["problem"])}
     return rows, report

@@ -115,8 +115,8 @@ def sample_checked(models: Models, g: int, category: np.ndarray, rng: np.random.
     """(voices, first draws): ``sample_group``'s voices, each whose sound lies beyond the group's
     typical limit (or is wrong, with ``models.screen``) drawn again (same category and algorithm,
     noise from ``check_rng``, so the other streams stay as without the check) until it lies
-    within or ``models.candidates`` draws are made; each keeps its nearest draw, a wrong one
-    only when every draw was.  Without typical sounds: the first draws."""
+    within or ``models.candidates`` draws are made; each keeps its nearest draw (of the right
+    ones; the first when every draw was wrong).  Without typical sounds: the first draws."""
     first = sample_group(models, g, category, rng, torch_rng, routing, temperature, truncation, algorithm)
     if models.typical is None or models.candidates <= 1:
         return first, first
@@ -174,7 +174,7 @@ class Generated:
     problem: list[str] = field(default_factory=list)
     fix: list[str] = field(default_factory=list)
     resampled: int = 0  # drawn again: the sound of a real voice, or of one generated before
-    redrawn: int = 0  # kept a later draw: the first sounded unlike the group's training voices
+    redrawn: int = 0  # kept a later draw: the first sounded unlike the group's training voices, or wrong
 
 
 def generate(models: Models, category: str, count: int, seed: int, exclude: set[bytes],
