@@ -12,8 +12,7 @@ from deepdx.stage import stage
 @stage
 def main(cfg: Config) -> None:
     g = cfg.generate
-    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.sound, g.sound_check.candidates,
-                         g.repair if g.sound_check.screen else None)
+    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.sound, g.sound_check, g.repair)
     categories = list(g.categories) if g.categories else models.categories
     requests = [(c, 32 * g.banks_per_category) for c in categories]
     rows, report = generate_run(models, requests, cfg.seed, cfg.data.generated, training_keys(cfg.data.split),

@@ -177,6 +177,13 @@ def typical_sounds(workdir: Path, quantile: float = 0.5) -> Path:
     return out
 
 
+def unscreened(candidates: int):
+    """The typical-sound check with ``candidates`` draws and no screen: the limit alone."""
+    from deepdx.config import SoundCheckConfig
+
+    return SoundCheckConfig(candidates=candidates, screen=False)
+
+
 def cgan(*overrides: str, n_classes: int = 8, seed: int = 0):
     """A CGAN built from the composed config (e.g. cgan("model=seed", "model.channels=16"))."""
     from deepdx.models.cgan import CGAN

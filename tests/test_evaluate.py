@@ -15,7 +15,7 @@ from deepdx.evaluate.metrics import Reference, diversity, duplicate_rate
 from deepdx.evaluate.run import REFERENCES, evaluate, load_groups, markdown, measure, plots
 from deepdx.generate.sample import load_models
 from deepdx.tracking import log_evaluation
-from tests.conftest import typical_sounds
+from tests.conftest import typical_sounds, unscreened
 from tests.test_generate import simple_voice
 
 RNG = np.random.default_rng(0)
@@ -140,7 +140,7 @@ def test_audio_rates_flag_silent_and_shrill_voices():
 def evaluation(workdir):
     """evaluate() on two small groups with untrained generators, with audio, sampled through
     the typical-sound check."""
-    models = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), 2)
+    models = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), unscreened(2))
     groups = load_groups(str(workdir / "split"), models.routing["groups"])
     train = np.concatenate([g.train for g in groups])
     clf = DecisionTreeClassifier(random_state=0).fit(classifier_features(train),

@@ -7,7 +7,7 @@ import pytest
 
 from deepdx.audio.render import Renderer
 from deepdx.audio.repair import audio_problem, repair, wrong
-from deepdx.config import RepairConfig
+from deepdx.config import RepairConfig, SoundCheckConfig
 from deepdx.dx7.params import INDEX, op_index, uniform_voices
 from deepdx.dx7.sysex import check_bank
 from deepdx.dx7.packing import sound_keys
@@ -15,7 +15,7 @@ from deepdx.errors import DeepDXError
 from deepdx.generate.banks import generate_run
 from deepdx.audio.features import CENTROID, render_features
 from deepdx.generate.sample import generate, load_models, sample_checked, sample_group, voice_name, with_blank_names
-from tests.conftest import typical_sounds
+from tests.conftest import typical_sounds, unscreened
 
 
 def models(workdir):
@@ -49,7 +49,7 @@ def test_bad_requests_fail_clearly(workdir, tmp_path):
 def test_the_sound_check_keeps_typical_draws_and_swaps_others_only_for_nearer_ones(workdir):
     import torch
 
-    checked = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), 3)
+    checked = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), unscreened(3))
     renderer, category = Renderer(), np.arange(200) % 8
     streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4))  # noqa: E731
     rng, torch_rng = streams()
@@ -68,14 +68,14 @@ def test_the_sound_check_keeps_typical_draws_and_swaps_others_only_for_nearer_on
     assert np.array_equal(voices[:, INDEX["algorithm"]], first[:, INDEX["algorithm"]])  # same algorithm asked
     again, _ = sample_checked(checked, 1, category, *streams(), renderer, torch.Generator().manual_seed(9))
     assert np.array_equal(again, voices)  # seeded
-    unchecked = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), 1)
+    unchecked = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), unscreened(1))
     assert unchecked.typical is None
     plain, same = sample_checked(unchecked, 1, category, *streams(), None, torch.Generator())
     assert np.array_equal(plain, first) and np.array_equal(same, first)
     made = generate(checked, "keys", 64, seed=2, exclude=set())
     assert made.redrawn > 0 and generate(models(workdir), "keys", 64, seed=2, exclude=set()).redrawn == 0
     with pytest.raises(DeepDXError, match="no typical sound"):
-        load_models(workdir / "models", workdir / "split" / "routing.json", workdir / "nowhere", 2)
+        load_models(workdir / "models", workdir / "split" / "routing.json", workdir / "nowhere", unscreened(2))
 
 
 def test_the_screen_draws_again_voices_the_repair_pass_calls_wrong_however_near_they_sound(workdir):
@@ -83,7 +83,7 @@ def test_the_screen_draws_again_voices_the_repair_pass_calls_wrong_however_near_
 
     import torch
 
-    checked = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), 2)
+    checked = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), unscreened(2))
     checked.typical = [dataclasses.replace(t, limit=np.inf) for t in checked.typical]  # no voice too far: the screen alone
     renderer, category = Renderer(), np.arange(200) % 8
     streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4), renderer, torch.Generator().manual_seed(9))  # noqa: E731
@@ -100,8 +100,8 @@ def test_the_screen_draws_again_voices_the_repair_pass_calls_wrong_however_near_
     swapped = (voices != first).any(1)
     assert swapped.sum() > 10 and not after[swapped].any()  # a wrong draw gives way to a right one only
     assert after.mean() < before.mean() and after[~swapped].sum() == before[~swapped].sum()
-    limited = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), 2,
-                          checked.screen)  # as the stages load it: a limit and the screen
+    limited = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir),
+                          SoundCheckConfig(candidates=2), checked.screen)  # as the stages load it: a limit and the screen
     voices, _ = sample_checked(limited, 1, category, *streams())
     typical = limited.typical[1]
     far = typical.distance(features(first)) > typical.limit

@@ -12,7 +12,7 @@ import mlflow
 import pytest
 
 from deepdx.browse import headless
-from deepdx.tracking import KIND, KIND_TAG, runs_url
+from deepdx.tracking import KIND, KIND_TAG, ensure_experiment, runs_url
 from tests.mlflow_server import mlflow_server
 from tests.test_stages import ROOT, tiny_split
 
@@ -62,6 +62,23 @@ def test_every_launched_job_arrives_at_the_server_once_with_its_metrics(server, 
         history = client.get_metric_history(r.info.run_id, "probe/balanced")
         assert len(history) == 2  # one per epoch
         assert {a.path for a in client.list_artifacts(r.info.run_id)} >= {"group0_probe.png", "group0_sample.syx"}
+
+
+def test_jobs_that_create_the_experiment_at_once_share_it(server, monkeypatch):
+    # Two jobs of a sweep both find no experiment; the other one creates it first.  This one's
+    # create is refused by the server (CI saw it: RESOURCE_ALREADY_EXISTS) and must read it.
+    looked_up = mlflow.MlflowClient.get_experiment_by_name
+    rival = {}
+
+    def too_late(self, name):
+        if not rival:
+            rival["id"] = mlflow.MlflowClient(server).create_experiment(name, tags={KIND_TAG: KIND})
+            return None
+        return looked_up(self, name)
+
+    monkeypatch.setattr(mlflow.MlflowClient, "get_experiment_by_name", too_late)
+    assert ensure_experiment("at-once", server) == rival["id"]
+    assert ensure_experiment("at-once", server) == rival["id"]  # and later ones find it
 
 
 def test_a_failed_job_is_marked_failed_and_the_sweep_goes_on(server, tmp_path):

@@ -63,9 +63,8 @@ def cmd_generate(args) -> None:
         raise DeepDXError(f"--algorithm must be a panel number 1-32; got {args.algorithm}")
     if not all(k is None or knob_ok(k) for k in (args.temperature, args.truncation)):
         raise DeepDXError(f"--temperature and --truncation must be between 0 and {KNOB_MAX:g}")
-    check = GenerateConfig().sound_check
     sound = None if args.no_sound_check or not Path(args.sound).is_dir() else args.sound
-    models = load_models(args.models, args.routing, sound, check.candidates, RepairConfig() if check.screen else None)
+    models = load_models(args.models, args.routing, sound, GenerateConfig().sound_check)
     exclude = training_keys(args.train) if Path(args.train).is_dir() else set()
     if not exclude:
         print(f"warning: no training voices under {args.train}; the novelty check covers this run only",

@@ -6,7 +6,9 @@ deleted afterwards, so a relative store would lose their runs), else the current
 ``mlflow.tracking_uri`` in conf/, else ``MLFLOW_TRACKING_URI``, overrides it.  A SQLite store
 keeps its artifacts (``mlartifacts/``) and its creation lock beside its database file, so a
 store in a temporary folder leaves nothing in the project.  Creating a fresh store from
-several processes at once corrupts it, so creation is serialised with that file lock.
+several processes at once corrupts it, so creation is serialised with that file lock.  A
+server has no such lock: jobs launched at once may each find no experiment and try to create
+it, and all but the first are told it exists, then read it.
 """
 from __future__ import annotations
 
@@ -64,13 +66,20 @@ def ensure_experiment(name: str, uri: str) -> str:
     server puts them."""
     import mlflow
 
+    from mlflow.exceptions import MlflowException
+
     folder = store_folder(uri)
     with _lock(folder / ".mlflow.lock") if folder else nullcontext():
         client = mlflow.MlflowClient(tracking_uri=uri)
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             artifacts = (folder / "mlartifacts" / name).as_uri() if folder else None
-            return client.create_experiment(name, artifact_location=artifacts, tags={KIND_TAG: KIND})
+            try:
+                return client.create_experiment(name, artifact_location=artifacts, tags={KIND_TAG: KIND})
+            except MlflowException as error:  # a server has no lock: another job created it first
+                if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                experiment = client.get_experiment_by_name(name)
         if experiment.tags.get(KIND_TAG) is None:  # made by an older DeepDX, or by hand
             client.set_experiment_tag(experiment.experiment_id, KIND_TAG, KIND)
         return experiment.experiment_id

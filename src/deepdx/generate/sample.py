@@ -24,7 +24,7 @@ from ..audio.features import render_features
 from ..audio.render import Renderer
 from ..audio.repair import repair, wrong
 from ..audio.typical import TypicalSound
-from ..config import ROUTINGS, RepairConfig
+from ..config import ROUTINGS, RepairConfig, SoundCheckConfig
 from ..corpus.encoding import with_names
 from ..corpus.table import read_table
 from ..dx7.packing import encode_name, sound_keys
@@ -47,9 +47,10 @@ class Models:
 
 
 def load_models(models_dir: str | Path, routing_path: str | Path, sound_dir: str | Path | None = None,
-                candidates: int = 1, screen: RepairConfig | None = None) -> Models:
-    """``sound_dir``: the sound stage's typical sounds, checked with up to ``candidates`` draws
-    per voice (1 or no directory: no check), and ``screen``'s wrong voices with them."""
+                check: SoundCheckConfig | None = None, thresholds: RepairConfig | None = None) -> Models:
+    """``sound_dir``: the sound stage's typical sounds, against which voices are checked as
+    ``check`` says (none, one candidate or no directory: no check); its screen calls wrong
+    what the repair pass would by ``thresholds`` (generate.repair's; the defaults if None)."""
     routing_path, models_dir = Path(routing_path), Path(models_dir)
     if not routing_path.exists():
         raise DeepDXError(f"no routing statistics at {routing_path}: run `dvc repro split` first")
@@ -68,7 +69,7 @@ def load_models(models_dir: str | Path, routing_path: str | Path, sound_dir: str
         if not path.exists():
             raise DeepDXError(f"no trained model for group {g} at {path}: run `dvc repro` (or pass --models DIR)")
         generators.append(load_generator(path))
-    if sound_dir is None or candidates <= 1:
+    if sound_dir is None or check is None or check.candidates <= 1:
         return Models(generators, routing)
     typical = []
     for g in range(len(groups)):
@@ -76,7 +77,8 @@ def load_models(models_dir: str | Path, routing_path: str | Path, sound_dir: str
         if not path.exists():
             raise DeepDXError(f"no typical sound for group {g} at {path}: run `dvc repro sound`")
         typical.append(TypicalSound.load(path))
-    return Models(generators, routing, typical, candidates, screen)
+    screen = (thresholds or RepairConfig()) if check.screen else None
+    return Models(generators, routing, typical, check.candidates, screen)
 
 
 def training_keys(split_dir: str | Path) -> set[bytes]:
