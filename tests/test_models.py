@@ -249,12 +249,15 @@ def test_a_few_discriminator_steps_lower_its_loss_on_real_data(corpus_or_random)
     assert losses[-1] < 0.5 * losses[0]
 
 
-def first_losses(*overrides: str, batches: int = 1, per_epoch: int = 100) -> dict[str, list[float]]:
+def first_losses(*overrides: str, batches: int = 1, per_epoch: int = 100, frozen_d: bool = False) -> dict[str, list[float]]:
     """The discriminator's and generator's losses on each of the first ``batches`` training
     steps of a small CGAN (epochs of ``per_epoch`` batches), its optimisers driven by hand (no
-    Trainer); the same weights and noise for any overrides."""
+    Trainer); the same weights and noise for any overrides.  ``frozen_d``: the discriminator's
+    steps change nothing (learning rate 0), so the generator's losses meet the same scores."""
     torch.manual_seed(0)
     module = without_lightning(cgan("model.hidden=32", "model.dequantize=false", *overrides))
+    if frozen_d:
+        module.optimizers()[1].param_groups[0]["lr"] = 0.0
     voices = random_voices(64)
     real = torch.from_numpy(module.codec.encode(voices))
     c, a = torch.zeros(64, dtype=torch.long), torch.from_numpy(voices[:, INDEX["algorithm"]].astype(np.int64))
@@ -289,6 +292,19 @@ def test_mode_seeking_warmup_scales_the_term_by_the_steps_so_far():
         assert module._mode_seeking_weight() == weight
     with pytest.raises(DeepDXError, match="mode_seeking_warmup"):
         ModelConfig(mode_seeking_warmup=-1)
+
+
+def test_the_auxiliary_classifier_adds_its_cross_entropy_to_both_losses():
+    # D's loss: the classifier's cross-entropy on real voices' categories, in proportion to the weight
+    without, half, full = (first_losses(f"model.aux_class={w}")["d_loss"][0] for w in (0, 0.5, 1))
+    assert half > without and full - without == pytest.approx(2 * (half - without), rel=1e-4)
+    # G's: on generated voices against the categories asked for (the same scores for every weight)
+    without, half, full = (first_losses(f"model.aux_class={w}", frozen_d=True)["g_loss"][0] for w in (0, 0.5, 1))
+    assert half > without and full - without == pytest.approx(2 * (half - without), rel=1e-4)
+    assert cgan("model.aux_class=1").D.classify.out_features == 8
+    assert cgan("model.aux_class=0").D.classify is None and cgan("model=seed").D.classify is None
+    with pytest.raises(DeepDXError, match="aux_class"):
+        ModelConfig(aux_class=-1)
 
 
 def test_probe_scores_collapse_below_diversity():

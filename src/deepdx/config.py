@@ -186,6 +186,7 @@ class ModelConfig:
     ema: float = 0.999  # the generator kept as an exponential moving average of its weights; 0: off
     sound_features: bool = True  # D also sees operator amplitudes and frequency ratios (mlp, max_choices < 32)
     sound_roles: bool = True  # ... each amplitude as a carrier's and as a modulator's, by the voice's algorithm
+    aux_class: float = 0.2  # weight of D's auxiliary category classifier (AC-GAN, Odena et al. 2017): D learns real voices' categories, G is asked for voices it classifies as requested; 0: none
     spike_share: float = 0.5  # mlp: a level whose most common value is held by this share of the group's training voices gets a gate to it (codec.Heads); 0: none
 
     def __post_init__(self):
@@ -194,6 +195,8 @@ class ModelConfig:
         check_choice("model", "d_norm", self.d_norm, D_NORMS)
         check_choice("model", "conditional", self.conditional, CONDITIONING)
         check_choice("model", "loss", self.loss, LOSSES)
+        if self.aux_class < 0:
+            raise DeepDXError(f"model.aux_class is a loss weight, 0 or more (0: no classifier); got {self.aux_class}")
         if self.r1_every < 1:
             raise DeepDXError(f"model.r1_every is a number of batches, at least 1; got {self.r1_every}")
         if self.mode_seeking_warmup < 0:

@@ -1,7 +1,9 @@
 """The category-conditioned GAN as a LightningModule (one per algorithm group).
 
 Each step: one discriminator step on a batch of real voices (levels spread over their
-rounding bins, ``dequantize``) against generated ones, then a generator step; the
+rounding bins, ``dequantize``) against generated ones, then a generator step (with
+``aux_class`` > 0 the discriminator also learns the real voices' categories and the
+generator is asked for voices it classifies as requested, AC-GAN); the
 generator is told each voice's category and, with ``algorithm_embed`` > 0, its algorithm
 (written into the generated voice, so the discriminator judges levels against the
 algorithm that makes some operators carriers).  With ``ema`` > 0 a moving average of the
@@ -20,6 +22,7 @@ import copy
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from torch.nn.functional import cross_entropy
 
 from ..config import Config, ModelConfig, as_dict
 from .diagnostics import CollapseProbe
@@ -95,8 +98,9 @@ class CGAN(pl.LightningModule):
         self.d_steps += 1
         if r1:
             real = real.requires_grad_(True)
-        real_score = self.D(real, category, algorithm)
-        loss_d = d_loss(kind, real_score, self.D(fake, category, algorithm))
+        aux = self.model_cfg.aux_class
+        real_score, real_class = self._judge(real, category, algorithm)
+        loss_d = d_loss(kind, real_score, self.D(fake, category, algorithm)) + aux * real_class
         if kind == "wgan":
             loss_d = loss_d + self.model_cfg.gp_weight * gradient_penalty(self.D, real, fake, category, algorithm)
         if r1:
@@ -114,7 +118,8 @@ class CGAN(pl.LightningModule):
                 category, algorithm = category[:half].repeat(2), algorithm[:half].repeat(2)
             z = torch.randn(len(category), latent, device=self.device)
             fake = self(z, category, algorithm)
-            loss_g = g_loss(kind, self.D(fake, category, algorithm))
+            fake_score, fake_class = self._judge(fake, category, algorithm)
+            loss_g = g_loss(kind, fake_score) + aux * fake_class
             if self.model_cfg.mode_seeking > 0:  # two noises, same request: their voices should differ as much
                 spread = (fake[:half] - fake[half:]).abs().flatten(1).mean(1) / (z[:half] - z[half:]).abs().mean(1)
                 loss_g = loss_g + self._mode_seeking_weight() / (spread.mean() + 1e-5)
@@ -124,6 +129,14 @@ class CGAN(pl.LightningModule):
             self.losses["g_loss"].append(loss_g.detach())
             if self.G_ema is not None:
                 self._update_average()
+
+    def _judge(self, x: torch.Tensor, category: torch.Tensor, algorithm: torch.Tensor):
+        """The discriminator's scores, and its auxiliary classifier's cross-entropy against
+        ``category`` (0 without one): on real voices D learns it, on generated ones G."""
+        if self.D.classify is None:
+            return self.D(x, category, algorithm), 0.0
+        score, logits = self.D(x, category, algorithm, classify=True)
+        return score, cross_entropy(logits, category)
 
     def _mode_seeking_weight(self) -> float:
         warmup = self.model_cfg.mode_seeking_warmup

@@ -19,7 +19,8 @@ residual blocks, the features and a score.
 Both discriminators: optional spectral norm; optional minibatch standard deviation
 (Karras et al. 2018: it sees a batch's spread, against collapse); unconditional (the seed)
 or with projection terms for the category and, when the generator is conditioned on it,
-the algorithm (Miyato & Koyama 2018), so that they judge what was asked for.
+the algorithm (Miyato & Koyama 2018), so that they judge what was asked for; optionally an
+auxiliary classifier of the category on the same features (AC-GAN, Odena et al. 2017).
 """
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ class Architecture:
     choices: tuple[str, ...] = ()  # mlp: parameters with a softmax head beyond max_choices (codec.Heads)
     sound_roles: bool = False  # the sound features' amplitudes by role (carrier, modulator); absent before it
     spikes: tuple[tuple[int, int], ...] = ()  # mlp: gated levels, (parameter, value) (codec.spikes_of); absent before them
+    aux_classifier: bool = False  # D also classifies voices by category (model.aux_class); absent before it
 
     @classmethod
     def of(cls, model: ModelConfig, n_classes: int, layout: str, spikes: tuple = ()) -> "Architecture":
@@ -85,7 +87,8 @@ class Architecture:
                    d_channels=tuple(model.d_channels or [max(1, model.channels // 2)] + [model.channels] * (n - 1)),
                    stride=model.stride, features=model.features, slope=model.slope, g_norm=model.g_norm,
                    d_norm=model.d_norm, conditional=model.conditional, minibatch_std=model.minibatch_std,
-                   choices=tuple(model.choices), spikes=tuple(tuple(int(v) for v in s) for s in spikes))
+                   choices=tuple(model.choices), spikes=tuple(tuple(int(v) for v in s) for s in spikes),
+                   aux_classifier=model.aux_class > 0)
         fit = arch.sound_features_fit
         arch = replace(arch, sound_features=model.sound_features and fit(),
                        sound_roles=model.sound_features and model.sound_roles and fit(roles=True))
@@ -261,16 +264,19 @@ class Discriminator(nn.Module):
         projection = cfg.conditional == "projection"
         self.embed = sn(nn.Embedding(cfg.n_classes, cfg.features)) if projection else None
         self.algorithm = sn(nn.Embedding(N_ALGORITHMS, cfg.features)) if projection and cfg.algorithm_embed else None
+        self.classify = nn.Linear(cfg.features, cfg.n_classes) if cfg.aux_classifier else None
 
-    def forward(self, x: torch.Tensor, category: torch.Tensor | None = None,
-                algorithm: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, category: torch.Tensor | None = None, algorithm: torch.Tensor | None = None,
+                classify: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The score of each voice (real: high); with ``classify``, also the auxiliary
+        classifier's category logits, read from the same features."""
         f = self.features(self.net(x))
         out = self.score(f).squeeze(1)
         if self.embed is not None:
             out = out + (self.embed(category) * f).sum(1)
         if self.algorithm is not None:
             out = out + (self.algorithm(algorithm) * f).sum(1)
-        return out
+        return (out, self.classify(f)) if classify else out
 
 
 def Generator(cfg: Architecture) -> nn.Module:  # noqa: N802 (a factory that reads like the class it makes)
