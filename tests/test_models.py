@@ -3,6 +3,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from torch.nn.functional import cross_entropy
 from lightning.pytorch.callbacks import Callback
 
 from deepdx.corpus.table import read_table, write_table
@@ -249,6 +250,12 @@ def test_a_few_discriminator_steps_lower_its_loss_on_real_data(corpus_or_random)
     assert losses[-1] < 0.5 * losses[0]
 
 
+def first_batch(voices: np.ndarray, module: CGAN) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``voices`` as a training batch: every category in turn, each voice's own algorithm."""
+    c = torch.arange(len(voices)) % module.net_cfg.n_classes
+    return torch.from_numpy(module.codec.encode(voices)), c, torch.from_numpy(voices[:, INDEX["algorithm"]].astype(np.int64))
+
+
 def first_losses(*overrides: str, batches: int = 1, per_epoch: int = 100, frozen_d: bool = False) -> dict[str, list[float]]:
     """The discriminator's and generator's losses on each of the first ``batches`` training
     steps of a small CGAN (epochs of ``per_epoch`` batches), its optimisers driven by hand (no
@@ -259,8 +266,7 @@ def first_losses(*overrides: str, batches: int = 1, per_epoch: int = 100, frozen
     if frozen_d:
         module.optimizers()[1].param_groups[0]["lr"] = 0.0
     voices = random_voices(64)
-    real = torch.from_numpy(module.codec.encode(voices))
-    c, a = torch.zeros(64, dtype=torch.long), torch.from_numpy(voices[:, INDEX["algorithm"]].astype(np.int64))
+    real, c, a = first_batch(voices, module)
     for i in range(batches):
         torch.manual_seed(100 + i)
         module.training_step((real, c, a), i % per_epoch)
@@ -298,6 +304,11 @@ def test_the_auxiliary_classifier_adds_its_cross_entropy_to_both_losses():
     # D's loss: the classifier's cross-entropy on real voices' categories, in proportion to the weight
     without, half, full = (first_losses(f"model.aux_class={w}")["d_loss"][0] for w in (0, 0.5, 1))
     assert half > without and full - without == pytest.approx(2 * (half - without), rel=1e-4)
+    torch.manual_seed(0)  # as first_losses builds it: the classifier's loss on the real batch, before any step
+    module = cgan("model.hidden=32", "model.dequantize=false", "model.aux_class=1")
+    real, c, a = first_batch(random_voices(64), module)
+    with torch.no_grad():
+        assert full - without == pytest.approx(float(cross_entropy(module.D(real, c, a, classify=True)[1], c)), rel=1e-4)
     # G's: on generated voices against the categories asked for (the same scores for every weight)
     without, half, full = (first_losses(f"model.aux_class={w}", frozen_d=True)["g_loss"][0] for w in (0, 0.5, 1))
     assert half > without and full - without == pytest.approx(2 * (half - without), rel=1e-4)

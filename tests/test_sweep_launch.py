@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 import pytest
 
 from deepdx.browse import headless
@@ -79,6 +81,13 @@ def test_jobs_that_create_the_experiment_at_once_share_it(server, monkeypatch):
     monkeypatch.setattr(mlflow.MlflowClient, "get_experiment_by_name", too_late)
     assert ensure_experiment("at-once", server) == rival["id"]
     assert ensure_experiment("at-once", server) == rival["id"]  # and later ones find it
+
+    def refused(self, name, **kw):  # any other refusal is not a rival's doing: it is raised
+        raise MlflowException("no experiments today", error_code=INVALID_PARAMETER_VALUE)
+
+    monkeypatch.setattr(mlflow.MlflowClient, "create_experiment", refused)
+    with pytest.raises(MlflowException, match="no experiments today"):
+        ensure_experiment("refused", server)
 
 
 def test_a_failed_job_is_marked_failed_and_the_sweep_goes_on(server, tmp_path):
