@@ -314,6 +314,8 @@ def test_the_auxiliary_classifier_adds_its_cross_entropy_to_both_losses():
     assert half > without and full - without == pytest.approx(2 * (half - without), rel=1e-4)
     assert cgan("model.aux_class=1").D.classify.out_features == 8
     assert cgan("model.aux_class=0").D.classify is None and cgan("model=seed").D.classify is None
+    with pytest.raises(DeepDXError, match="no auxiliary classifier"):
+        cgan("model.aux_class=0").D(real, c, a, classify=True)
     with pytest.raises(DeepDXError, match="aux_class"):
         ModelConfig(aux_class=-1)
 

@@ -270,6 +270,8 @@ class Discriminator(nn.Module):
                 classify: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """The score of each voice (real: high); with ``classify``, also the auxiliary
         classifier's category logits, read from the same features."""
+        if classify and self.classify is None:
+            raise DeepDXError("this discriminator has no auxiliary classifier (built with model.aux_class = 0)")
         f = self.features(self.net(x))
         out = self.score(f).squeeze(1)
         if self.embed is not None:
