@@ -256,13 +256,18 @@ def first_batch(voices: np.ndarray, module: CGAN) -> tuple[torch.Tensor, torch.T
     return torch.from_numpy(module.codec.encode(voices)), c, torch.from_numpy(voices[:, INDEX["algorithm"]].astype(np.int64))
 
 
+def small_cgan(*overrides: str) -> CGAN:
+    """The small CGAN of ``first_losses``, its weights seeded 0."""
+    torch.manual_seed(0)
+    return cgan("model.hidden=32", "model.dequantize=false", *overrides)
+
+
 def first_losses(*overrides: str, batches: int = 1, per_epoch: int = 100, frozen_d: bool = False) -> dict[str, list[float]]:
     """The discriminator's and generator's losses on each of the first ``batches`` training
     steps of a small CGAN (epochs of ``per_epoch`` batches), its optimisers driven by hand (no
     Trainer); the same weights and noise for any overrides.  ``frozen_d``: the discriminator's
     steps change nothing (learning rate 0), so the generator's losses meet the same scores."""
-    torch.manual_seed(0)
-    module = without_lightning(cgan("model.hidden=32", "model.dequantize=false", *overrides))
+    module = without_lightning(small_cgan(*overrides))
     if frozen_d:
         module.optimizers()[1].param_groups[0]["lr"] = 0.0
     voices = random_voices(64)
@@ -304,8 +309,7 @@ def test_the_auxiliary_classifier_adds_its_cross_entropy_to_both_losses():
     # D's loss: the classifier's cross-entropy on real voices' categories, in proportion to the weight
     without, half, full = (first_losses(f"model.aux_class={w}")["d_loss"][0] for w in (0, 0.5, 1))
     assert half > without and full - without == pytest.approx(2 * (half - without), rel=1e-4)
-    torch.manual_seed(0)  # as first_losses builds it: the classifier's loss on the real batch, before any step
-    module = cgan("model.hidden=32", "model.dequantize=false", "model.aux_class=1")
+    module = small_cgan("model.aux_class=1")  # first_losses' model: the classifier's loss on its batch, before any step
     real, c, a = first_batch(random_voices(64), module)
     with torch.no_grad():
         assert full - without == pytest.approx(float(cross_entropy(module.D(real, c, a, classify=True)[1], c)), rel=1e-4)
