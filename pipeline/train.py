@@ -1,7 +1,8 @@
 """Stage train: one category-conditioned GAN per algorithm group (train.groups), tracked in MLflow.
 
-Under DVC each group is its own stage (foreach in dvc.yaml).  By hand it is a Hydra app,
-so a sweep is a multirun whose jobs write under multirun/ and land in MLflow side by side:
+Under DVC it is one stage for every group; the groups train train.jobs at a time, each in a
+process of its own (deepdx.models.parallel).  By hand it is a Hydra app, so a sweep is a
+multirun whose jobs write under multirun/ and land in MLflow side by side:
     python pipeline/train.py -m model.kernel_size=2,4 model.layers=2,3 train.groups=[1]
 Each job returns the mean validation ``balanced`` score of its kept epochs (what the Optuna
 sweeper maximises).  Launched again into the same sweep folder, finished jobs are not
@@ -14,7 +15,7 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 
-from deepdx.models.train import train_group
+from deepdx.models.parallel import train_groups
 from deepdx.sweeps.jobs import run_name, swept_keys, tag
 from deepdx.config import Config
 from deepdx.stage import in_sweep, stage
@@ -34,11 +35,10 @@ def main(cfg: Config) -> float:
         models = Path(cfg.data.models)
         tags = {"dvc_exp": os.environ.get("DVC_EXP_NAME", "")}
         name = None
+    summaries = train_groups(list(cfg.train.groups), cfg.data.split, models, cfg, routing, tags=tags, run_name=name,
+                             reuse_finished=sweep)
     balanced = []
-    for g in cfg.train.groups:
-        summary = train_group(g, cfg.data.split, str(models / f"group{g}"), cfg, routing["categories"],
-                              routing["groups"][g], tags, run_name=f"g{g} {name}" if name is not None else None,
-                              reuse_finished=sweep)
+    for g, summary in zip(cfg.train.groups, summaries):
         balanced.append(summary.get("sampled/balanced", summary.get("probe/balanced", 0.0)))
         print(f"group {g}: {'already trained in this sweep folder, ' if summary.get('reused') else ''}"
               f"{summary['epochs']} epochs, kept {summary['kept_epoch']}, "

@@ -39,6 +39,7 @@ from .nets import VoiceGenerator
 
 
 CODE = Path(__file__).resolve().parents[1]  # the deepdx package
+NOT_WEIGHTS = ("jobs", "groups", "progress_bar")  # train.* keys that change how a run goes, not its weights
 
 
 def fingerprint(config: dict) -> str:
@@ -151,7 +152,8 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
     ckpt_dir = out / "ckpt"
     # what the checkpoint was trained on: a resumed run must have the same config, data and code
     data_md5 = [hashlib.md5(group_path(split_dir, s, group).read_bytes()).hexdigest() for s in ("train", "validation")]
-    print_fp = fingerprint({"model": model, "train": train, "layout": layout, "seed": seed, "data": data_md5,
+    weights = {k: v for k, v in train.items() if k not in NOT_WEIGHTS}
+    print_fp = fingerprint({"model": model, "train": weights, "layout": layout, "seed": seed, "data": data_md5,
                             "categories": categories, "algorithms": algorithms, "code": code_version()})
     same = (ckpt_dir / "fingerprint").exists() and (ckpt_dir / "fingerprint").read_text() == print_fp
     if reuse_finished and same and (ckpt_dir / "finished").exists() and (out / "summary.json").exists():
