@@ -59,3 +59,14 @@ def test_the_validation_plot_shows_every_trained_group():
     (plot,) = dvc["plots"]
     y = next(iter(plot.values()))["y"]
     assert list(y) == [f"${{data.models}}/group{g}/probe.csv" for g in groups]
+
+
+def test_the_train_stage_declares_every_trained_group():
+    """One stage trains train.groups: each group's generator, checkpoints, summary and probe are its outputs."""
+    train = STAGES["train"]
+    groups = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["groups"]
+    outs = [next(iter(o)) if isinstance(o, dict) else o for o in train["outs"]]
+    assert outs == [p for g in groups for p in (f"${{data.models}}/group{g}/generator.pt", f"${{data.models}}/group{g}/ckpt")]
+    assert all(o["${data.models}/group%d/ckpt" % g]["persist"] for g, o in zip(groups, train["outs"][1::2]))
+    assert train["metrics"] == [f"${{data.models}}/group{g}/summary.json" for g in groups]
+    assert train["plots"] == [f"${{data.models}}/group{g}/probe.csv" for g in groups]
