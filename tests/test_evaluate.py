@@ -135,6 +135,19 @@ def test_audio_rates_flag_silent_and_shrill_voices():
     assert harsh["audio_frechet"] > ok["audio_frechet"]
 
 
+def test_features_rendered_once_serve_the_audio_reference_and_the_measure(ref):
+    """The evaluation renders each set once: its features serve its group's row and the pooled one."""
+    ref, train = ref
+    held, voices = uniform_voices(40, seed=3), uniform_voices(40, seed=4)
+    rendered = AudioReference(held, Renderer())
+    given = AudioReference(None, None, features=rendered.real)
+    features = rendered.render_features(voices)
+    given.render_features = lambda v: pytest.fail("rendered again")
+    out = measure(ref, voices[:, :145], None, None, given, features=features)
+    assert {k: out[k] for k in ("silent_rate", "harsh_rate", "audio_diversity", "audio_frechet")} == \
+        rendered.evaluate(voices)
+
+
 # ---------------------------------------------------------------- the evaluation run as a whole
 @pytest.fixture(scope="module")
 def evaluation(workdir):

@@ -71,3 +71,10 @@ def test_features_rendered_in_chunks_equal_those_rendered_at_once():
     voices, renderer = random_voices(20, seed=6), Renderer()
     assert np.array_equal(render_features(renderer, voices, chunk=7), render_features(renderer, voices, chunk=100))
     assert render_features(renderer, voices[:0]).shape == (0, 27)
+
+
+def test_features_rendered_by_several_threads_equal_those_rendered_by_one():
+    voices, renderer = random_voices(45, seed=7), Renderer()
+    one = render_features(renderer, voices, chunk=4, threads=1)
+    for threads in (2, 3):  # 12 chunks over 2 or 3 synths, put back in the voices' order
+        assert np.array_equal(render_features(renderer, voices, chunk=4, threads=threads), one)

@@ -22,11 +22,13 @@ from .metrics import frechet_distance
 
 
 class AudioReference:
-    def __init__(self, held_out_voices: np.ndarray, renderer: Renderer, thresholds: RepairConfig = RepairConfig()):
-        """``thresholds``: silence and shrillness as the generate stage's repair pass defines them."""
+    def __init__(self, held_out_voices: np.ndarray | None, renderer: Renderer, thresholds: RepairConfig = RepairConfig(),
+                 features: np.ndarray | None = None):
+        """``thresholds``: silence and shrillness as the generate stage's repair pass defines them;
+        ``features``: the held-out voices' features when they were rendered already (``real``)."""
         self.renderer = renderer
         self.thresholds = thresholds
-        real = self.render_features(held_out_voices)
+        self.real = real = self.render_features(held_out_voices) if features is None else features
         self.mu, self.sd = real.mean(0), real.std(0) + 1e-9
         z = (real - self.mu) / self.sd
         self.z_mu, self.z_cov = z.mean(0), np.cov(z, rowvar=False)

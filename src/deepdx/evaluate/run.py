@@ -63,11 +63,13 @@ def repaired(sound: np.ndarray, renderer, config: RepairConfig) -> np.ndarray:
 
 
 def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, classifier,
-            audio: AudioReference | None, unseen: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+            audio: AudioReference | None, unseen: tuple[np.ndarray, np.ndarray] | None = None,
+            features: np.ndarray | None = None) -> dict:
     """``unseen``: voices and categories that memorisation and category fidelity are measured
     on, when not ``sound``: the real row's training voices are memorised by definition, and the
     classifier learnt them, so its levels are the held-out voices' (what a generator making
-    voices like the held-out ones would reach)."""
+    voices like the held-out ones would reach).  ``features``: the audio features of ``sound``,
+    when they were rendered already."""
     unseen_voices, unseen_category = (sound, category) if unseen is None else unseen
     memo = ref.memorisation(unseen_voices)
     out = {"duplicate_rate": duplicate_rate(sound), "memorisation": memo, **ref.prdc(sound),
@@ -80,7 +82,8 @@ def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, clas
         if classifier is not None:
             out["category_fidelity"] = float((classifier.predict(classifier_features(unseen_voices)) == unseen_category).mean())
     if audio is not None:
-        out.update(audio.evaluate(with_blank_names(sound)))
+        out.update(audio.evaluate_features(audio.render_features(with_blank_names(sound)) if features is None
+                                           else features))
     return out
 
 
@@ -94,7 +97,7 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
     rng, torch_rng = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     check_rng = check_stream(seed)  # the typical-sound check's redraws, as in generate
     results, pooled = {"groups": {}}, {name: [] for name in REFERENCES}
-    pooled_cat = {name: [] for name in REFERENCES}
+    pooled_cat, pooled_features = {name: [] for name in REFERENCES}, {name: [] for name in [*REFERENCES, "held_out"]}
     for g, data in enumerate(tqdm(groups, desc="evaluate", unit="group", disable=not progress)):
         n = len(data.held_out)
         pick = rng.choice(len(data.train), n, replace=len(data.train) < n)
@@ -119,22 +122,28 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
             del sets["cgan_unchecked"]
         ref = Reference(data.train, data.held_out, seed=seed)
         aref = AudioReference(data.held_out, renderer, repair_cfg) if audio else None
+        # each set rendered once: its features serve the group's row and the pooled one
+        features = {name: aref.render_features(with_blank_names(s)) for name, (s, c) in sets.items()} if audio else {}
         unseen = (data.held_out, data.held_out_category)
-        results["groups"][str(g)] = {name: measure(ref, s, c, classifier, aref, unseen if name == "real" else None)
+        results["groups"][str(g)] = {name: measure(ref, s, c, classifier, aref, unseen if name == "real" else None,
+                                                   features.get(name))
                                      for name, (s, c) in sets.items()}
         for name, (s, c) in sets.items():
             pooled[name].append(s)
             pooled_cat[name].append(c if c is not None else np.full(len(s), -1))
+        for name, f in [*features.items(), ("held_out", aref.real if audio else None)]:
+            pooled_features[name].append(f)
     train = np.concatenate([d.train for d in groups])
     held, held_category = (np.concatenate([getattr(d, k) for d in groups]) for k in ("held_out", "held_out_category"))
     unseen = (held, held_category)
     ref = Reference(train, held, seed=seed)
-    aref = AudioReference(held, renderer, repair_cfg) if audio else None
+    aref = AudioReference(None, renderer, repair_cfg, np.concatenate(pooled_features["held_out"])) if audio else None
     results["overall"] = {}
     for name in [r for r in REFERENCES if pooled[r]]:
         cats = np.concatenate(pooled_cat[name])
         results["overall"][name] = measure(ref, np.concatenate(pooled[name]), cats if (cats >= 0).all() else None,
-                                           classifier, aref, unseen if name == "real" else None)
+                                           classifier, aref, unseen if name == "real" else None,
+                                           np.concatenate(pooled_features[name]) if audio else None)
     results["nearest_training_distance"] = {name: nearest(normalise(np.concatenate(pooled[name])), ref.train_f).tolist()
                                             for name in REFERENCES if pooled[name]}
     results["nearest_training_distance"]["held_out"] = nearest(ref.held_f, ref.train_f).tolist()
