@@ -239,9 +239,9 @@ class TrainConfig:
     # sums in backward passes), so it is fixed rather than taken from the machine: same value, same bits.
     threads: int = 1
     # groups trained at once, each in a process of its own with `threads` threads; the weights do
-    # not depend on it. Two 1-thread jobs train two groups in 1.6x less time than one 2-thread job
-    # trains them in turn on the 2-core machine (bench/train_parallel.py): the small matrices of a
-    # step keep a second thread half idle
+    # not depend on it. On the 2-core machine two 1-thread jobs train the six groups in 22.7 min,
+    # one 2-thread job in about 32.5 (bench/train_parallel.py): the small matrices of a step keep
+    # a second thread of one process half idle
     jobs: int = 2
     groups: List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5])  # = range(split.n_groups)
     progress_bar: bool = True
