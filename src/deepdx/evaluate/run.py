@@ -82,8 +82,7 @@ def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, clas
         if classifier is not None:
             out["category_fidelity"] = float((classifier.predict(classifier_features(unseen_voices)) == unseen_category).mean())
     if audio is not None:
-        out.update(audio.evaluate_features(audio.render_features(with_blank_names(sound)) if features is None
-                                           else features))
+        out.update(audio.evaluate(with_blank_names(sound)) if features is None else audio.evaluate_features(features))
     return out
 
 
