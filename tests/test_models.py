@@ -324,6 +324,24 @@ def test_the_auxiliary_classifier_adds_its_cross_entropy_to_both_losses():
         ModelConfig(aux_class=-1)
 
 
+def test_the_generator_step_computes_no_gradient_for_the_discriminator():
+    module = without_lightning(small_cgan())
+    real, c, a = first_batch(random_voices(64), module)
+    opt_d = module.optimizers()[1]
+    step, at_step = opt_d.step, {}
+
+    def record(*args, **kwargs):  # D's gradients as its optimiser takes them
+        at_step.update({n: p.grad.clone() for n, p in module.D.named_parameters()})
+        return step(*args, **kwargs)
+
+    opt_d.step = record
+    module.training_step((real, c, a), 0)
+    # the G step left D's gradients as its own step made them (the next D step drops them anyway) ...
+    assert at_step and all(torch.equal(p.grad, at_step[n]) for n, p in module.D.named_parameters())
+    assert all(p.requires_grad for p in module.D.parameters())  # ... and gave D its gradients back
+    assert all(p.grad is not None for p in module.G.parameters())
+
+
 def test_probe_scores_collapse_below_diversity():
     real, cat = random_voices(400, seed=1), np.arange(400) % 4
     probe = CollapseProbe(real[:200], cat[:200])

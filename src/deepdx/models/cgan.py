@@ -92,7 +92,8 @@ class CGAN(pl.LightningModule):
         opt_g, opt_d = self.optimizers()
         kind, latent = self.model_cfg.loss, self.net_cfg.latent
 
-        fake = self(torch.randn(len(real), latent, device=self.device), category, algorithm).detach()
+        with torch.no_grad():  # the discriminator's step: no graph through G
+            fake = self(torch.randn(len(real), latent, device=self.device), category, algorithm)
         every = self.model_cfg.r1_every  # lazy R1 (Karras et al. 2020): every this many batches, weighted by it
         r1 = self.model_cfg.r1 * every if self.d_steps % every == 0 else 0.0
         self.d_steps += 1
@@ -118,7 +119,9 @@ class CGAN(pl.LightningModule):
                 category, algorithm = category[:half].repeat(2), algorithm[:half].repeat(2)
             z = torch.randn(len(category), latent, device=self.device)
             fake = self(z, category, algorithm)
+            self.D.requires_grad_(False)  # the generator's step: no gradient for D's weights (the next D step drops them)
             fake_score, fake_class = self._judge(fake, category, algorithm)
+            self.D.requires_grad_(True)
             loss_g = g_loss(kind, fake_score) + aux * fake_class
             if self.model_cfg.mode_seeking > 0:  # two noises, same request: their voices should differ as much
                 spread = (fake[:half] - fake[half:]).abs().flatten(1).mean(1) / (z[:half] - z[half:]).abs().mean(1)
