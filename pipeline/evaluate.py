@@ -16,7 +16,7 @@ from deepdx.tracking import log_evaluation
 @stage
 def main(cfg: Config) -> None:
     g = cfg.generate
-    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.sound, g.sound_check, g.repair)
+    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, g.critic, g.repair)
     groups = load_groups(cfg.data.split, models.routing["groups"], cfg.evaluate.max_voices, cfg.seed)
     classifier = load_classifier(cfg.data.classifier)  # the categorize stage's: judges category fidelity
     results = evaluate(groups, models, classifier, cfg.seed, cfg.evaluate.audio, repair_cfg=g.repair,

@@ -12,7 +12,7 @@ from deepdx.stage import stage
 @stage
 def main(cfg: Config) -> None:
     g = cfg.generate
-    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.sound, g.sound_check, g.repair)
+    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, g.critic, g.repair)
     categories = list(g.categories) if g.categories else models.categories
     requests = [(c, 32 * g.banks_per_category) for c in categories]
     rows, report = generate_run(models, requests, cfg.seed, cfg.data.generated, training_keys(cfg.data.split),
@@ -20,8 +20,8 @@ def main(cfg: Config) -> None:
     write_csv(f"{cfg.data.generated}/manifest.csv", rows, MANIFEST_FIELDS if g.previews else MANIFEST_FIELDS[:-1])
     write_json(f"{cfg.data.metrics}/generate.json", report)
     print(f"generate: {report['voices']} voices in {report['banks']} banks under {cfg.data.generated}/banks; "
-          f"{report['resampled_duplicates']} duplicates drawn again; {report['redrawn_atypical']} kept a later, more "
-          f"typical-sounding draw; {report['problems_found']} silent or shrill, "
+          f"{report['resampled_duplicates']} duplicates drawn again; {report['critic_other_draw']} kept another of "
+          f"{report['critic_candidates']} draws by the critic; {report['problems_found']} silent or shrill, "
           f"{report['repaired']} repaired, {report['unrepaired_problems']} left as they were")
 
 

@@ -160,28 +160,32 @@ def workdir(tmp_path_factory):
     return root
 
 
-def typical_sounds(workdir: Path, quantile: float = 0.5) -> Path:
-    """The sound stage's files for ``workdir``'s groups, fitted on their training voices; at
-    ``quantile`` 0.5 half of real voices lie beyond the limit, so the check has work to do."""
+def critics(workdir: Path) -> Path:
+    """The critic stage's files for ``workdir``'s groups: each group's training voices rendered
+    (the sound stage's) against as many of its (untrained) generator's voices."""
     from deepdx.audio.render import Renderer
-    from deepdx.audio.typical import fit_group
+    from deepdx.audio.rendered import render_group
     from deepdx.corpus.split import group_path
     from deepdx.corpus.table import read_table
+    from deepdx.generate.critic import fit_group
+    from deepdx.models.nets import load_generator
 
-    out = workdir / f"sound{quantile}"
+    out = workdir / "critic"
     if not out.is_dir():
         renderer = Renderer()
         for g in range(len(GROUPS)):
-            voices = read_table(group_path(workdir / "split", "train", g))["params"]
-            fit_group(voices, renderer, quantile, 1000, seed=g).save(out / f"group{g}.npz")
+            train = read_table(group_path(workdir / "split", "train", g))
+            real = render_group(train["params"], train["category"], renderer, 1000, seed=g)
+            generator = load_generator(workdir / "models" / f"group{g}" / "generator.pt")
+            fit_group(generator, real, renderer, 0.05, seed=g).save(out / f"group{g}.npz")
     return out
 
 
-def unscreened(candidates: int):
-    """The typical-sound check with ``candidates`` draws and no screen: the limit alone."""
-    from deepdx.config import SoundCheckConfig
+def critic_config(candidates: int, strength: float = 1.0, screen: bool = False, warmer: float = 0.0):
+    """Sampling through the critic with ``candidates`` draws, no screen and no warmer draws unless asked."""
+    from deepdx.config import CriticConfig
 
-    return SoundCheckConfig(candidates=candidates, screen=False)
+    return CriticConfig(candidates=candidates, strength=strength, screen=screen, warmer=warmer)
 
 
 def cgan(*overrides: str, n_classes: int = 8, seed: int = 0):

@@ -12,7 +12,7 @@ import torch
 from deepdx.cli import main as cli
 from deepdx.dx7 import bank_bytes
 from deepdx.dx7.sysex import check_bank
-from tests.conftest import ROOT, random_voices, typical_sounds
+from tests.conftest import ROOT, critics, random_voices
 from tests.midi_loopback import PORT
 
 
@@ -31,7 +31,7 @@ def fails(capsys, args, message):
 def generate_args(workdir, *more):
     return ["generate", "--category", "brass", "--models", workdir / "models",
             "--routing", workdir / "split" / "routing.json", "--train", workdir / "split",
-            "--sound", typical_sounds(workdir), *more]
+            "--critic", critics(workdir), *more]
 
 
 @pytest.fixture
@@ -60,15 +60,19 @@ def test_generate_show_render(workdir, tmp_path):
     assert len(list((tmp_path / "wav").glob("*.wav"))) == 32
 
 
-def test_generate_checks_the_sound_unless_told_not_to_or_without_typical_sounds(workdir, tmp_path, capsys):
+def test_generate_samples_through_the_critic_unless_told_not_to_or_without_critics(workdir, tmp_path, capsys):
     made = {}
-    for name, more in {"checked": [], "unchecked": ["--no-sound-check"], "missing": ["--sound", tmp_path / "none"]}.items():
+    for name, more in {"critic": [], "no critic": ["--no-critic"], "one candidate": ["--candidates", "1"],
+                       "two": ["--candidates", "2"], "missing": ["--critic", tmp_path / "none"]}.items():
         out = tmp_path / f"{name}.syx"
         assert cli([str(a) for a in generate_args(workdir, "--out", out, "--seed", "4", *more)]) == 0
         made[name] = (out.read_bytes(), capsys.readouterr().err)
-    assert made["checked"][0] != made["unchecked"][0] and made["missing"][0] == made["unchecked"][0]
-    assert made["checked"][1] == made["unchecked"][1] == ""
-    assert "voices were not checked against the training voices' sound" in made["missing"][1]
+    plain = made["no critic"][0]
+    assert made["critic"][0] != plain and made["two"][0] not in (plain, made["critic"][0])
+    assert made["one candidate"][0] == made["missing"][0] == plain
+    assert made["critic"][1] == made["no critic"][1] == ""
+    assert "no critics under" in made["missing"][1] and "first draw" in made["missing"][1]
+    fails(capsys, generate_args(workdir, "--out", tmp_path / "x.syx", "--candidates", "0"), "--candidates must be 1 or more")
 
 
 def test_bad_input_is_one_line_and_exit_2_in_a_real_process(tmp_path):

@@ -15,7 +15,7 @@ from deepdx.evaluate.metrics import Reference, diversity, duplicate_rate
 from deepdx.evaluate.run import REFERENCES, evaluate, load_groups, markdown, measure, plots
 from deepdx.generate.sample import load_models
 from deepdx.tracking import log_evaluation
-from tests.conftest import typical_sounds, unscreened
+from tests.conftest import critic_config, critics
 from tests.test_generate import simple_voice
 
 RNG = np.random.default_rng(0)
@@ -152,8 +152,8 @@ def test_features_rendered_once_serve_the_audio_reference_and_the_measure(ref):
 @pytest.fixture(scope="module")
 def evaluation(workdir):
     """evaluate() on two small groups with untrained generators, with audio, sampled through
-    the typical-sound check."""
-    models = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), unscreened(2))
+    the critic."""
+    models = load_models(workdir / "models", workdir / "split" / "routing.json", critics(workdir), critic_config(2))
     groups = load_groups(str(workdir / "split"), models.routing["groups"])
     train = np.concatenate([g.train for g in groups])
     clf = DecisionTreeClassifier(random_state=0).fit(classifier_features(train),
@@ -203,15 +203,15 @@ def test_evaluate_is_deterministic_and_audio_can_be_off(evaluation):
     assert quiet["overall"]["cgan"]["precision"] == results["overall"]["cgan"]["precision"]
 
 
-def test_the_checked_cgan_row_beside_its_first_draws_and_nothing_else_moved(evaluation, workdir):
+def test_the_critic_s_cgan_row_beside_its_first_draws_and_nothing_else_moved(evaluation, workdir):
     models, groups, clf, results = evaluation
     plain = load_models(workdir / "models", workdir / "split" / "routing.json")
     without = evaluate(groups, plain, clf, seed=3, progress=False)
     assert "cgan_unchecked" not in without["overall"]
-    for name, row in without["overall"].items():  # the check draws from its own stream: all else as it was
-        if name != "cgan_repaired":  # (the repair pass starts from the checked voices)
+    for name, row in without["overall"].items():  # the critic draws from its own stream: all else as it was
+        if name != "cgan_repaired":  # (the repair pass starts from the kept voices)
             assert row == results["overall"]["cgan_unchecked" if name == "cgan" else name], name
-    overall = results["overall"]  # the check redrew some voices (which ones, and how: tests/test_generate.py)
+    overall = results["overall"]  # the critic kept other draws (which, and how: tests/test_generate.py)
     assert overall["cgan"]["frechet"] != overall["cgan_unchecked"]["frechet"]
     assert overall["cgan"]["audio_frechet"] != overall["cgan_unchecked"]["audio_frechet"]
 

@@ -7,15 +7,15 @@ import pytest
 
 from deepdx.audio.render import Renderer
 from deepdx.audio.repair import audio_problem, repair, wrong
-from deepdx.config import RepairConfig, SoundCheckConfig
+from deepdx.config import RepairConfig
 from deepdx.dx7.params import INDEX, op_index, uniform_voices
 from deepdx.dx7.sysex import check_bank
 from deepdx.dx7.packing import sound_keys
 from deepdx.errors import DeepDXError
 from deepdx.generate.banks import generate_run
 from deepdx.audio.features import CENTROID, render_features
-from deepdx.generate.sample import generate, load_models, sample_checked, sample_group, voice_name, with_blank_names
-from tests.conftest import typical_sounds, unscreened
+from deepdx.generate.sample import generate, load_models, sample_critiqued, sample_group, voice_name, with_blank_names
+from tests.conftest import critic_config, critics
 
 
 def models(workdir):
@@ -46,66 +46,59 @@ def test_bad_requests_fail_clearly(workdir, tmp_path):
         load_models(tmp_path, workdir / "split" / "routing.json")
 
 
-def test_the_sound_check_keeps_typical_draws_and_swaps_others_only_for_nearer_ones(workdir):
+def test_the_critic_keeps_one_of_several_draws_by_its_logit(workdir):
     import torch
 
-    checked = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), unscreened(3))
+    routing = workdir / "split" / "routing.json"
+    judged = load_models(workdir / "models", routing, critics(workdir), critic_config(4, strength=2.0, warmer=0.5))
     renderer, category = Renderer(), np.arange(200) % 8
     streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4))  # noqa: E731
     rng, torch_rng = streams()
-    voices, first = sample_checked(checked, 1, category, rng, torch_rng, renderer, torch.Generator().manual_seed(9))
+    drawn = sample_critiqued(judged, 1, category, rng, torch_rng, renderer, torch.Generator().manual_seed(9))
     rng2, torch_rng2 = streams()
-    assert np.array_equal(first, sample_group(checked, 1, category, rng2, torch_rng2))  # first draws: as unchecked
+    assert np.array_equal(drawn.first, sample_group(judged, 1, category, rng2, torch_rng2))  # the generator alone
     assert rng.random() == rng2.random() and torch.equal(torch_rng.get_state(), torch_rng2.get_state())
-    typical = checked.typical[1]
-    before, after = (typical.distance(render_features(renderer, with_blank_names(v))) for v in (first, voices))
-    kept = before <= typical.limit
-    assert 0.1 < kept.mean() < 0.9  # the check had work to do, and some first draws passed it
-    assert np.array_equal(voices[kept], first[kept])
-    swapped = (voices != first).any(1)
-    assert swapped.sum() > 10 and (after[swapped] < before[swapped]).all() and (after <= before).all()
-    assert (after <= typical.limit).mean() > kept.mean()
-    assert np.array_equal(voices[:, INDEX["algorithm"]], first[:, INDEX["algorithm"]])  # same algorithm asked
-    again, _ = sample_checked(checked, 1, category, *streams(), renderer, torch.Generator().manual_seed(9))
-    assert np.array_equal(again, voices)  # seeded
-    unchecked = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), unscreened(1))
-    assert unchecked.typical is None
-    plain, same = sample_checked(unchecked, 1, category, *streams(), None, torch.Generator())
-    assert np.array_equal(plain, first) and np.array_equal(same, first)
-    made = generate(checked, "keys", 64, seed=2, exclude=set())
-    assert made.redrawn > 0 and generate(models(workdir), "keys", 64, seed=2, exclude=set()).redrawn == 0
-    with pytest.raises(DeepDXError, match="no typical sound"):
-        load_models(workdir / "models", workdir / "split" / "routing.json", workdir / "nowhere", unscreened(2))
+    features = lambda voices: render_features(renderer, with_blank_names(voices))  # noqa: E731
+    assert np.array_equal(drawn.first_features, features(drawn.first))  # as without the critic, to the last bit
+    assert np.allclose(drawn.features, features(drawn.voices), rtol=0, atol=1e-9)  # the kept voices' (rendered with the others)
+    generator, algorithm = judged.generators[1], torch.from_numpy(drawn.first[:, INDEX["algorithm"]].astype(np.int64))
+    warm = generator.sample(torch.as_tensor(category), algorithm, torch.Generator().manual_seed(4), generator.temperature + 0.5)
+    assert np.array_equal(drawn.voices[drawn.kept == 0], warm[drawn.kept == 0])  # the first draw: the request's noise, warmer
+    critic = judged.critics[1]
+    kept, alone = critic.logit(drawn.voices, drawn.features), critic.logit(drawn.first, drawn.first_features)
+    assert 0.4 < (drawn.kept > 0).mean() < 0.95 and kept.mean() > alone.mean() + 0.1  # likelier draws kept, not always another
+    assert np.array_equal(drawn.voices[:, INDEX["algorithm"]], drawn.first[:, INDEX["algorithm"]])  # same request
+    again = sample_critiqued(judged, 1, category, *streams(), renderer, torch.Generator().manual_seed(9))
+    assert np.array_equal(again.voices, drawn.voices)  # seeded
+    plain = load_models(workdir / "models", routing, critics(workdir), critic_config(1))
+    assert plain.critics is None
+    alone = sample_critiqued(plain, 1, category, *streams(), None, torch.Generator())
+    assert np.array_equal(alone.voices, drawn.first) and alone.features is None
+    made = generate(judged, "keys", 64, seed=2, exclude=set())
+    assert made.other_draw > 0 and generate(models(workdir), "keys", 64, seed=2, exclude=set()).other_draw == 0
+    with pytest.raises(DeepDXError, match="no critic for group 0"):
+        load_models(workdir / "models", routing, workdir / "nowhere", critic_config(2))
 
 
-def test_the_screen_draws_again_voices_the_repair_pass_calls_wrong_however_near_they_sound(workdir):
-    import dataclasses
-
+def test_the_screen_never_keeps_a_draw_the_repair_pass_calls_wrong_while_a_right_one_is_left(workdir):
     import torch
 
-    checked = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir), unscreened(2))
-    checked.typical = [dataclasses.replace(t, limit=np.inf) for t in checked.typical]  # no voice too far: the screen alone
+    judged = load_models(workdir / "models", workdir / "split" / "routing.json", critics(workdir), critic_config(3))
     renderer, category = Renderer(), np.arange(200) % 8
     streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4), renderer, torch.Generator().manual_seed(9))  # noqa: E731
     features = lambda voices: render_features(renderer, with_blank_names(voices))  # noqa: E731
-    plain, first = sample_checked(checked, 1, category, *streams())
-    assert np.array_equal(plain, first)  # without a screen nothing lies beyond an infinite limit
-    median_hz = 10 ** np.median(features(first)[:, CENTROID]) - 1
-    checked.screen = RepairConfig(max_centroid_hz=median_hz)  # about half the first draws "shrill"
-    voices, first_again = sample_checked(checked, 1, category, *streams())
-    assert np.array_equal(first_again, first)
-    before, after = wrong(features(first), checked.screen), wrong(features(voices), checked.screen)
-    assert 0.3 < before.mean() < 0.9  # the screen has work to do, and some first draws pass it
-    assert np.array_equal(voices[~before], first[~before])  # right first draws kept
-    swapped = (voices != first).any(1)
-    assert swapped.sum() > 10 and not after[swapped].any()  # a wrong draw gives way to a right one only
-    assert after.mean() < before.mean() and after[~swapped].sum() == before[~swapped].sum()
-    limited = load_models(workdir / "models", workdir / "split" / "routing.json", typical_sounds(workdir),
-                          SoundCheckConfig(candidates=2), checked.screen)  # as the stages load it: a limit and the screen
-    voices, _ = sample_checked(limited, 1, category, *streams())
-    typical = limited.typical[1]
-    far = typical.distance(features(first)) > typical.limit
-    assert (far & ~before).sum() > 5 and not wrong(features(voices), checked.screen)[~before].any()  # a right draw too far never gives way to a wrong one
+    unscreened = sample_critiqued(judged, 1, category, *streams())
+    median_hz = 10 ** np.median(features(unscreened.first)[:, CENTROID]) - 1
+    judged.screen = RepairConfig(max_centroid_hz=median_hz)  # about half the draws "shrill"
+    drawn = sample_critiqued(judged, 1, category, *streams())
+    before, after = wrong(features(drawn.first), judged.screen), wrong(drawn.features, judged.screen)
+    assert 0.3 < before.mean() < 0.9 and wrong(unscreened.features, judged.screen).mean() > 0.2  # work for the screen
+    assert np.array_equal(drawn.first, unscreened.first)
+    noise, algorithm = torch.Generator().manual_seed(9), torch.from_numpy(drawn.first[:, INDEX["algorithm"]].astype(np.int64))
+    more = [judged.generators[1].sample(torch.as_tensor(category), algorithm, noise) for _ in range(2)]  # the other draws
+    every = np.stack([before, *(wrong(features(m), judged.screen) for m in more)], 1)
+    assert 0 < every.all(1).mean() < after.mean() + 1e-9 < before.mean() - 0.2
+    assert every.all(1)[after].all()  # a wrong voice kept only where all three draws were wrong
 
 
 def test_the_screen_calls_wrong_what_the_repair_pass_does():

@@ -108,7 +108,7 @@ def pipeline(tmp_path_factory):
 
 def test_every_stage_ran(pipeline):
     assert stages_run(pipeline["first"]) == {"ingest", "dedupe", "families", "categorize", "split", "sound", "generate", "evaluate",
-                                             "browse", "train"}
+                                             "browse", "train", "critic"}
 
 
 def test_ingest_accounts_for_every_file_and_voice(pipeline):
@@ -211,7 +211,7 @@ def test_a_model_change_reruns_train_onwards_only(pipeline):
     repo = pipeline["repo"]
     sync(repo, "model.channels=32")
     proc = dvc(repo, "repro")
-    assert stages_run(proc) == {"generate", "evaluate", "browse", "train"}
+    assert stages_run(proc) == {"critic", "generate", "evaluate", "browse", "train"}
     summary = json.loads((repo / "data" / "models" / "group0" / "summary.json").read_text())
     assert summary["epochs"] == 2 and np.isfinite(summary["d_loss"])  # trained again, not an empty resume
     assert dvc(repo, "status").stdout.strip() == "Data and pipelines are up to date."
@@ -231,7 +231,7 @@ def test_a_queued_experiment_gets_the_collection_from_the_cache_and_reruns_train
     assert re.search(r"wider.*Success", status), status
     log = dvc(repo, "queue", "logs", "wider").stdout
     assert stages_run(subprocess.CompletedProcess([], 0, log, "")) == {
-        "generate", "evaluate", "browse", "train"}, log[-3000:]
+        "critic", "generate", "evaluate", "browse", "train"}, log[-3000:]
     assert "data/raw" not in " ".join(re.findall(r"Running stage '([^']+)'", log))
     shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
     assert "wider" in json.dumps(shown)

@@ -1,7 +1,7 @@
 """The `deepdx` command: generate, inspect, hear and send DX7 banks.
 
     deepdx generate --category brass --count 32 --out bank.syx [--seed N] [--models DIR]
-                    [--algorithm 1-32] [--temperature T] [--truncation PSI] [--no-sound-check]
+                    [--algorithm 1-32] [--temperature T] [--truncation PSI] [--candidates K | --no-critic]
     deepdx show bank.syx
     deepdx render bank.syx --out DIR
     deepdx send bank.syx --port NAME        deepdx send --list-ports
@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,15 +64,17 @@ def cmd_generate(args) -> None:
         raise DeepDXError(f"--algorithm must be a panel number 1-32; got {args.algorithm}")
     if not all(k is None or knob_ok(k) for k in (args.temperature, args.truncation)):
         raise DeepDXError(f"--temperature and --truncation must be between 0 and {KNOB_MAX:g}")
-    sound = None if args.no_sound_check or not Path(args.sound).is_dir() else args.sound
-    models = load_models(args.models, args.routing, sound, GenerateConfig().sound_check)
+    if args.candidates < 1:
+        raise DeepDXError(f"--candidates must be 1 or more; got {args.candidates}")
+    critic_dir = None if args.no_critic or not Path(args.critic).is_dir() else args.critic
+    models = load_models(args.models, args.routing, critic_dir, replace(GenerateConfig().critic, candidates=args.candidates))
     exclude = training_keys(args.train) if Path(args.train).is_dir() else set()
     if not exclude:
         print(f"warning: no training voices under {args.train}; the novelty check covers this run only",
               file=sys.stderr)
     n_banks = -(-args.count // BANK_VOICES)
     renderer = None
-    if not args.no_repair or models.typical is not None:
+    if not args.no_repair or models.critics is not None:
         from .audio.render import Renderer
 
         renderer = Renderer()
@@ -84,9 +87,9 @@ def cmd_generate(args) -> None:
         write_banks(paths, made.params)
     for path in paths:
         print(f"wrote {path}: {BANK_VOICES} {args.category} voices")
-    if sound is None and not args.no_sound_check:
-        print(f"warning: no typical sounds under {args.sound} (`dvc repro sound`): the voices were not checked "
-              "against the training voices' sound", file=sys.stderr)
+    if critic_dir is None and not args.no_critic:
+        print(f"warning: no critics under {args.critic} (`dvc repro critic`): each voice is its model's first draw",
+              file=sys.stderr)
     if args.count % BANK_VOICES:
         print(f"note: {args.count} voices rounded up to {n_banks * BANK_VOICES} (whole banks of {BANK_VOICES})")
     repaired = sum(1 for f in made.fix if f)
@@ -240,8 +243,10 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--truncation", type=float, default=GenerateConfig.truncation,
                    help="noise scale: < 1 more typical voices, > 1 more varied; default: each model's own")
     g.add_argument("--no-repair", action="store_true", help="skip the fixed/ratio repair pass")
-    g.add_argument("--sound", default="data/sound", help="typical sounds (the sound stage's), for the sound check")
-    g.add_argument("--no-sound-check", action="store_true", help="keep each voice's first draw, however it sounds")
+    g.add_argument("--critic", default="data/critic", help="the critic stage's critics, by which draws are kept")
+    g.add_argument("--candidates", type=int, default=GenerateConfig().critic.candidates,
+                   help="draws per voice, one kept by the critic (1: the first draw)")
+    g.add_argument("--no-critic", action="store_true", help="keep each voice's first draw")
     g.set_defaults(func=cmd_generate)
     s = sub.add_parser("show", help="list a bank's voices and validate it")
     s.add_argument("file")

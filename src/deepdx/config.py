@@ -60,7 +60,8 @@ class DataPaths:
     split: str = "data/split"  # <split>/group<g>.parquet per split and algorithm group, routing.json
     plots: str = "data/plots"  # PNG pictures and CSV for `dvc plots show`
     models: str = "data/models"  # group<g>/generator.pt, summary.json, ckpt/
-    sound: str = "data/sound"  # group<g>.npz: the training voices' typical sound (sampling's audio check)
+    sound: str = "data/sound"  # group<g>.npz: a sample of the training voices and their audio features
+    critic: str = "data/critic"  # group<g>.npz: the critic sampling keeps its draws by
     generated: str = "data/generate"  # banks/<category>_<n>.syx, manifest.csv, previews/
     evaluation: str = "data/evaluate"  # report.md and plots
     browse: str = "data/browse"  # index.html: the bank browser, opened from disk
@@ -273,24 +274,27 @@ class RepairConfig:
 
 
 @dataclass
-class SoundCheckConfig:
-    """Sampling's typical-sound check (deepdx.audio.typical, deepdx.generate.sample): a generated
-    voice whose audio lies further from its group's training voices than ``quantile`` of them do
-    is drawn again, up to ``candidates`` draws in all, keeping the nearest (with ``screen``, the
-    nearest of those the repair pass would not call wrong).  The generate and evaluate stages
-    sample the same way."""
+class CriticConfig:
+    """Sampling through the critic (deepdx.generate.critic): each requested voice is drawn
+    ``candidates`` times (same category and algorithm) and one draw kept with probability in
+    proportion to exp(``strength`` * the critic's logit), the critic being a logistic regression
+    of each group's training voices against its generator's, on parameters and sound (the
+    critic stage fits it).  The generate and evaluate stages sample the same way."""
 
-    candidates: int = 2  # draws per voice at most; 1: no check
-    quantile: float = 0.95  # share of the training voices within the limit
-    voices: int = 5000  # at most this many of a group's training voices rendered to fit it (the sound stage): all of them, by default
-    screen: bool = True  # a voice the repair pass calls wrong (silent, shrill, inaudible: generate.repair's thresholds) is drawn again too, however near it sounds
+    candidates: int = 4  # draws per voice; 1: no critic (the first draw)
+    strength: float = 1.0  # 1: importance weights as estimated; 0: uniform over the right draws
+    warmer: float = 0.5  # the draws' temperature above the sampling one (calibrated, or generate.temperature): more varied draws, the critic taking back what sounds unlike real voices
+    voices: int = 4000  # at most this many of a group's training voices rendered (the sound stage), and as many generated to fit against
+    regularisation: float = 0.05  # inverse L2 weight of the logistic regression (scikit-learn's C)
+    screen: bool = True  # a draw the repair pass calls wrong (silent, shrill, inaudible: generate.repair's thresholds) is never kept while a right one is left
 
     def __post_init__(self):
         if self.candidates < 1 or self.voices < 100:
-            raise DeepDXError(f"generate.sound_check: candidates at least 1, voices at least 100; got "
+            raise DeepDXError(f"generate.critic: candidates at least 1, voices at least 100; got "
                               f"{self.candidates} and {self.voices}")
-        if not 0 < self.quantile <= 1:
-            raise DeepDXError(f"generate.sound_check.quantile is a share of voices, above 0 and at most 1; got {self.quantile}")
+        if not (self.strength >= 0 and self.warmer >= 0 and self.regularisation > 0):
+            raise DeepDXError(f"generate.critic: strength and warmer at least 0, regularisation above 0; got "
+                              f"{self.strength}, {self.warmer} and {self.regularisation}")
 
 
 ROUTINGS = ("sample", "argmax")  # see deepdx.generate.sample
@@ -306,7 +310,7 @@ class GenerateConfig:
     truncation: Optional[float] = None  # noise scaled by this; < 1 trades variety for typical voices
     previews: bool = True  # a WAV per voice and a mix per bank (dexed-py)
     repair: RepairConfig = field(default_factory=RepairConfig)
-    sound_check: SoundCheckConfig = field(default_factory=SoundCheckConfig)
+    critic: CriticConfig = field(default_factory=CriticConfig)
 
     def __post_init__(self):
         check_choice("generate", "routing", self.routing, ROUTINGS)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import config
-from ..dx7.params import INDEX, MAX, N_SOUND_PARAMS, OPERATOR_FIELDS, VOICE_SIZE
+from ..dx7.params import INDEX, MAX, N_SOUND_PARAMS, NAME_LENGTH, OPERATOR_FIELDS, VOICE_SIZE
 
 GRID = 16
 _OP_ROWS = (
@@ -88,3 +88,8 @@ def with_names(sound: np.ndarray, name_bytes: np.ndarray) -> np.ndarray:
     out = np.zeros((len(sound), VOICE_SIZE), dtype=np.uint8)
     out[:, :N_SOUND_PARAMS], out[:, N_SOUND_PARAMS:] = sound, name_bytes
     return out
+
+
+def with_blank_names(sound: np.ndarray) -> np.ndarray:
+    """N x 145 sound parameters as whole voices (N x 155) named with blanks, for rendering."""
+    return with_names(sound[:, :N_SOUND_PARAMS], np.full((len(sound), NAME_LENGTH), ord(" "), np.uint8))

@@ -2,8 +2,8 @@
 
 References: ``real`` (training voices against the held-out split: the ceiling), ``cgan``
 (the trained generators, asked for the held-out voices' categories, sampled as the generate
-stage samples, typical-sound check included), ``cgan_unchecked`` (their first draws, before
-that check; only with the check), ``cgan_repaired`` (the ``cgan`` voices after the generate
+stage samples, through the critic), ``cgan_unchecked`` (their first draws, before the critic
+chose among them; only with the critic), ``cgan_repaired`` (the ``cgan`` voices after the generate
 stage's fixed/ratio repair pass: what a user gets; only with audio), and the baselines
 ``uniform``, ``marginal``, ``jitter`` and ``interpolation`` (see :mod:`.baselines`).  Each set has as many
 voices as the group's held-out split, so set-size effects on the metrics are equal.
@@ -25,7 +25,7 @@ from ..corpus.table import read_table, take
 from ..distances import nearest, normalise
 from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..dx7.tuning import in_octaves
-from ..generate.sample import check_stream, sample_checked, with_blank_names
+from ..generate.sample import critic_stream, sample_critiqued, with_blank_names
 from . import baselines
 from .audio_metrics import AudioReference
 from .metrics import Reference, diversity, duplicate_rate
@@ -92,20 +92,21 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
     """{"groups": {g: {reference: metrics}}, "overall": {reference: metrics}}; the generators
     sample with ``temperature`` and ``truncation`` as the generate stage does."""
     repair_cfg = repair_cfg or RepairConfig()
-    renderer = renderer or (Renderer() if audio or models.typical is not None else None)
+    renderer = renderer or (Renderer() if audio or models.critics is not None else None)
     rng, torch_rng = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    check_rng = check_stream(seed)  # the typical-sound check's redraws, as in generate
+    critic_rng = critic_stream(seed)  # the critic's extra draws, as in generate
     results, pooled = {"groups": {}}, {name: [] for name in REFERENCES}
     pooled_cat, pooled_features = {name: [] for name in REFERENCES}, {name: [] for name in [*REFERENCES, "held_out"]}
     for g, data in enumerate(tqdm(groups, desc="evaluate", unit="group", disable=not progress)):
         n = len(data.held_out)
         pick = rng.choice(len(data.train), n, replace=len(data.train) < n)
-        cgan, unchecked = sample_checked(models, g, data.held_out_category, rng, torch_rng, renderer, check_rng,
-                                         temperature=temperature, truncation=truncation)
+        drawn = sample_critiqued(models, g, data.held_out_category, rng, torch_rng, renderer, critic_rng,
+                                 temperature=temperature, truncation=truncation)
+        cgan, unchecked = drawn.voices, drawn.first
         sets = {
             "real": (data.train[pick, :N_SOUND_PARAMS], data.train_category[pick]),
             "cgan": (cgan, data.held_out_category),
-            "cgan_unchecked": (unchecked, data.held_out_category) if models.typical is not None else None,
+            "cgan_unchecked": (unchecked, data.held_out_category) if models.critics is not None else None,
             "cgan_repaired": None,
             "uniform": (baselines.uniform(n, data.algorithms, rng), None),
             "marginal": (baselines.marginal(n, data.train, rng), None),
@@ -121,8 +122,10 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
             del sets["cgan_unchecked"]
         ref = Reference(data.train, data.held_out, seed=seed)
         aref = AudioReference(data.held_out, renderer, repair_cfg) if audio else None
-        # each set rendered once: its features serve the group's row and the pooled one
-        features = {name: aref.render_features(with_blank_names(s)) for name, (s, c) in sets.items()} if audio else {}
+        # each set rendered once (the critic's draws were, as it chose): its features serve the group's row and the pooled one
+        rendered = {"cgan": drawn.features, "cgan_unchecked": drawn.first_features}
+        features = {name: rendered[name] if rendered.get(name) is not None else aref.render_features(with_blank_names(s))
+                    for name, (s, c) in sets.items()} if audio else {}
         unseen = (data.held_out, data.held_out_category)
         results["groups"][str(g)] = {name: measure(ref, s, c, classifier, aref, unseen if name == "real" else None,
                                                    features.get(name))

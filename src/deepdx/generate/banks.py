@@ -46,13 +46,13 @@ def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out
     requests = list(merged.items())
     out = Path(out_dir)
     renderer = renderer or (Renderer() if previews or (repair_cfg and repair_cfg.enabled) else None)
-    rows, counts = [], {"voices": 0, "banks": 0, "resampled_duplicates": 0, "redrawn_atypical": 0, "repaired": 0, "unrepaired_problems": 0}
+    rows, counts = [], {"voices": 0, "banks": 0, "resampled_duplicates": 0, "critic_other_draw": 0, "repaired": 0, "unrepaired_problems": 0}
     for r, (category, voices) in enumerate(tqdm(requests, desc="generate", unit="category", disable=not progress)):
         n_banks = max(1, -(-voices // BANK_VOICES))
         made = generate(models, category, n_banks * BANK_VOICES, seed * 1000 + r, exclude, routing, renderer,
                         repair_cfg, temperature=temperature, truncation=truncation)
         counts["resampled_duplicates"] += made.resampled
-        counts["redrawn_atypical"] += made.redrawn
+        counts["critic_other_draw"] += made.other_draw
         write_banks([out / "banks" / f"{category}_{b + 1}.syx" for b in range(n_banks)], made.params)
         names = voice_names(made.params)
         for b in range(n_banks):
@@ -79,8 +79,10 @@ def generate_run(models: Models, requests: list[tuple[str, int]], seed: int, out
         counts["repaired"] += sum(1 for f in made.fix if f)
         counts["unrepaired_problems"] += sum(1 for p, f in zip(made.problem, made.fix) if p and not f)
     sampling = {str(g): m.sampling(temperature, truncation) for g, m in enumerate(models.generators)}  # None: calibrated
-    report = {**counts, "routing": routing, "sampling": sampling, "sound_check_candidates": models.candidates,
-              "sound_check_screen": models.typical is not None and models.screen is not None,
+    report = {**counts, "routing": routing, "sampling": sampling, "critic_candidates": models.candidates if models.critics is not None else 1,
+              "critic_strength": models.strength if models.critics is not None else None,
+              "critic_warmer": models.warmer if models.critics is not None else None,
+              "critic_screen": models.critics is not None and models.screen is not None,
               "repair": bool(repair_cfg and repair_cfg.enabled),
               "problems_found": sum(1 for row in rows if row["problem"])}
     return rows, report

@@ -4,11 +4,12 @@ For each voice the routing statistics recorded at split time choose the group (m
 the algorithm inside it (``routing: sample`` draws from P(group | category) and
 P(algorithm | group, category); ``argmax`` always takes the most likely).  Grids decode to
 valid parameters (rounded, clamped).  A voice identical (145 sound parameters) to a real
-voice or to one generated earlier in the run is drawn again.  With the groups' typical
-sounds (the sound stage's), a voice whose audio lies beyond its group's limit is drawn again,
-same category and algorithm, keeping the nearest of ``candidates`` draws; with a screen, a
-voice the repair pass would call wrong (silent, shrill, inaudible) counts as beyond any limit
-(``sample_checked``; the evaluate stage samples so too).  With a renderer, each voice then goes through the audio
+voice or to one generated earlier in the run is drawn again.  With the groups' critics (the
+critic stage's, :mod:`.critic`), each voice is drawn ``candidates`` times, same category and
+algorithm, all of them rendered, and one kept with probability in proportion to
+exp(strength * the critic's logit); with a screen, a draw the repair pass would call wrong
+(silent, shrill, inaudible) is never kept while a right one is left (``sample_critiqued``;
+the evaluate stage samples so too).  With a renderer, each voice then goes through the audio
 check and repair pass (:mod:`deepdx.audio.repair`).
 """
 from __future__ import annotations
@@ -23,34 +24,36 @@ import torch
 from ..audio.features import render_features
 from ..audio.render import Renderer
 from ..audio.repair import repair, wrong
-from ..audio.typical import TypicalSound
-from ..config import ROUTINGS, RepairConfig, SoundCheckConfig
-from ..corpus.encoding import with_names
+from ..config import ROUTINGS, CriticConfig, RepairConfig
+from ..corpus.encoding import with_blank_names, with_names
 from ..corpus.table import read_table
 from ..dx7.packing import encode_name, sound_keys
-from ..dx7.params import INDEX, N_SOUND_PARAMS, NAME_LENGTH
+from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..errors import DeepDXError
 from ..models.nets import VoiceGenerator, load_generator
+from .critic import Critic, choose, draw_temperature
 
 
 @dataclass
 class Models:
     generators: list[VoiceGenerator]  # one per group
     routing: dict
-    typical: list[TypicalSound] | None = None  # one per group: sampling checks each voice's sound against it
-    candidates: int = 1  # draws per voice at most, with ``typical``
-    screen: RepairConfig | None = None  # with ``typical``: voices wrong by these thresholds count as infinitely far
+    critics: list[Critic] | None = None  # one per group: sampling keeps one of several draws by it
+    candidates: int = 1  # draws per voice, with ``critics``
+    strength: float = 1.0  # how far the critic's logit decides (see deepdx.generate.critic.choose)
+    warmer: float = 0.0  # with ``critics``: the draws' temperature above the sampling one
+    screen: RepairConfig | None = None  # with ``critics``: draws wrong by these thresholds are not kept while a right one is left
 
     @property
     def categories(self) -> list[str]:
         return self.routing["categories"]
 
 
-def load_models(models_dir: str | Path, routing_path: str | Path, sound_dir: str | Path | None = None,
-                check: SoundCheckConfig | None = None, thresholds: RepairConfig | None = None) -> Models:
-    """``sound_dir``: the sound stage's typical sounds, against which voices are checked as
-    ``check`` says (none, one candidate or no directory: no check); its screen calls wrong
-    what the repair pass would by ``thresholds`` (generate.repair's; the defaults if None)."""
+def load_models(models_dir: str | Path, routing_path: str | Path, critic_dir: str | Path | None = None,
+                critic: CriticConfig | None = None, thresholds: RepairConfig | None = None) -> Models:
+    """``critic_dir``: the critic stage's critics, by which voices are sampled as ``critic``
+    says (none, one candidate or no directory: the first draws); its screen calls wrong what
+    the repair pass would by ``thresholds`` (generate.repair's; the defaults if None)."""
     routing_path, models_dir = Path(routing_path), Path(models_dir)
     if not routing_path.exists():
         raise DeepDXError(f"no routing statistics at {routing_path}: run `dvc repro split` first")
@@ -69,16 +72,16 @@ def load_models(models_dir: str | Path, routing_path: str | Path, sound_dir: str
         if not path.exists():
             raise DeepDXError(f"no trained model for group {g} at {path}: run `dvc repro` (or pass --models DIR)")
         generators.append(load_generator(path))
-    if sound_dir is None or check is None or check.candidates <= 1:
+    if critic_dir is None or critic is None or critic.candidates <= 1:
         return Models(generators, routing)
-    typical = []
+    critics = []
     for g in range(len(groups)):
-        path = Path(sound_dir) / f"group{g}.npz"
+        path = Path(critic_dir) / f"group{g}.npz"
         if not path.exists():
-            raise DeepDXError(f"no typical sound for group {g} at {path}: run `dvc repro sound`")
-        typical.append(TypicalSound.load(path))
-    screen = (thresholds or RepairConfig()) if check.screen else None
-    return Models(generators, routing, typical, check.candidates, screen)
+            raise DeepDXError(f"no critic for group {g} at {path}: run `dvc repro critic`")
+        critics.append(Critic.load(path))
+    screen = (thresholds or RepairConfig()) if critic.screen else None
+    return Models(generators, routing, critics, critic.candidates, critic.strength, critic.warmer, screen)
 
 
 def training_keys(split_dir: str | Path) -> set[bytes]:
@@ -110,49 +113,59 @@ def sample_group(models: Models, g: int, category: np.ndarray, rng: np.random.Ge
                                        torch_rng, temperature, truncation)
 
 
-def sample_checked(models: Models, g: int, category: np.ndarray, rng: np.random.Generator,
-                   torch_rng: torch.Generator, renderer: Renderer | None, check_rng: torch.Generator,
-                   routing: str = "sample", temperature: float | None = None, truncation: float | None = None,
-                   algorithm: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(voices, first draws): ``sample_group``'s voices, each whose sound lies beyond the group's
-    typical limit (or is wrong, with ``models.screen``) drawn again (same category and algorithm,
-    noise from ``check_rng``, so the other streams stay as without the check) until it lies
-    within or ``models.candidates`` draws are made; each keeps its nearest draw (of the right
-    ones; the first when every draw was wrong).  Without typical sounds: the first draws."""
+@dataclass
+class Draws:
+    """What ``sample_critiqued`` made: the voices kept, and the voices the generator alone
+    would have given (N x 145 each), with their audio features when they were rendered (None
+    without a critic); ``kept``: which of the critic's draws each voice is."""
+
+    voices: np.ndarray
+    first: np.ndarray
+    features: np.ndarray | None = None
+    first_features: np.ndarray | None = None
+    kept: np.ndarray | None = None
+
+
+def sample_critiqued(models: Models, g: int, category: np.ndarray, rng: np.random.Generator,
+                     torch_rng: torch.Generator, renderer: Renderer | None, critic_rng: torch.Generator,
+                     routing: str = "sample", temperature: float | None = None, truncation: float | None = None,
+                     algorithm: int | None = None) -> Draws:
+    """``sample_group``'s voices (``first``: what the generator alone gives); with critics,
+    ``models.candidates`` draws of each request (same category and algorithm), ``models.warmer``
+    above the sampling temperature, all rendered, and one kept per voice by
+    :func:`deepdx.generate.critic.choose`.  The first draw takes the request's own noise (the
+    streams then stand as without the critic), the others and the choice's uniform numbers
+    come from ``critic_rng``."""
+    before = torch_rng.get_state()
     first = sample_group(models, g, category, rng, torch_rng, routing, temperature, truncation, algorithm)
-    if models.typical is None or models.candidates <= 1:
-        return first, first
-    typical, voices = models.typical[g], first.copy()
+    if models.critics is None or models.candidates <= 1:
+        return Draws(first, first)
+    after, n, k = torch_rng.get_state(), len(first), models.candidates
+    generator, category = models.generators[g], torch.as_tensor(category, dtype=torch.long)
+    algorithms = torch.from_numpy(first[:, INDEX["algorithm"]].astype(np.int64))
+    warm = draw_temperature(generator, temperature, models.warmer)
+    torch_rng.set_state(before)  # the first draw: the request's noise, warmer
+    draws = [generator.sample(category, algorithms, torch_rng, warm, truncation)]
+    torch_rng.set_state(after)
+    draws += [generator.sample(category, algorithms, critic_rng, warm, truncation) for _ in range(k - 1)]
+    candidates = np.stack(draws, axis=1)  # N x K x 145
+    flat = candidates.reshape(n * k, -1)
+    features = render_features(renderer, with_blank_names(flat))
+    wrong_ = wrong(features, models.screen) if models.screen is not None else np.zeros(n * k, bool)
+    logits = models.critics[g].logit(flat, features)
+    uniform = np.random.default_rng(int(torch.randint(2 ** 62, (1,), generator=critic_rng)))
+    kept = choose(logits.reshape(n, k), wrong_.reshape(n, k), models.strength, uniform)
+    features = features.reshape(n, k, -1)[np.arange(n), kept]
+    # the generator's own voices rendered on their own, in the chunks a render of them alone makes
+    # (the FFT's last bits depend on which rows go together): their features are as without the critic
+    return Draws(candidates[np.arange(n), kept], first, features, render_features(renderer, with_blank_names(first)), kept)
 
-    def distance_of(sound: np.ndarray) -> np.ndarray:
-        features = render_features(renderer, with_blank_names(sound))
-        d = typical.distance(features)
-        return d if models.screen is None else np.where(wrong(features, models.screen), np.inf, d)
 
-    distance = distance_of(voices)
-    for _ in range(models.candidates - 1):
-        again = np.flatnonzero((distance > typical.limit) | np.isinf(distance))
-        if not len(again):
-            break
-        drawn = models.generators[g].sample(torch.as_tensor(category[again], dtype=torch.long),
-                                            torch.from_numpy(voices[again, INDEX["algorithm"]].astype(np.int64)),
-                                            check_rng, temperature, truncation)
-        d = distance_of(drawn)
-        nearer = d < distance[again]
-        voices[again[nearer]], distance[again[nearer]] = drawn[nearer], d[nearer]
-    return voices, first
-
-
-def check_stream(seed: int) -> torch.Generator:
-    """The noise of the typical-sound check's redraws: a stream derived from ``seed``, apart from
+def critic_stream(seed: int) -> torch.Generator:
+    """The noise of the critic's draws: a stream derived from ``seed``, apart from
     every request's own (a run seeds its requests seed * 1000 + r, so seed + 1 would be the next
     request's noise)."""
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 1]).generate_state(1)[0]))
-
-
-def with_blank_names(sound: np.ndarray) -> np.ndarray:
-    """N x 145 sound parameters as whole voices (N x 155) named with blanks, for rendering."""
-    return with_names(sound[:, :N_SOUND_PARAMS], np.full((len(sound), NAME_LENGTH), ord(" "), np.uint8))
 
 
 def group_of_algorithm(models: Models, algorithm: int) -> int:
@@ -176,7 +189,7 @@ class Generated:
     problem: list[str] = field(default_factory=list)
     fix: list[str] = field(default_factory=list)
     resampled: int = 0  # drawn again: the sound of a real voice, or of one generated before
-    redrawn: int = 0  # kept a later draw: the first sounded unlike the group's training voices, or wrong
+    other_draw: int = 0  # the critic kept another of its draws than the first
 
 
 def generate(models: Models, category: str, count: int, seed: int, exclude: set[bytes],
@@ -192,8 +205,8 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
     c = models.categories.index(category)
     rng = np.random.default_rng(seed)
     torch_rng = torch.Generator().manual_seed(seed)
-    check_rng = check_stream(seed)
-    if models.typical is not None and renderer is None:
+    critic_rng = critic_stream(seed)
+    if models.critics is not None and renderer is None:
         renderer = Renderer()
     p_group = np.asarray(models.routing["p_group"][category], dtype=float)
     if p_group.sum() <= 0:
@@ -201,16 +214,17 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
     p_group = p_group / p_group.sum()
     if algorithm is not None:  # its group's model, whatever the category usually uses
         p_group = np.eye(len(p_group))[group_of_algorithm(models, algorithm)]
-    sound, groups, algs, resampled, redrawn = [], [], [], 0, 0
+    sound, groups, algs, resampled, other_draw = [], [], [], 0, 0
     for _ in range(max_rounds):
         need = count - len(sound)
         if need <= 0:
             break
         chosen = rng.choice(len(p_group), need, p=p_group) if routing == "sample" else np.full(need, p_group.argmax())
         for g in np.unique(chosen):
-            batch, first = sample_checked(models, int(g), np.full(int((chosen == g).sum()), c), rng, torch_rng,
-                                          renderer, check_rng, routing, temperature, truncation, algorithm)
-            redrawn += int((batch != first).any(1).sum())
+            drawn = sample_critiqued(models, int(g), np.full(int((chosen == g).sum()), c), rng, torch_rng,
+                                     renderer, critic_rng, routing, temperature, truncation, algorithm)
+            batch = drawn.voices
+            other_draw += 0 if drawn.kept is None else int((drawn.kept > 0).sum())
             pick = batch[:, INDEX["algorithm"]].astype(int) + 1
             for row, a in zip(batch, pick):
                 key = row.tobytes()
@@ -225,7 +239,7 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
         raise DeepDXError(f"could only make {len(sound)} new {category} voices of {count} requested")
     names = np.stack([voice_name(category, name_start + i) for i in range(count)])
     params = with_names(np.array(sound[:count]), names)
-    result = Generated(params, np.array(groups[:count]), np.array(algs[:count]), resampled=resampled, redrawn=redrawn)
+    result = Generated(params, np.array(groups[:count]), np.array(algs[:count]), resampled=resampled, other_draw=other_draw)
     if renderer is not None and repair_cfg is not None and repair_cfg.enabled:
         for i in range(count):
             fixed, problem, fix = repair(params[i], renderer, repair_cfg)

@@ -1,0 +1,147 @@
+"""The critic: how much likelier a voice is among a group's training voices than among what
+its generator makes, read from the voice's parameters and its sound.
+
+A logistic regression tells training voices from as many generated ones (same categories,
+same algorithms), on the normalised parameters, the 27 audio features (:mod:`deepdx.audio.features`)
+and their pairwise products.  Its logit estimates log p_train(x) / p_generator(x) (Grover et
+al. 2019, likelihood-free importance weighting).  Sampling then draws several candidates for
+each requested voice, at a temperature ``warmer`` than the generator alone would sample at
+(more varied voices), and keeps one with probability in proportion to exp(strength * logit):
+sampling-importance-resampling, which moves the generated voices towards the training
+voices' distribution where the generator's draws overshoot or fall short, in the
+parameters and in the sound alike.  A linear tilt of these features matches means and
+(audio) covariances; it cannot single out one training voice, so it does not copy.
+
+Only training voices and generated ones are read to fit it, the generated ones asked for the
+categories and algorithms of the training voices it is fitted against, so that it learns how
+the generator's voices differ from real ones of the same request, not how often each request
+comes; the critic stage reports on validation voices what it changes
+(:mod:`deepdx.evaluate.validation`).  The file holds arrays only (read with allow_pickle=False).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import torch
+
+from ..audio.features import N_FEATURES as N_AUDIO
+from ..audio.features import render_features
+from ..audio.render import Renderer
+from ..audio.rendered import RenderedVoices
+from ..corpus.encoding import with_blank_names
+from ..distances import normalise
+from ..dx7.params import INDEX, N_SOUND_PARAMS
+from ..errors import DeepDXError
+from ..models.nets import VoiceGenerator
+
+_PAIRS = np.triu_indices(N_AUDIO)  # each pair of audio features once, squares included
+N_FEATURES = N_SOUND_PARAMS + N_AUDIO + len(_PAIRS[0])  # 145 + 27 + 378 = 550
+MIN_VOICES = 2 * N_AUDIO  # training voices (and as many generated) a critic is fitted on, at least
+
+
+def critic_features(sound: np.ndarray, audio: np.ndarray, audio_mean: np.ndarray, audio_sd: np.ndarray) -> np.ndarray:
+    """N x 550: normalised parameters, standardised audio features, their pairwise products."""
+    z = (np.asarray(audio, np.float64) - audio_mean) / audio_sd
+    return np.concatenate([normalise(sound), z, z[:, _PAIRS[0]] * z[:, _PAIRS[1]]], axis=1)
+
+
+@dataclass
+class Critic:
+    audio_mean: np.ndarray  # of the training voices' audio features
+    audio_sd: np.ndarray
+    mean: np.ndarray  # of the critic's features over both fitting sets
+    sd: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    voices: int  # training voices (and as many generated ones) it was fitted on
+    accuracy: float  # on those voices: 0.5 when it cannot tell them apart
+
+    @classmethod
+    def fit(cls, real_sound: np.ndarray, real_audio: np.ndarray, fake_sound: np.ndarray, fake_audio: np.ndarray,
+            regularisation: float) -> "Critic":
+        """Training voices (N x 145 and N x 27) against generated ones; ``regularisation``:
+        the inverse L2 weight (scikit-learn's C)."""
+        from sklearn.linear_model import LogisticRegression
+
+        if min(len(real_sound), len(fake_sound)) < MIN_VOICES:
+            raise DeepDXError(f"a critic needs at least {MIN_VOICES} voices a side; got {len(real_sound)} and {len(fake_sound)}")
+        audio_mean, audio_sd = real_audio.mean(0), real_audio.std(0) + 1e-9
+        x = np.concatenate([critic_features(s, a, audio_mean, audio_sd)
+                            for s, a in ((real_sound, real_audio), (fake_sound, fake_audio))])
+        y = np.r_[np.ones(len(real_sound)), np.zeros(len(fake_sound))]
+        mean, sd = x.mean(0), x.std(0) + 1e-9
+        model = LogisticRegression(C=regularisation, max_iter=2000).fit((x - mean) / sd, y)
+        return cls(audio_mean, audio_sd, mean, sd, model.coef_[0].copy(), float(model.intercept_[0]),
+                   len(real_sound), float(model.score((x - mean) / sd, y)))
+
+    @classmethod
+    def neutral(cls, voices: int) -> "Critic":
+        """No preference (every logit 0): for a group with too few voices to fit one; sampling
+        through it keeps a uniformly drawn right draw."""
+        return cls(np.zeros(N_AUDIO), np.ones(N_AUDIO), np.zeros(N_FEATURES), np.ones(N_FEATURES),
+                   np.zeros(N_FEATURES), 0.0, voices, 0.5)
+
+    def logit(self, sound: np.ndarray, audio: np.ndarray) -> np.ndarray:
+        """Per voice: the estimated log ratio of the training voices' density to the generator's."""
+        x = (critic_features(sound, audio, self.audio_mean, self.audio_sd) - self.mean) / self.sd
+        return x @ self.coef + self.intercept
+
+    def save(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:  # np.savez would add .npz to a name without it
+            np.savez(f, audio_mean=self.audio_mean, audio_sd=self.audio_sd, mean=self.mean, sd=self.sd,
+                     coef=self.coef, scalars=np.array([self.intercept, self.voices, self.accuracy]))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Critic":
+        try:
+            with np.load(path, allow_pickle=False) as f:  # parsed, never unpickled
+                intercept, voices, accuracy = (float(v) for v in f["scalars"])
+                out = cls(*(f[k].astype(float) for k in ("audio_mean", "audio_sd", "mean", "sd", "coef")),
+                          intercept, int(voices), accuracy)
+        except Exception as exc:  # not a zip, not .npz, an object array, keys or values that do not fit
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise DeepDXError(f"{path}: not a critic file from the critic stage ({reason})") from None
+        shapes = (out.audio_mean.shape == out.audio_sd.shape == (N_AUDIO,)
+                  and out.mean.shape == out.sd.shape == out.coef.shape == (N_FEATURES,))
+        arrays = (out.audio_mean, out.audio_sd, out.mean, out.sd, out.coef)
+        if not shapes or not all(np.isfinite(a).all() for a in arrays) or not np.isfinite(out.intercept):
+            raise DeepDXError(f"{path}: not a critic file from the critic stage (shapes or values do not fit)")
+        return out
+
+
+def choose(logits: np.ndarray, wrong: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """For each request (a row of N x K candidates' logits), the index of the candidate kept:
+    drawn with probability in proportion to exp(strength * logit), never a ``wrong`` one while a
+    right one is left (every candidate wrong: the first).  Strength 0: uniform over the right ones."""
+    logits, wrong = np.atleast_2d(logits), np.atleast_2d(wrong)
+    scaled = np.where(wrong, -np.inf, strength * logits)
+    top = scaled.max(1, keepdims=True)
+    weight = np.where(np.isfinite(scaled), np.exp(scaled - np.where(np.isfinite(top), top, 0)), 0.0)
+    weight[wrong.all(1), 0] = 1.0
+    cumulative = np.cumsum(weight, axis=1)
+    target = rng.random(len(logits)) * cumulative[:, -1]  # below the total: the first candidate past it has weight
+    return (cumulative <= target[:, None]).sum(1)
+
+
+def draw_temperature(generator: VoiceGenerator, temperature: float | None, warmer: float) -> float:
+    """The temperature the critic's draws are made at: the sampling one (None: the generator's
+    calibrated one) plus ``warmer``."""
+    return generator.knobs(temperature)[0] + warmer
+
+
+def fit_group(generator: VoiceGenerator, real: RenderedVoices, renderer: Renderer, regularisation: float, seed: int,
+              temperature: float | None = None, truncation: float | None = None, warmer: float = 0.0) -> Critic:
+    """The critic of ``real`` (the sound stage's training voices) against as many of
+    ``generator``'s voices, drawn as sampling draws its candidates (``warmer`` than ``temperature``);
+    a neutral one for a group with fewer than ``MIN_VOICES`` training voices."""
+    if len(real.sound) < MIN_VOICES:
+        return Critic.neutral(len(real.sound))
+    category = torch.from_numpy(real.category)
+    algorithm = torch.from_numpy(real.sound[:, INDEX["algorithm"]].astype(np.int64))
+    fake = generator.sample(category, algorithm, torch.Generator().manual_seed(seed),
+                            draw_temperature(generator, temperature, warmer), truncation)
+    return Critic.fit(real.sound, real.features, fake, render_features(renderer, with_blank_names(fake)), regularisation)
