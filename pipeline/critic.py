@@ -1,6 +1,7 @@
 """Stage critic: each group's critic (deepdx.generate.critic), its training voices (the sound
-stage's) against as many of its generator's voices, and a report on validation voices of what
-sampling through it changes (metrics/critic.json)."""
+stage's) against as many of its generator's voices; metrics/critic.json tells how well each
+tells them apart and, with generate.critic.report_draws, what sampling through it changes on
+validation voices (the mean of that many draws)."""
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from deepdx.audio.rendered import RenderedVoices
 from deepdx.config import Config
 from deepdx.corpus.split import group_path
 from deepdx.corpus.table import read_table, write_json
-from deepdx.evaluate.validation import validation_report
+from deepdx.evaluate.validation import mean_report, validation_report
 from deepdx.generate.critic import fit_group
 from deepdx.generate.sample import load_models
 from deepdx.stage import stage
@@ -32,20 +33,25 @@ def main(cfg: Config) -> None:
                            g_cfg.temperature, g_cfg.truncation, c.warmer)
         critic.save(f"{cfg.data.critic}/group{g}.npz")
         critics.append(critic)
-    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, c, g_cfg.repair)
-    report = {"candidates": c.candidates, "strength": c.strength, "warmer": c.warmer, "groups": {}}
-    for g in tqdm(range(len(critics)), desc="critic: validation", unit="group"):
-        train, validation = (read_table(group_path(cfg.data.split, s, g)) for s in ("train", "validation"))
-        report["groups"][str(g)] = {"voices": critics[g].voices, "accuracy": critics[g].accuracy,
-                                    **validation_report(models, g, validation, train, renderer, cfg.seed + g,
-                                                        g_cfg.repair, g_cfg.temperature, g_cfg.truncation)}
+    report = {"candidates": c.candidates, "strength": c.strength, "warmer": c.warmer, "report_draws": c.report_draws,
+              "groups": {str(g): {"voices": critic.voices, "accuracy": critic.accuracy} for g, critic in enumerate(critics)}}
+    if c.report_draws:
+        models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, c, g_cfg.repair)
+        for g in tqdm(range(len(critics)), desc="critic: validation", unit="group"):
+            train, validation = (read_table(group_path(cfg.data.split, s, g)) for s in ("train", "validation"))
+            report["groups"][str(g)].update(mean_report([
+                validation_report(models, g, validation, train, renderer, cfg.seed + g + 1000 * d, g_cfg.repair,
+                                  g_cfg.temperature, g_cfg.truncation) for d in range(c.report_draws)]))
     write_json(f"{cfg.data.metrics}/critic.json", report)
     for g, r in report["groups"].items():
-        first, kept = r["generator"], r["critic"]
-        print(f"critic: group {g}: tells {r['voices']} training voices from as many generated {100 * r['accuracy']:.0f} % "
-              f"of the time; validation, the generator alone -> through the critic: balanced {first['balanced']:.3f} -> {kept['balanced']:.3f}, audio FD "
-              f"{first['audio_frechet']:.2f} -> {kept['audio_frechet']:.2f}, harsh {100 * first['harsh_rate']:.1f} -> "
-              f"{100 * kept['harsh_rate']:.1f} % ({100 * r['other_draw']:.0f} % kept another than the first draw)")
+        line = f"critic: group {g}: tells {r['voices']} training voices from as many generated {100 * r['accuracy']:.0f} % of the time"
+        if c.report_draws:
+            first, kept = r["generator"], r["critic"]
+            line += (f"; validation ({c.report_draws} draw{'s' if c.report_draws > 1 else ''}), the generator alone -> through the critic: balanced "
+                     f"{first['balanced']:.3f} -> {kept['balanced']:.3f}, audio FD {first['audio_frechet']:.2f} -> "
+                     f"{kept['audio_frechet']:.2f}, harsh {100 * first['harsh_rate']:.1f} -> {100 * kept['harsh_rate']:.1f} % "
+                     f"({100 * r['other_draw']:.0f} % kept another than the first draw)")
+        print(line)
 
 
 if __name__ == "__main__":

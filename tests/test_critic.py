@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from deepdx.audio.features import render_features
+from deepdx.audio.features import BLOCK, audio_features, render_features
 from deepdx.audio.render import Renderer
 from deepdx.audio.rendered import RenderedVoices, render_group
 from deepdx.errors import DeepDXError
@@ -124,8 +124,33 @@ def test_features_rendered_in_chunks_equal_those_rendered_at_once():
     assert render_features(renderer, voices[:0]).shape == (0, 27)
 
 
+def test_features_measured_in_blocks_equal_those_measured_at_once():
+    """audio_features measures BLOCK rows at a time (fast: their spectra stay in cache); the
+    numbers are those of one block of every row, leftover rows joining the last block."""
+    audio = Renderer().render_all(random_voices(2 * BLOCK + 5, seed=8))
+    spectra = np.fft.rfft(audio.astype(np.float64), axis=1)  # what one block of every row transforms
+    blocks = audio_features(audio, 44100)
+    assert blocks.shape == (len(audio), 27)
+    assert np.array_equal(blocks[:, 0], np.log10(np.sqrt(np.mean(np.square(audio.astype(np.float64)), 1)) + 1e-6))
+    power = np.abs(spectra) ** 2 + 1e-20
+    freqs = np.fft.rfftfreq(audio.shape[1], 1 / 44100)
+    assert np.array_equal(blocks[:, 3], np.log10(freqs[np.argmax(np.cumsum(power, 1) >= 0.85 * power.sum(1)[:, None], 1)] + 1))
+    for n in (BLOCK, BLOCK + 3):  # one block; a block and leftovers (a render's chunk of fewer rows is one block, as before)
+        assert np.array_equal(audio_features(audio[:n], 44100), blocks[:n])
+    assert audio_features(audio[:0], 44100).shape == (0, 27)
+
+
 def test_features_rendered_by_several_threads_equal_those_rendered_by_one():
     voices, renderer = random_voices(45, seed=7), Renderer()
     one = render_features(renderer, voices, chunk=4, threads=1)
     for threads in (2, 3):  # 12 chunks over 2 or 3 synths, put back in the voices' order
         assert np.array_equal(render_features(renderer, voices, chunk=4, threads=threads), one)
+
+
+def test_reports_of_several_draws_are_averaged_figure_by_figure():
+    from deepdx.evaluate.validation import mean_report
+
+    reports = [{"generator": {"balanced": b, "audio_frechet": f}, "other_draw": o} for b, f, o in ((0.7, 2.0, 0.5), (0.8, 4.0, 0.7))]
+    mean = mean_report(reports)
+    assert mean["generator"]["balanced"] == pytest.approx(0.75) and mean["generator"]["audio_frechet"] == 3.0
+    assert mean["other_draw"] == pytest.approx(0.6) and mean_report(reports[:1]) == reports[0]

@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
+from deepdx.audio.features import render_features
 from deepdx.audio.render import Renderer
+from deepdx.config import RepairConfig
 from deepdx.corpus.categorize import classifier_features
 from deepdx.dx7.params import INDEX, MAX, op_index, uniform_voices
 from deepdx.evaluate import baselines
 from deepdx.evaluate.audio_metrics import AudioReference
 from deepdx.evaluate.metrics import Reference, diversity, duplicate_rate
-from deepdx.evaluate.run import REFERENCES, evaluate, load_groups, markdown, measure, plots
-from deepdx.generate.sample import load_models
+from deepdx.evaluate.run import REFERENCES, evaluate, load_groups, markdown, measure, plots, repaired
+from deepdx.generate.sample import load_models, with_blank_names
 from deepdx.tracking import log_evaluation
 from tests.conftest import critic_config, critics
 from tests.test_generate import simple_voice
@@ -146,6 +148,18 @@ def test_features_rendered_once_serve_the_audio_reference_and_the_measure(ref):
     out = measure(ref, voices[:, :145], None, None, given, features=features)
     assert {k: out[k] for k in ("silent_rate", "harsh_rate", "audio_diversity", "audio_frechet")} == \
         rendered.evaluate(voices)
+
+
+def test_the_repair_pass_given_rendered_features_repairs_as_the_full_pass():
+    """Given the voices' features, only the voices they call wrong are tried and only the
+    voices it changed rendered again: the same voices, and the features a render of them gives."""
+    renderer, cfg = Renderer(), RepairConfig()
+    voices = np.concatenate([uniform_voices(40, seed=5), [simple_voice(True), simple_voice(False)]])[:, :145]
+    full, none = repaired(voices, renderer, cfg)
+    fast, features = repaired(voices, renderer, cfg, render_features(renderer, with_blank_names(voices)))
+    assert none is None and np.array_equal(fast, full)
+    assert (fast != voices).any(1).sum() >= 1 and (fast[-2] != voices[-2]).any()  # the fixed operator was flipped
+    assert np.array_equal(features, render_features(renderer, with_blank_names(fast)))
 
 
 # ---------------------------------------------------------------- the evaluation run as a whole

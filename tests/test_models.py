@@ -15,7 +15,7 @@ from deepdx.models.cgan import CGAN, without_lightning
 from deepdx.models.losses import d_loss
 from deepdx.models.codec import Grid, Heads, spikes_of
 from deepdx.models.nets import Architecture, Discriminator, Generator, load_generator
-from deepdx.models.train import train_group
+from deepdx.models.train import EpochCheckpoint, train_group
 from deepdx.config import compose
 from tests.conftest import cgan, random_voices, split_dir
 
@@ -456,6 +456,28 @@ def test_an_interrupted_run_resumes_to_the_same_weights(split, tmp_path):
     assert client.get_run(run_id).info.status == "FINISHED"
     assert (tmp_path / "cut" / "generator.pt").read_bytes() == (tmp_path / "whole" / "generator.pt").read_bytes()
     assert resumed["d_loss"] == whole["d_loss"]
+
+
+def test_checkpoints_are_written_first_last_and_once_so_many_seconds_have_passed(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+    from deepdx.models import train as train_module
+
+    clock, written = [0.0], []
+    trainer = SimpleNamespace(should_stop=False, max_epochs=10, current_epoch=0)
+    trainer.save_checkpoint = lambda path, weights_only: (path.write_text("ckpt"), written.append(trainer.current_epoch))
+    monkeypatch.setattr(train_module.time, "monotonic", lambda: clock[0])
+    for every, expected in ((60, [0, 2, 4, 9]), (0, list(range(10)))):
+        written.clear()
+        callback = EpochCheckpoint(tmp_path / "last.ckpt", every)
+        for epoch, seconds in enumerate([10, 40, 75, 100, 140, 150, 160, 170, 180, 190]):
+            clock[0], trainer.current_epoch = seconds, epoch
+            callback.on_train_epoch_end(trainer, None)
+        assert written == expected  # the first epoch, 60 s or more after the last write, and the last epoch
+    assert (tmp_path / "last.ckpt").read_text() == "ckpt" and not list(tmp_path.glob(".*partial"))
+    written.clear()
+    trainer.should_stop, trainer.current_epoch = True, 3  # early stopping: this epoch is the last
+    callback.on_train_epoch_end(trainer, None)
+    assert written == [3]
 
 
 def test_a_finished_run_is_trained_again_not_resumed(split, tmp_path):

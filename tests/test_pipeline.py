@@ -174,6 +174,11 @@ def test_six_generators_and_valid_banks(pipeline):
     assert len(banks) == report["banks"] == 8 and report["voices"] == 256
     assert all(check_bank(b.read_bytes()) == [] for b in banks)
     assert len(list((repo / "data" / "generate" / "previews").glob("**/*.wav"))) >= 256
+    critic = json.loads((repo / "metrics" / "critic.json").read_text())  # the smoke run asks for its report
+    assert critic["report_draws"] == 1 and set(critic["groups"]) == {str(g) for g in range(6)}
+    for r in critic["groups"].values():
+        assert 0.5 <= r["accuracy"] <= 1 and 0 <= r["other_draw"] <= 1
+        assert all(np.isfinite(r[row][k]) for row in ("generator", "critic") for k in ("balanced", "audio_frechet"))
 
 
 def test_the_browser_page_shows_every_generated_voice_with_its_preview(pipeline):

@@ -246,11 +246,14 @@ class TrainConfig:
     jobs: int = 2
     groups: List[int] = field(default_factory=lambda: [0, 1, 2, 3, 4, 5])  # = range(split.n_groups)
     progress_bar: bool = True
+    checkpoint_every: float = 60.0  # seconds of training an interruption may lose at most; 0: a checkpoint every epoch
 
     def __post_init__(self):
         check_choice("train", "select", self.select, SELECTIONS)
         if self.threads < 1 or self.jobs < 1:
             raise DeepDXError(f"train.threads and train.jobs must be at least 1, got {self.threads} and {self.jobs}")
+        if not self.checkpoint_every >= 0:
+            raise DeepDXError(f"train.checkpoint_every is seconds, at least 0; got {self.checkpoint_every}")
 
 
 @dataclass
@@ -287,11 +290,12 @@ class CriticConfig:
     voices: int = 4000  # at most this many of a group's training voices rendered (the sound stage), and as many generated to fit against
     regularisation: float = 0.05  # inverse L2 weight of the logistic regression (scikit-learn's C)
     screen: bool = True  # a draw the repair pass calls wrong (silent, shrill, inaudible: generate.repair's thresholds) is never kept while a right one is left
+    report_draws: int = 0  # the critic stage's report on validation voices (metrics/critic.json), the mean of this many draws; each renders every validation voice 6 times (about a minute); 0: none
 
     def __post_init__(self):
-        if self.candidates < 1 or self.voices < 100:
-            raise DeepDXError(f"generate.critic: candidates at least 1, voices at least 100; got "
-                              f"{self.candidates} and {self.voices}")
+        if self.candidates < 1 or self.voices < 100 or self.report_draws < 0:
+            raise DeepDXError(f"generate.critic: candidates at least 1, voices at least 100, report_draws at least 0; "
+                              f"got {self.candidates}, {self.voices} and {self.report_draws}")
         if not (self.strength >= 0 and self.warmer >= 0 and self.regularisation > 0):
             raise DeepDXError(f"generate.critic: strength and warmer at least 0, regularisation above 0; got "
                               f"{self.strength}, {self.warmer} and {self.regularisation}")

@@ -18,10 +18,21 @@ SEGMENTS = 6  # of the render, for the envelope
 N_FEATURES = 5 + len(BANDS) - 1 + SEGMENTS  # 27
 LEVEL, CENTROID, FLATNESS, SUBAUDIO = 0, 1, 2, 4  # columns
 MAX_THREADS = 4  # renderers at once: each holds a chunk's renders and spectra (about 330 MB)
+BLOCK = 16  # rows measured at once: their spectra (4 MB) stay in cache, a third faster than 256 at once
 
 
 def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    audio = np.atleast_2d(audio).astype(np.float64)
+    """N x 27, ``BLOCK`` rows at a time (the last block takes the rows left over, so no block is
+    smaller than ``BLOCK`` unless ``audio`` is): the same numbers as all rows at once (tested)."""
+    audio = np.atleast_2d(audio)
+    if not len(audio):
+        return np.zeros((0, N_FEATURES))
+    starts = list(range(0, len(audio), BLOCK))[:max(1, len(audio) // BLOCK)]
+    return np.concatenate([_features(audio[a:b], sample_rate) for a, b in zip(starts, [*starts[1:], len(audio)])])
+
+
+def _features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    audio = audio.astype(np.float64)
     spec = spectrum(audio, sample_rate)
     power, freqs = spec.power + 1e-20, spec.freqs
     total = power.sum(1)

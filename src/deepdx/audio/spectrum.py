@@ -6,6 +6,7 @@ repair pass and the evaluation's audio features mean the same thing by "centroid
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -15,8 +16,8 @@ class Spectrum:
     freqs: np.ndarray  # bins, Hz
     magnitude: np.ndarray  # N x bins, |rfft|
 
-    @property
-    def power(self) -> np.ndarray:
+    @cached_property
+    def power(self) -> np.ndarray:  # computed once: the features read it three times
         return self.magnitude ** 2
 
 

@@ -34,14 +34,20 @@ class Reference:
         self.train_keys = set(sound_keys(train))
         self.k = k
         self.held_radius = nearest_other(self.held_f, k)  # every set evaluated here meets the same radii
-        self.memo_threshold = float(np.quantile(nearest(self.held_f, self.train_f), memo_quantile))
+        self.held_nearest = nearest(self.held_f, self.train_f)  # each held-out voice's distance to its nearest training voice
+        self.memo_threshold = float(np.quantile(self.held_nearest, memo_quantile))
         self.kmeans = KMeans(n_clusters=min(bins, len(self.train_f)), n_init=3, random_state=seed).fit(self.train_f)
         self.held_bins = np.bincount(self.kmeans.predict(self.held_f), minlength=self.kmeans.n_clusters)
         self.held_mu, self.held_cov = self.held_f.mean(0), np.cov(self.held_f, rowvar=False)
 
-    def memorisation(self, sound: np.ndarray) -> float:
+    def nearest_training(self, sound: np.ndarray) -> np.ndarray:
+        """Each voice's distance to its nearest training voice."""
+        return nearest(normalise(sound), self.train_f)
+
+    def memorisation(self, sound: np.ndarray, distances: np.ndarray | None = None) -> float:
+        """``distances``: ``nearest_training(sound)``, when the caller has it already."""
         identical = np.array([key in self.train_keys for key in sound_keys(sound)])
-        close = nearest(normalise(sound), self.train_f) <= self.memo_threshold
+        close = (self.nearest_training(sound) if distances is None else distances) <= self.memo_threshold
         return float((identical | close).mean())
 
     def prdc(self, sound: np.ndarray) -> dict[str, float]:

@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..audio.features import render_features
 from ..audio.render import Renderer
-from ..audio.repair import repair
+from ..audio.repair import repair, wrong
 from ..config import RepairConfig
 from ..corpus.categorize import classifier_features
 from ..corpus.split import group_path
 from ..corpus.table import read_table, take
-from ..distances import nearest, normalise
 from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..dx7.tuning import in_octaves
 from ..generate.sample import critic_stream, sample_critiqued, with_blank_names
@@ -58,20 +58,35 @@ def load_groups(split_dir: str, groups: list[list[int]], max_voices: int | None 
     return out
 
 
-def repaired(sound: np.ndarray, renderer, config: RepairConfig) -> np.ndarray:
-    return np.stack([repair(v, renderer, config)[0] for v in with_blank_names(sound)])[:, :N_SOUND_PARAMS]
+def repaired(sound: np.ndarray, renderer, config: RepairConfig,
+             features: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``sound`` after the generate stage's repair pass, and its audio features when ``features``
+    (those of ``sound``, rendered already) are given: then only the voices they call wrong
+    are tried, and only the voices the pass changed rendered again."""
+    voices = with_blank_names(sound)
+    tried = np.arange(len(sound)) if features is None else np.flatnonzero(wrong(features, config))
+    fixed = voices.copy()
+    for i in tried:
+        fixed[i] = repair(voices[i], renderer, config)[0]
+    if features is None:
+        return fixed[:, :N_SOUND_PARAMS], None
+    changed = np.flatnonzero((fixed != voices).any(1))
+    out = features.copy()
+    out[changed] = render_features(renderer, fixed[changed])
+    return fixed[:, :N_SOUND_PARAMS], out
 
 
 def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, classifier,
             audio: AudioReference | None, unseen: tuple[np.ndarray, np.ndarray] | None = None,
-            features: np.ndarray | None = None) -> dict:
+            features: np.ndarray | None = None, distances: np.ndarray | None = None) -> dict:
     """``unseen``: voices and categories that memorisation and category fidelity are measured
     on, when not ``sound``: the real row's training voices are memorised by definition, and the
     classifier learnt them, so its levels are the held-out voices' (what a generator making
     voices like the held-out ones would reach).  ``features``: the audio features of ``sound``,
-    when they were rendered already."""
+    when they were rendered already; ``distances``: the memorised voices' distances to their
+    nearest training voice, when they were computed already."""
     unseen_voices, unseen_category = (sound, category) if unseen is None else unseen
-    memo = ref.memorisation(unseen_voices)
+    memo = ref.memorisation(unseen_voices, distances)
     out = {"duplicate_rate": duplicate_rate(sound), "memorisation": memo, **ref.prdc(sound),
            "ndb": ref.ndb(sound), "frechet": ref.frechet(sound),
            "in_octaves": float(in_octaves(sound[:, INDEX["transpose"]]).mean())}
@@ -114,21 +129,23 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
             "interpolation": (baselines.interpolation(data.held_out_category, data.train, data.train_category, rng),
                               data.held_out_category),
         }
+        rendered = {"cgan": drawn.features, "cgan_unchecked": drawn.first_features}
         if audio and repair_cfg.enabled:
-            sets["cgan_repaired"] = (repaired(sets["cgan"][0], renderer, repair_cfg), data.held_out_category)
+            fixed, rendered["cgan_repaired"] = repaired(cgan, renderer, repair_cfg, drawn.features)
+            sets["cgan_repaired"] = (fixed, data.held_out_category)
         else:
             del sets["cgan_repaired"]
         if sets["cgan_unchecked"] is None:
             del sets["cgan_unchecked"]
         ref = Reference(data.train, data.held_out, seed=seed)
         aref = AudioReference(data.held_out, renderer, repair_cfg) if audio else None
-        # each set rendered once (the critic's draws were, as it chose): its features serve the group's row and the pooled one
-        rendered = {"cgan": drawn.features, "cgan_unchecked": drawn.first_features}
+        # each set rendered once (the critic's draws were, as it chose; the repair pass renders
+        # the voices it changed): its features serve the group's row and the pooled one
         features = {name: rendered[name] if rendered.get(name) is not None else aref.render_features(with_blank_names(s))
                     for name, (s, c) in sets.items()} if audio else {}
         unseen = (data.held_out, data.held_out_category)
         results["groups"][str(g)] = {name: measure(ref, s, c, classifier, aref, unseen if name == "real" else None,
-                                                   features.get(name))
+                                                   features.get(name), ref.held_nearest if name == "real" else None)
                                      for name, (s, c) in sets.items()}
         for name, (s, c) in sets.items():
             pooled[name].append(s)
@@ -141,14 +158,16 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
     ref = Reference(train, held, seed=seed)
     aref = AudioReference(None, renderer, repair_cfg, np.concatenate(pooled_features["held_out"])) if audio else None
     results["overall"] = {}
-    for name in [r for r in REFERENCES if pooled[r]]:
+    names = [r for r in REFERENCES if pooled[r]]
+    distances = {name: ref.nearest_training(np.concatenate(pooled[name])) for name in names}
+    for name in names:
         cats = np.concatenate(pooled_cat[name])
         results["overall"][name] = measure(ref, np.concatenate(pooled[name]), cats if (cats >= 0).all() else None,
                                            classifier, aref, unseen if name == "real" else None,
-                                           np.concatenate(pooled_features[name]) if audio else None)
-    results["nearest_training_distance"] = {name: nearest(normalise(np.concatenate(pooled[name])), ref.train_f).tolist()
-                                            for name in REFERENCES if pooled[name]}
-    results["nearest_training_distance"]["held_out"] = nearest(ref.held_f, ref.train_f).tolist()
+                                           np.concatenate(pooled_features[name]) if audio else None,
+                                           ref.held_nearest if name == "real" else distances[name])
+    results["nearest_training_distance"] = {name: d.tolist() for name, d in distances.items()}
+    results["nearest_training_distance"]["held_out"] = ref.held_nearest.tolist()
     return results
 
 

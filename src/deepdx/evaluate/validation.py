@@ -34,3 +34,10 @@ def validation_report(models: Models, g: int, validation: dict, train: dict, ren
                                                else render_features(renderer, with_blank_names(voices)))}
     out["other_draw"] = 0.0 if drawn.kept is None else float((drawn.kept > 0).mean())
     return out
+
+
+def mean_report(reports: list[dict]) -> dict:
+    """The mean of several ``validation_report`` results, figure by figure."""
+    first = reports[0]
+    return {k: mean_report([r[k] for r in reports]) if isinstance(v, dict) else float(np.mean([r[k] for r in reports]))
+            for k, v in first.items()}
