@@ -280,7 +280,7 @@ def first_losses(*overrides: str, batches: int = 1, per_epoch: int = 100, frozen
 
 def test_lazy_r1_penalises_every_kth_batch_weighted_by_k(monkeypatch):
     without = first_losses("model.r1=0")["d_loss"][0]
-    every = first_losses("model.r1=1")["d_loss"][0]
+    every = first_losses("model.r1=1", "model.r1_every=1")["d_loss"][0]
     lazy = first_losses("model.r1=1", "model.r1_every=4")["d_loss"][0]
     assert every > without and lazy - without == pytest.approx(4 * (every - without), rel=1e-4)
 
@@ -291,6 +291,24 @@ def test_lazy_r1_penalises_every_kth_batch_weighted_by_k(monkeypatch):
     assert len(calls) == 2  # batches 0 and 4, counted across epochs (batch_idx restarts each epoch)
     with pytest.raises(DeepDXError, match="r1_every"):
         ModelConfig(r1_every=0)
+
+
+def test_spectral_once_runs_the_power_iteration_once_a_training_step(monkeypatch):
+    from torch.nn.utils.parametrizations import _SpectralNorm
+
+    calls, power = [], _SpectralNorm._power_method
+    monkeypatch.setattr(_SpectralNorm, "_power_method", lambda self, *a, **kw: calls.append(1) or power(self, *a, **kw))
+    layers = sum(isinstance(m, _SpectralNorm) for m in small_cgan().D.modules())
+    assert layers > 0
+    for once, per_step in ((False, 3), (True, 1)):  # D judges real and generated voices, then G's voices
+        calls.clear()
+        module = without_lightning(small_cgan(f"model.spectral_once={once}"))
+        real, c, a = first_batch(random_voices(64), module)
+        calls.clear()
+        for i in range(2):
+            module.training_step((real, c, a), i)
+            assert module.D.training  # the next step iterates again
+        assert len(calls) == 2 * per_step * layers
 
 
 def test_mode_seeking_warmup_scales_the_term_by_the_steps_so_far():

@@ -175,12 +175,13 @@ class ModelConfig:
     slope: float = 0.2  # LeakyReLU
     g_norm: str = "none"  # none | batch
     d_norm: str = "spectral"  # none | spectral
+    spectral_once: bool = True  # spectral norm's power iteration once per discriminator step (as SN-GAN), not at each of D's three calls a step (PyTorch's way)
     conditional: str = "projection"  # none (the seed's unconditional D) | projection
     minibatch_std: bool = True  # D sees the batch's spread (against collapse)
     loss: str = "hinge"  # bce (the seed's) | hinge | wgan (with gradient penalty)
     gp_weight: float = 10.0  # wgan only
     r1: float = 1.0  # R1 penalty on real voices (Mescheder et al. 2018); 0: off
-    r1_every: int = 1  # the penalty on every this many batches, weighted by it (lazy, as StyleGAN2's)
+    r1_every: int = 2  # the penalty on every this many batches, weighted by it (lazy, as StyleGAN2's)
     mode_seeking: float = 0.5  # weight of the mode-seeking term (Mao et al. 2019): other noise, other voice; 0: off
     mode_seeking_warmup: int = 0  # generator steps over which that weight rises from 0 (README: recall up, audio worse); 0: none
     dequantize: bool = True  # spread real levels over their rounding bins (deepdx.models.cgan)

@@ -18,11 +18,13 @@ of what training voices reach on the same validation voices), or simply the ``la
 from __future__ import annotations
 
 import copy
+from contextlib import nullcontext
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
 from torch.nn.functional import cross_entropy
+from torch.nn.utils import parametrize
 
 from ..config import Config, ModelConfig, as_dict
 from .diagnostics import CollapseProbe
@@ -100,13 +102,15 @@ class CGAN(pl.LightningModule):
         if r1:
             real = real.requires_grad_(True)
         aux = self.model_cfg.aux_class
-        real_score, real_class = self._judge(real, category, algorithm)
-        loss_d = d_loss(kind, real_score, self.D(fake, category, algorithm)) + aux * real_class
-        if kind == "wgan":
-            loss_d = loss_d + self.model_cfg.gp_weight * gradient_penalty(self.D, real, fake, category, algorithm)
-        if r1:
-            (grad,) = torch.autograd.grad(real_score.sum(), real, create_graph=True)
-            loss_d = loss_d + r1 / 2 * grad.pow(2).flatten(1).sum(1).mean()
+        once = self.model_cfg.spectral_once
+        with parametrize.cached() if once else nullcontext():  # D's normalised weights computed once this step
+            real_score, real_class = self._judge(real, category, algorithm)
+            loss_d = d_loss(kind, real_score, self.D(fake, category, algorithm)) + aux * real_class
+            if kind == "wgan":
+                loss_d = loss_d + self.model_cfg.gp_weight * gradient_penalty(self.D, real, fake, category, algorithm)
+            if r1:
+                (grad,) = torch.autograd.grad(real_score.sum(), real, create_graph=True)
+                loss_d = loss_d + r1 / 2 * grad.pow(2).flatten(1).sum(1).mean()
         opt_d.zero_grad()
         self.manual_backward(loss_d)
         opt_d.step()
@@ -120,8 +124,9 @@ class CGAN(pl.LightningModule):
             z = torch.randn(len(category), latent, device=self.device)
             fake = self(z, category, algorithm)
             self.D.requires_grad_(False)  # the generator's step: no gradient for D's weights (the next D step drops them)
+            self.D.train(not once)  # spectral_once: no power iteration here (D has no other train-mode behaviour)
             fake_score, fake_class = self._judge(fake, category, algorithm)
-            self.D.requires_grad_(True)
+            self.D.requires_grad_(True).train()
             loss_g = g_loss(kind, fake_score) + aux * fake_class
             if self.model_cfg.mode_seeking > 0:  # two noises, same request: their voices should differ as much
                 spread = (fake[:half] - fake[half:]).abs().flatten(1).mean(1) / (z[:half] - z[half:]).abs().mean(1)
