@@ -218,6 +218,34 @@ def test_a_generator_file_keeps_its_spikes_and_conv_has_none(tmp_path):
         CGAN.from_config(compose("model=seed"), 8, 0, spikes)
 
 
+def test_a_level_margin_reaches_the_end_values_short_of_tanhs_tails_and_keeps_their_gradient():
+    plain, stretched = Heads(8, ("transpose",)), Heads(8, ("transpose",), (), 0.1)
+    n = len(plain.continuous)
+    raw = torch.zeros(3, plain.width)
+    raw[:, :n] = torch.tensor([[1.6], [-1.6], [0.3]])  # tanh 0.92, -0.92 and 0.29
+    raw.requires_grad_()
+    out = stretched.finish(raw)
+    assert (out[0, :n] == 1).all() and (out[1, :n] == -1).all()  # clipped: the end values exactly
+    assert torch.allclose(out[2, :n], 1.1 * torch.tanh(torch.tensor(0.3)))  # inside: the stretched tanh
+    top = stretched.decode(out.detach().numpy())[:, stretched.continuous]
+    assert (top[0] == MAX[stretched.continuous]).all() and (top[1] == 0).all()
+    assert (plain.decode(plain.finish(raw).detach().numpy())[0, plain.continuous] < MAX[plain.continuous]).all()
+    out[:, :n].sum().backward()
+    assert (raw.grad[:2, :n] > 0).all()  # straight through: a clipped level still learns which way to go
+    sampled = stretched.sample(raw.detach(), 1.0, torch.Generator().manual_seed(0))
+    assert torch.equal(sampled[:, :n], out[:, :n].detach())  # training and sampling agree
+
+
+def test_a_generator_file_keeps_its_level_margin_and_bad_margins_are_refused(tmp_path):
+    torch.save(CGAN.from_config(compose("model.hidden=32", "model.level_margin=0.1"), 8, 0).export(), tmp_path / "g.pt")
+    generator = load_generator(tmp_path / "g.pt")
+    assert generator.cfg.level_margin == 0.1 and generator.codec.margin == 0.1
+    with pytest.raises(DeepDXError, match="level_margin"):
+        Architecture.of(ModelConfig(level_margin=1.5), 8, "operator_blocks")
+    with pytest.raises(DeepDXError, match="conv has none"):
+        Architecture.of(ModelConfig(arch="conv", level_margin=0.1), 8, "operator_blocks")
+
+
 def test_generated_voices_are_told_their_algorithm_in_training():
     module = cgan("model.hidden=32")
     x = module(torch.randn(4, 100), torch.zeros(4, dtype=torch.long), torch.tensor([0, 5, 17, 31]))

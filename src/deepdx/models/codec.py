@@ -25,6 +25,11 @@ output becomes a voice.  Two representations, chosen by ``model.arch``:
     The discriminator sees the gate's one-hot beside the level; real levels at their spike
     are not dequantised.
 
+    ``margin``: a level's tanh is stretched by (1 + margin) and clipped, so that its end
+    values (0 and 99, which a fifth to a half of real voices hold in some levels: an attack
+    rate or a carrier's output level at 99) lie where the output still has slope, not only
+    in tanh's flat tails, which left them short (a 98 for a 99).
+
 Both: ``encode`` (parameters -> the discriminator's input), ``finish`` (raw generator output
 -> the same space), ``decode`` (that space -> valid parameters), ``widths`` (half the gap
 between neighbouring values of each level, for dequantising real voices) and
@@ -111,11 +116,16 @@ def spikes_of(params: np.ndarray, max_choices: int, choices: tuple[str, ...], sh
 
 
 class Heads:
-    def __init__(self, max_choices: int, choices: tuple[str, ...] = (), spikes: tuple[tuple[int, int], ...] = ()):
+    def __init__(self, max_choices: int, choices: tuple[str, ...] = (), spikes: tuple[tuple[int, int], ...] = (),
+                 margin: float = 0.0):
         """``choices``: parameters that get a softmax head whatever their number of values, by
         name (``transpose``) or by an operator parameter's name without its ``opN_`` (``freq_coarse``);
-        ``spikes``: (parameter index, value) pairs of tanh-headed levels that get a gate (spikes_of)."""
+        ``spikes``: (parameter index, value) pairs of tanh-headed levels that get a gate (spikes_of);
+        ``margin``: each level is tanh * (1 + margin) clipped to [-1, 1], so that its end values
+        (0 and the top) are reached short of tanh's flat tails (straight through: the gradient
+        of the unclipped value)."""
         self.max_choices = max_choices
+        self.margin = float(margin)
         choice = _categorical(max_choices, choices)
         self.continuous = np.flatnonzero(~choice)  # parameter indices with a tanh head
         self.categorical = np.flatnonzero(choice)  # ... with a softmax head
@@ -183,6 +193,9 @@ class Heads:
         cat = torch.cat([p.flatten(1) for p in probs], dim=1)
         cat = cat[:, self._order.to(raw.device)]
         levels = torch.tanh(raw[:, :len(self.continuous)])
+        if self.margin:
+            levels = levels * (1 + self.margin)
+            levels = levels + (levels.clamp(-1, 1) - levels).detach()
         if len(self.spiked):
             spiked = self._spiked.to(raw.device)
             at = cat[:, self._gates_joined.to(raw.device)]
@@ -234,5 +247,5 @@ class Heads:
 
 @cache  # one codec per shape: a CGAN asks for it from its nets, its probe and its checks
 def codec_of(arch: str, layout: str, max_choices: int, choices: tuple[str, ...] = (),
-             spikes: tuple[tuple[int, int], ...] = ()) -> Grid | Heads:
-    return Grid(layout) if arch == "conv" else Heads(max_choices, choices, spikes)
+             spikes: tuple[tuple[int, int], ...] = (), margin: float = 0.0) -> Grid | Heads:
+    return Grid(layout) if arch == "conv" else Heads(max_choices, choices, spikes, margin)

@@ -73,6 +73,7 @@ class Architecture:
     sound_roles: bool = False  # the sound features' amplitudes by role (carrier, modulator); absent before it
     spikes: tuple[tuple[int, int], ...] = ()  # mlp: gated levels, (parameter, value) (codec.spikes_of); absent before them
     aux_classifier: bool = False  # D also classifies voices by category (model.aux_class); absent before it
+    level_margin: float = 0.0  # mlp: the levels' tanh stretched by this beyond their range, then clipped (codec.Heads); absent before it
 
     @classmethod
     def of(cls, model: ModelConfig, n_classes: int, layout: str, spikes: tuple = ()) -> "Architecture":
@@ -88,7 +89,7 @@ class Architecture:
                    stride=model.stride, features=model.features, slope=model.slope, g_norm=model.g_norm,
                    d_norm=model.d_norm, conditional=model.conditional, minibatch_std=model.minibatch_std,
                    choices=tuple(model.choices), spikes=tuple(tuple(int(v) for v in s) for s in spikes),
-                   aux_classifier=model.aux_class > 0)
+                   aux_classifier=model.aux_class > 0, level_margin=float(model.level_margin))
         fit = arch.sound_features_fit
         arch = replace(arch, sound_features=model.sound_features and fit(),
                        sound_roles=model.sound_features and model.sound_roles and fit(roles=True))
@@ -114,11 +115,13 @@ class Architecture:
         if self.sound_roles and not (self.sound_features and self.sound_features_fit(roles=True)):
             raise DeepDXError("model.sound_roles needs model.sound_features and the algorithm as a tanh output "
                               "(not in model.choices)")
+        if not 0 <= self.level_margin <= 1:
+            raise DeepDXError(f"model.level_margin must be between 0 and 1; got {self.level_margin}")
         if self.arch == "mlp":
             self.codec()  # refuses spikes that are not levels with a tanh head
             return
-        if self.spikes:
-            raise DeepDXError("spikes are gates of the mlp's heads; arch conv has none")
+        if self.spikes or self.level_margin:
+            raise DeepDXError("spikes and model.level_margin belong to the mlp's heads; arch conv has none")
         if len(self.g_kernels) != len(self.g_channels) or len(self.d_kernels) != len(self.d_channels):
             raise DeepDXError("each layer needs a kernel size and a channel count: the lists must be as long")
         for kernels in (self.g_kernels, self.d_kernels):
@@ -127,7 +130,7 @@ class Architecture:
                 raise DeepDXError(f"{len(kernels)} layers of stride {self.stride} do not divide 16 into whole cells")
 
     def codec(self):
-        return codec_of(self.arch, self.layout, self.max_choices, self.choices, self.spikes)
+        return codec_of(self.arch, self.layout, self.max_choices, self.choices, self.spikes, self.level_margin)
 
     def sound_features_fit(self, roles: bool = False) -> bool:
         """Whether the representation carries what SoundFeatures reads (levels, coarse and fine
