@@ -1,4 +1,5 @@
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -236,14 +237,15 @@ def test_a_level_margin_reaches_the_end_values_short_of_tanhs_tails_and_keeps_th
     assert torch.equal(sampled[:, :n], out[:, :n].detach())  # training and sampling agree
 
 
-def test_a_generator_file_keeps_its_level_margin_and_bad_margins_are_refused(tmp_path):
+def test_a_generator_file_keeps_its_level_margin_bad_margins_are_refused_and_conv_has_none(tmp_path):
     torch.save(CGAN.from_config(compose("model.hidden=32", "model.level_margin=0.1"), 8, 0).export(), tmp_path / "g.pt")
     generator = load_generator(tmp_path / "g.pt")
     assert generator.cfg.level_margin == 0.1 and generator.codec.margin == 0.1
     with pytest.raises(DeepDXError, match="level_margin"):
         Architecture.of(ModelConfig(level_margin=1.5), 8, "operator_blocks")
-    with pytest.raises(DeepDXError, match="conv has none"):
-        Architecture.of(ModelConfig(arch="conv", level_margin=0.1), 8, "operator_blocks")
+    assert Architecture.of(ModelConfig(arch="conv", level_margin=0.1), 8, "operator_blocks").level_margin == 0  # no heads
+    with pytest.raises(DeepDXError, match="conv has none"):  # a file that says otherwise
+        replace(Architecture.of(ModelConfig(arch="conv"), 8, "operator_blocks"), level_margin=0.1).check()
 
 
 def test_generated_voices_are_told_their_algorithm_in_training():

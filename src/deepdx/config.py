@@ -189,7 +189,7 @@ class ModelConfig:
     sound_features: bool = True  # D also sees operator amplitudes and frequency ratios (mlp, max_choices < 32)
     sound_roles: bool = True  # ... each amplitude as a carrier's and as a modulator's, by the voice's algorithm
     aux_class: float = 0.2  # weight of D's auxiliary category classifier (AC-GAN, Odena et al. 2017): D learns real voices' categories, G is asked for voices it classifies as requested; 0: none
-    level_margin: float = 0.0  # mlp: each level's tanh stretched by this share beyond its range and clipped, so that its end values (0, 99) are not only in tanh's flat tails; 0: none
+    level_margin: float = 0.1  # mlp: each level's tanh stretched by this share beyond its range and clipped, so that its end values (0, 99) are not only in tanh's flat tails; 0: none (arch conv: not applied)
     spike_share: float = 0.5  # mlp: a level whose most common value is held by this share of the group's training voices gets a gate to it (codec.Heads); 0: none
 
     def __post_init__(self):
@@ -291,7 +291,7 @@ class CriticConfig:
 
     candidates: int = 4  # draws per voice; 1: no critic (the first draw)
     strength: float = 1.0  # 1: importance weights as estimated; 0: uniform over the right draws
-    warmer: float = 0.5  # the draws' temperature above the sampling one (calibrated, or generate.temperature): more varied draws, the critic taking back what sounds unlike real voices
+    warmer: float = 0.25  # the draws' temperature above the sampling one (calibrated, or generate.temperature): more varied draws, the critic taking back what sounds unlike real voices
     voices: int = 4000  # at most this many of a group's training voices rendered (the sound stage), and as many generated to fit against
     regularisation: float = 0.05  # inverse L2 weight of the logistic regression (scikit-learn's C)
     screen: bool = True  # a draw the repair pass calls wrong (silent, shrill, inaudible: generate.repair's thresholds) is never kept while a right one is left

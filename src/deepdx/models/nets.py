@@ -89,7 +89,8 @@ class Architecture:
                    stride=model.stride, features=model.features, slope=model.slope, g_norm=model.g_norm,
                    d_norm=model.d_norm, conditional=model.conditional, minibatch_std=model.minibatch_std,
                    choices=tuple(model.choices), spikes=tuple(tuple(int(v) for v in s) for s in spikes),
-                   aux_classifier=model.aux_class > 0, level_margin=float(model.level_margin))
+                   aux_classifier=model.aux_class > 0,
+                   level_margin=float(model.level_margin) if model.arch == "mlp" else 0.0)
         fit = arch.sound_features_fit
         arch = replace(arch, sound_features=model.sound_features and fit(),
                        sound_roles=model.sound_features and model.sound_roles and fit(roles=True))
