@@ -1,7 +1,7 @@
 """Benchmark: training throughput of the default CGAN, Lightning vs a plain PyTorch loop
 (the same training step, driven without Lightning).
 
-    python bench/train_throughput.py [SPLIT_DIR] [--group 4] [--model default|seed] [--epochs 3]
+    python bench/train_throughput.py [SPLIT_DIR] [--group 4] [--model default|seed] [--epochs 3] [--set KEY=VALUE ...]
 
 Prints samples/s for both, Lightning's overhead (target < 15 %), and the achieved GFLOP/s
 of the training step against this machine's float32 matmul peak.  Without a split folder it
@@ -42,8 +42,9 @@ def main() -> None:
     ap.add_argument("--group", type=int, default=4)
     ap.add_argument("--model", default="default")
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides (model.level_margin=0)")
     args = ap.parse_args()
-    cfg = compose(f"model={args.model}")
+    cfg = compose(f"model={args.model}", *args.set)
     train = as_dict(cfg.train)
     split, group = args.split, args.group
     if split is None:
@@ -53,7 +54,7 @@ def main() -> None:
     data = GroupDataModule(split, group, CGAN.from_config(cfg, 8, 0).codec, train["batch_size"], seed=0)
     data.setup()
     n = len(data.train["params"]) // train["batch_size"] * train["batch_size"]
-    print(f"model={args.model}, {n} training voices, batch {train['batch_size']}, {args.epochs} epochs, "
+    print(f"model={args.model} {' '.join(args.set)}, {n} training voices, batch {train['batch_size']}, {args.epochs} epochs, "
           f"{torch.get_num_threads()} threads")
 
     # plain PyTorch
@@ -77,7 +78,7 @@ def main() -> None:
 
     batch = next(iter(loader))
     # FlopCounterMode cannot follow R1's autograd.grad: the count leaves the penalty's pass out (a floor)
-    module = without_lightning(CGAN.from_config(compose(f"model={args.model}", "model.r1=0"), 8, 0))
+    module = without_lightning(CGAN.from_config(compose(f"model={args.model}", *args.set, "model.r1=0"), 8, 0))
     with FlopCounterMode(display=False) as counter:
         module.training_step(batch, 0)
     flops_per_sample = counter.get_total_flops() / len(batch[0])
