@@ -241,8 +241,11 @@ def test_a_generator_file_keeps_its_level_margin_bad_margins_are_refused_and_con
     torch.save(CGAN.from_config(compose("model.hidden=32", "model.level_margin=0.1"), 8, 0).export(), tmp_path / "g.pt")
     generator = load_generator(tmp_path / "g.pt")
     assert generator.cfg.level_margin == 0.1 and generator.codec.margin == 0.1
-    with pytest.raises(DeepDXError, match="level_margin"):
-        Architecture.of(ModelConfig(level_margin=1.5), 8, "operator_blocks")
+    for arch in ("mlp", "conv"):  # refused at composition, whether or not the arch applies it
+        with pytest.raises(DeepDXError, match="level_margin"):
+            compose(f"model.arch={arch}", "model.level_margin=1.5")
+    with pytest.raises(DeepDXError, match="level_margin"):  # a generator file bypasses the config
+        replace(Architecture.of(ModelConfig(), 8, "operator_blocks"), level_margin=1.5).check()
     assert Architecture.of(ModelConfig(arch="conv", level_margin=0.1), 8, "operator_blocks").level_margin == 0  # no heads
     with pytest.raises(DeepDXError, match="conv has none"):  # a file that says otherwise
         replace(Architecture.of(ModelConfig(arch="conv"), 8, "operator_blocks"), level_margin=0.1).check()

@@ -206,6 +206,8 @@ class ModelConfig:
             raise DeepDXError(f"model.mode_seeking_warmup is a number of steps (0: none); got {self.mode_seeking_warmup}")
         if not 0 <= self.spike_share <= 1:
             raise DeepDXError(f"model.spike_share is a share of voices, 0 to 1 (0: no gates); got {self.spike_share}")
+        if not 0 <= self.level_margin <= 1:
+            raise DeepDXError(f"model.level_margin is a share of the levels' range, 0 to 1 (0: none); got {self.level_margin}")
 
 
 @dataclass
