@@ -2,14 +2,22 @@
 # Install DeepDX into .venv, and copy a voice collection to data/raw (tracked by DVC).
 #   bash scripts/setup.sh [COLLECTION]      e.g. bash scripts/setup.sh ../shared/corpus
 # torch comes first, as the CPU build (a bare `torch` requirement pulls a multi-GB CUDA
-# build); set TORCH_SPEC to choose another, e.g. TORCH_SPEC="torch" on a CUDA machine.
+# build); set TORCH_SPEC to choose another, e.g. TORCH_SPEC="torch" on a CUDA machine.  The
+# other packages come at the exact versions of scripts/constraints.txt; DEEPDX_UNPINNED=1: pip's choice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "${TORCH_SPEC:-torch==2.13.0}"
-.venv/bin/python -m pip install -q -e ".[dev,midi]"
+# the rest at the versions that made the committed metrics (scripts/constraints.txt, frozen on
+# CPython 3.11), unless told not to or on another Python (some of those versions need 3.11)
+pins=(-c scripts/constraints.txt)
+py="$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+if [ -n "${DEEPDX_UNPINNED:-}" ] || [ "$py" != 3.11 ]; then
+  pins=(); echo "note: packages at pip's choice of versions (Python $py), not scripts/constraints.txt's" >&2
+fi
+.venv/bin/python -m pip install -q "${pins[@]}" -e ".[dev,midi]"
 if [ $# -ge 1 ]; then
   # The collection is copied to data/raw and tracked by DVC (data/raw.dvc), so that queued
   # experiments, which run in a temporary copy of the repository, get it from DVC's cache.
