@@ -35,6 +35,13 @@ def check_choice(section: str, key: str, value: str, choices: tuple[str, ...]) -
         raise DeepDXError(f"{section}.{key} must be one of {', '.join(choices)}; got {value!r}")
 
 
+def check_share(section: str, key: str, value: float, meaning: str) -> None:
+    """A share, 0 to 1; ``meaning`` says of what (and what 0 does)."""
+    if not 0 <= value <= 1:
+        raise DeepDXError(f"{section}.{key} is a share of {meaning}, 0 to 1; got {value}")
+
+
+LEVEL_MARGIN_MEANING = "the levels' range (0: none)"
 KNOB_MAX = 10.0  # the largest sampling temperature or truncation anything accepts
 
 
@@ -204,10 +211,8 @@ class ModelConfig:
             raise DeepDXError(f"model.r1_every is a number of batches, at least 1; got {self.r1_every}")
         if self.mode_seeking_warmup < 0:
             raise DeepDXError(f"model.mode_seeking_warmup is a number of steps (0: none); got {self.mode_seeking_warmup}")
-        if not 0 <= self.spike_share <= 1:
-            raise DeepDXError(f"model.spike_share is a share of voices, 0 to 1 (0: no gates); got {self.spike_share}")
-        if not 0 <= self.level_margin <= 1:
-            raise DeepDXError(f"model.level_margin is a share of the levels' range, 0 to 1 (0: none); got {self.level_margin}")
+        check_share("model", "spike_share", self.spike_share, "voices (0: no gates)")
+        check_share("model", "level_margin", self.level_margin, LEVEL_MARGIN_MEANING)
 
 
 @dataclass

@@ -33,7 +33,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..config import ARCHS, CONDITIONING, D_NORMS, G_NORMS, LAYOUTS, ModelConfig, check_choice, knob_ok
+from ..config import (ARCHS, CONDITIONING, D_NORMS, G_NORMS, LAYOUTS, LEVEL_MARGIN_MEANING, ModelConfig, check_choice,
+                      check_share, knob_ok)
 from ..errors import DeepDXError
 from .codec import codec_of
 from .sound import SoundFeatures
@@ -116,8 +117,7 @@ class Architecture:
         if self.sound_roles and not (self.sound_features and self.sound_features_fit(roles=True)):
             raise DeepDXError("model.sound_roles needs model.sound_features and the algorithm as a tanh output "
                               "(not in model.choices)")
-        if not 0 <= self.level_margin <= 1:
-            raise DeepDXError(f"model.level_margin must be between 0 and 1; got {self.level_margin}")
+        check_share("model", "level_margin", self.level_margin, LEVEL_MARGIN_MEANING)
         if self.arch == "mlp":
             self.codec()  # refuses spikes that are not levels with a tanh head
             return
