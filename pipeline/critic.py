@@ -13,7 +13,7 @@ from deepdx.audio.rendered import RenderedVoices
 from deepdx.config import Config
 from deepdx.corpus.split import group_path
 from deepdx.corpus.table import read_table, write_json
-from deepdx.evaluate.validation import mean_report, validation_report
+from deepdx.evaluate.validation import validation_reports
 from deepdx.generate.critic import fit_group
 from deepdx.generate.sample import load_models
 from deepdx.stage import stage
@@ -33,15 +33,15 @@ def main(cfg: Config) -> None:
                            g_cfg.temperature, g_cfg.truncation, c.warmer)
         critic.save(f"{cfg.data.critic}/group{g}.npz")
         critics.append(critic)
-    report = {"candidates": c.candidates, "strength": c.strength, "warmer": c.warmer, "report_draws": c.report_draws,
+    report = {"candidates": c.candidates, "strength": c.strength, "warmer": c.warmer, "realism": c.realism, "report_draws": c.report_draws,
               "groups": {str(g): {"voices": critic.voices, "accuracy": critic.accuracy} for g, critic in enumerate(critics)}}
     if c.report_draws:
         models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, c, g_cfg.repair)
-        for g in tqdm(range(len(critics)), desc="critic: validation", unit="group"):
-            train, validation = (read_table(group_path(cfg.data.split, s, g)) for s in ("train", "validation"))
-            report["groups"][str(g)].update(mean_report([
-                validation_report(models, g, validation, train, renderer, cfg.seed + g + 1000 * d, g_cfg.repair,
-                                  g_cfg.temperature, g_cfg.truncation) for d in range(c.report_draws)]))
+        splits = {s: [read_table(group_path(cfg.data.split, s, g)) for g in range(len(critics))] for s in ("train", "validation")}
+        groups, report["pooled"] = validation_reports(models, splits["validation"], splits["train"], renderer, cfg.seed,
+                                                      c.report_draws, g_cfg.repair, g_cfg.temperature, g_cfg.truncation)
+        for g, r in enumerate(groups):
+            report["groups"][str(g)].update(r)
     write_json(f"{cfg.data.metrics}/critic.json", report)
     for g, r in report["groups"].items():
         line = f"critic: group {g}: tells {r['voices']} training voices from as many generated {100 * r['accuracy']:.0f} % of the time"
@@ -52,6 +52,10 @@ def main(cfg: Config) -> None:
                      f"{kept['audio_frechet']:.2f}, harsh {100 * first['harsh_rate']:.1f} -> {100 * kept['harsh_rate']:.1f} % "
                      f"({100 * r['other_draw']:.0f} % kept another than the first draw)")
         print(line)
+    if c.report_draws:
+        first, kept = report["pooled"]["generator"], report["pooled"]["critic"]
+        print("critic: the six groups pooled, validation, the generator alone -> through the critic: "
+              + ", ".join(f"{m} {first[m]:.3f} -> {kept[m]:.3f}" for m in ("balanced", "precision", "recall", "density", "coverage")))
 
 
 if __name__ == "__main__":

@@ -181,11 +181,11 @@ def critics(workdir: Path) -> Path:
     return out
 
 
-def critic_config(candidates: int, strength: float = 1.0, screen: bool = False, warmer: float = 0.0):
-    """Sampling through the critic with ``candidates`` draws, no screen and no warmer draws unless asked."""
+def critic_config(candidates: int, strength: float = 1.0, screen: bool = False, warmer: float = 0.0, realism: float = 0.0):
+    """Sampling through the critic with ``candidates`` draws, no screen, no warmer draws and no realism term unless asked."""
     from deepdx.config import CriticConfig
 
-    return CriticConfig(candidates=candidates, strength=strength, screen=screen, warmer=warmer)
+    return CriticConfig(candidates=candidates, strength=strength, screen=screen, warmer=warmer, realism=realism)
 
 
 def cgan(*overrides: str, n_classes: int = 8, seed: int = 0):

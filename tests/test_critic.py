@@ -5,7 +5,8 @@ from deepdx.audio.features import BLOCK, audio_features, render_features
 from deepdx.audio.render import Renderer
 from deepdx.audio.rendered import RenderedVoices, render_group
 from deepdx.errors import DeepDXError
-from deepdx.generate.critic import N_FEATURES, Critic, choose, critic_features
+from deepdx.distances import log_realism, normalise, prdc
+from deepdx.generate.critic import N_FEATURES, Critic, Realism, choose, critic_features
 from tests.conftest import random_voices
 
 
@@ -68,6 +69,21 @@ def test_choose_never_keeps_a_wrong_draw_while_a_right_one_is_left_and_is_seeded
     proportional = choose(np.log(np.tile([[1.0, 3.0]], (20000, 1))), np.zeros((20000, 2), bool), 1.0,
                           np.random.default_rng(5))
     assert proportional.mean() == pytest.approx(0.75, abs=0.015)  # in proportion to exp(logit)
+
+
+def test_log_realism_is_the_best_ratio_of_a_real_balls_radius_to_the_distance_from_its_centre():
+    real, radius = np.array([[0.0, 0.0], [10.0, 0.0]]), np.array([1.0, 2.0])
+    fake = np.array([[0.5, 0.0], [3.0, 0.0], [7.0, 0.0], [10.0, 1.0]])
+    assert np.allclose(log_realism(real, radius, fake, chunk=3), np.log([2.0, 1 / 3, 2 / 3, 2.0]))
+
+
+def test_realism_is_capped_at_zero_inside_a_ball_and_below_zero_outside_every_ball():
+    train, others = random_voices(400, seed=40)[:, :145], random_voices(400, seed=41)[:, :145]
+    realism = Realism.of(train)
+    assert (realism.score(train) == 0).all()  # at the centre of its own ball: no reward for nearness, so no pull to copies
+    raw = log_realism(realism.train, realism.radius, normalise(others))
+    score = realism.score(others)
+    assert (raw < 0).any() and (raw > 0).any() and np.array_equal(score, np.minimum(raw, 0))
 
 
 def test_a_saved_critic_loads_equal_and_a_bad_file_is_refused(tmp_path):
@@ -154,3 +170,21 @@ def test_reports_of_several_draws_are_averaged_figure_by_figure():
     mean = mean_report(reports)
     assert mean["generator"]["balanced"] == pytest.approx(0.75) and mean["generator"]["audio_frechet"] == 3.0
     assert mean["other_draw"] == pytest.approx(0.6) and mean_report(reports[:1]) == reports[0]
+
+
+def test_the_pooled_report_measures_every_groups_voices_together_against_a_training_ceiling():
+    from deepdx.evaluate.validation import pooled_report
+    from deepdx.generate.sample import Draws
+
+    validations = [{"params": random_voices(60, seed=50 + g)} for g in range(2)]
+    trains = [{"params": random_voices(200, seed=60 + g)} for g in range(2)]
+    far = np.zeros((60, 155))  # every parameter at 0: one point, far from random voices
+    copies = [Draws(voices=v["params"], first=far) for v in validations]  # kept: the validation voices themselves
+    out = pooled_report(copies, validations, trains, seed=0)
+    assert out["critic"]["precision"] == out["critic"]["coverage"] == 1.0  # each at the centre of its own ball
+    assert out["generator"]["precision"] == 0 and out["generator"]["balanced"] == 0
+    rng, reference = np.random.default_rng(0), normalise(np.concatenate([v["params"] for v in validations]))
+    real = np.concatenate([t["params"][rng.choice(200, 60, replace=False)] for t in trains])  # 60 training voices a group
+    ceiling = prdc(reference, normalise(real), 5)
+    assert out["critic"]["balanced"] == pytest.approx(min(out["critic"][m] / ceiling[m] for m in ceiling))
+    assert pooled_report(copies, validations, trains, seed=0) == out  # seeded

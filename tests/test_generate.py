@@ -80,6 +80,25 @@ def test_the_critic_keeps_one_of_several_draws_by_its_logit(workdir):
         load_models(workdir / "models", routing, workdir / "nowhere", critic_config(2))
 
 
+def test_the_realism_term_keeps_draws_inside_the_training_voices_balls(workdir):
+    import torch
+
+    routing = workdir / "split" / "routing.json"
+    plain = load_models(workdir / "models", routing, critics(workdir), critic_config(4))
+    judged = load_models(workdir / "models", routing, critics(workdir), critic_config(4, realism=1000.0))
+    assert plain.realism is None and len(judged.realism) == 2 and judged.realism_weight == 1000.0
+    realism = judged.realism[1]
+    assert len(realism.train) == 80  # group 1's training voices, read beside the routing statistics
+    realism.radius = realism.radius * 0.6  # 80 random voices' balls hold nearly everything: smaller ones leave every draw outside
+    renderer, category = Renderer(), np.arange(200) % 8
+    streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4), renderer, torch.Generator().manual_seed(9))  # noqa: E731
+    before, after = sample_critiqued(plain, 1, category, *streams()), sample_critiqued(judged, 1, category, *streams())
+    assert np.array_equal(before.first, after.first)  # the same draws, other ones kept
+    score_before, score_after = realism.score(before.voices), realism.score(after.voices)
+    assert (score_before < 0).all()  # work for the term
+    assert (score_after >= score_before).mean() > 0.9 and score_after.mean() > score_before.mean() + 0.02  # nearer a ball
+
+
 def test_the_screen_never_keeps_a_draw_the_repair_pass_calls_wrong_while_a_right_one_is_left(workdir):
     import torch
 

@@ -302,15 +302,16 @@ class CriticConfig:
     voices: int = 4000  # at most this many of a group's training voices rendered (the sound stage), and as many generated to fit against
     regularisation: float = 0.05  # inverse L2 weight of the logistic regression (scikit-learn's C)
     screen: bool = True  # a draw the repair pass calls wrong (silent, shrill, inaudible: generate.repair's thresholds) is never kept while a right one is left
+    realism: float = 10.0  # weight of each draw's realism score (deepdx.generate.critic.Realism: 0 inside a training voice's 5-nearest-neighbour ball, -log of how many radii away outside), added to the critic's logit; 0: none
     report_draws: int = 0  # the critic stage's report on validation voices (metrics/critic.json), the mean of this many draws; each renders every validation voice 6 times (about a minute); 0: none
 
     def __post_init__(self):
         if self.candidates < 1 or self.voices < 100 or self.report_draws < 0:
             raise DeepDXError(f"generate.critic: candidates at least 1, voices at least 100, report_draws at least 0; "
                               f"got {self.candidates}, {self.voices} and {self.report_draws}")
-        if not (self.strength >= 0 and self.warmer >= 0 and self.regularisation > 0):
-            raise DeepDXError(f"generate.critic: strength and warmer at least 0, regularisation above 0; got "
-                              f"{self.strength}, {self.warmer} and {self.regularisation}")
+        if not (self.strength >= 0 and self.warmer >= 0 and self.realism >= 0 and self.regularisation > 0):
+            raise DeepDXError(f"generate.critic: strength, warmer and realism at least 0, regularisation above 0; got "
+                              f"{self.strength}, {self.warmer}, {self.realism} and {self.regularisation}")
 
 
 ROUTINGS = ("sample", "argmax")  # see deepdx.generate.sample

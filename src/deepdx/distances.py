@@ -65,3 +65,11 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, real_radius: np.ndarray
     return {"precision": float(inside.any(0).mean()), "recall": float((d < fake_radius[None, :]).any(1).mean()),
             "density": float(inside.sum(0).mean() / k), "coverage": float((d.min(1) < real_radius).mean())}
 
+
+def log_realism(real: np.ndarray, radius: np.ndarray, fake: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """Each ``fake`` row's log realism score (Kynkaanniemi et al. 2019): the log of the largest
+    ratio of a real point's radius to its distance from the row, 0 or more inside some real
+    point's ball (the balls precision counts), how many times too far from the nearest otherwise."""
+    log_radius = np.log(np.maximum(radius, 1e-12))
+    return np.concatenate([(log_radius[None, :] - np.log(np.maximum(pairwise(fake[i:i + chunk], real), 1e-12))).max(1)
+                           for i in range(0, len(fake), chunk)])

@@ -32,7 +32,7 @@ from ..audio.features import render_features
 from ..audio.render import Renderer
 from ..audio.rendered import RenderedVoices
 from ..corpus.encoding import with_blank_names
-from ..distances import normalise
+from ..distances import log_realism, nearest_other, normalise
 from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..errors import DeepDXError
 from ..models.nets import VoiceGenerator
@@ -111,6 +111,26 @@ class Critic:
         if not shapes or not all(np.isfinite(a).all() for a in arrays) or not np.isfinite(out.intercept):
             raise DeepDXError(f"{path}: not a critic file from the critic stage (shapes or values do not fit)")
         return out
+
+
+@dataclass
+class Realism:
+    """How far a voice lies outside the group's training voices' k-nearest-neighbour balls, the
+    balls precision counts (Kynkaanniemi et al. 2019's realism score, read in log and capped at 0):
+    0 inside some ball, -log(how many times a ball's radius it is from its centre) outside.  A
+    local measure, where the critic's linear tilt is global; capped at 0, it never prefers the
+    draw nearer a training voice among draws that are all inside, so it does not pull towards copies."""
+
+    train: np.ndarray  # the group's training voices, normalised
+    radius: np.ndarray  # each one's distance to its k-th nearest other
+
+    @classmethod
+    def of(cls, train_sound: np.ndarray, k: int = 5) -> "Realism":
+        train = normalise(train_sound)
+        return cls(train, nearest_other(train, k))
+
+    def score(self, sound: np.ndarray) -> np.ndarray:
+        return np.minimum(log_realism(self.train, self.radius, normalise(sound)), 0.0)
 
 
 def choose(logits: np.ndarray, wrong: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:

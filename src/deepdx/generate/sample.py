@@ -26,12 +26,13 @@ from ..audio.render import Renderer
 from ..audio.repair import repair, wrong
 from ..config import ROUTINGS, CriticConfig, RepairConfig
 from ..corpus.encoding import with_blank_names, with_names
+from ..corpus.split import group_path
 from ..corpus.table import read_table
 from ..dx7.packing import encode_name, sound_keys
 from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..errors import DeepDXError
 from ..models.nets import VoiceGenerator, load_generator
-from .critic import Critic, choose, draw_temperature
+from .critic import Critic, Realism, choose, draw_temperature
 
 
 @dataclass
@@ -43,6 +44,8 @@ class Models:
     strength: float = 1.0  # how far the critic's logit decides (see deepdx.generate.critic.choose)
     warmer: float = 0.0  # with ``critics``: the draws' temperature above the sampling one
     screen: RepairConfig | None = None  # with ``critics``: draws wrong by these thresholds are not kept while a right one is left
+    realism: list[Realism] | None = None  # with ``critics``, one per group: its score, times ``realism_weight``, is added to the critic's logit
+    realism_weight: float = 0.0
 
     @property
     def categories(self) -> list[str]:
@@ -81,7 +84,11 @@ def load_models(models_dir: str | Path, routing_path: str | Path, critic_dir: st
             raise DeepDXError(f"no critic for group {g} at {path}: run `dvc repro critic`")
         critics.append(Critic.load(path))
     screen = (thresholds or RepairConfig()) if critic.screen else None
-    return Models(generators, routing, critics, critic.candidates, critic.strength, critic.warmer, screen)
+    realism = None
+    if critic.realism:  # the training voices sit beside the routing statistics, in the split stage's directory
+        realism = [Realism.of(read_table(group_path(routing_path.parent, "train", g))["params"]) for g in range(len(groups))]
+    return Models(generators, routing, critics, critic.candidates, critic.strength, critic.warmer, screen,
+                  realism, critic.realism)
 
 
 def training_keys(split_dir: str | Path) -> set[bytes]:
@@ -153,6 +160,8 @@ def sample_critiqued(models: Models, g: int, category: np.ndarray, rng: np.rando
     features = render_features(renderer, with_blank_names(flat))
     wrong_ = wrong(features, models.screen) if models.screen is not None else np.zeros(n * k, bool)
     logits = models.critics[g].logit(flat, features)
+    if models.realism is not None:
+        logits = logits + models.realism_weight * models.realism[g].score(flat)
     uniform = np.random.default_rng(int(torch.randint(2 ** 62, (1,), generator=critic_rng)))
     kept = choose(logits.reshape(n, k), wrong_.reshape(n, k), models.strength, uniform)
     features = features.reshape(n, k, -1)[np.arange(n), kept]
