@@ -9,13 +9,13 @@ from lightning.pytorch.callbacks import Callback
 
 from deepdx.corpus.table import read_table, write_table
 from deepdx.config import ModelConfig
-from deepdx.dx7.params import INDEX, MAX
+from deepdx.dx7.params import BLOCK, INDEX, MAX
 from deepdx.errors import DeepDXError
 from deepdx.models.diagnostics import CollapseProbe
 from deepdx.models.cgan import CGAN, without_lightning
 from deepdx.models.losses import d_loss
 from deepdx.models.codec import Grid, Heads, spikes_of
-from deepdx.models.nets import Architecture, Discriminator, Generator, load_generator
+from deepdx.models.nets import Architecture, Discriminator, Generator, OperatorGenerator, load_generator
 from deepdx.models.train import EpochCheckpoint, train_group
 from deepdx.config import compose
 from tests.conftest import cgan, random_voices, split_dir
@@ -46,6 +46,38 @@ def test_mlp_forward_shapes(kw):
     assert x.shape == (6, heads.width) and Discriminator(cfg)(x, c, a).shape == (6,)
 
 
+@pytest.mark.parametrize("kw", [{}, {"layers": 0}, {"token_width": 16, "attention_heads": 2, "max_choices": 2},
+                                {"algorithm_embed": 0, "level_margin": 0.0}])
+def test_operator_tokens_write_their_own_parameters_heads(kw):
+    spikes = ((INDEX["op1_output_level"], 99), (INDEX["pitch_eg_level1"], 50))
+    cfg = Architecture.of(ModelConfig(arch="operators", **kw), n_classes=8, layout="operator_blocks", spikes=spikes)
+    heads, G = cfg.codec(), Generator(cfg)
+    assert isinstance(G, OperatorGenerator) and heads.spiked.size == 2 and G.tokens == 7
+    z, c, a = torch.randn(6, cfg.latent), torch.randint(0, 8, (6,)), torch.randint(0, 32, (6,))
+    raw = G(z, c, a)
+    assert raw.shape == (6, heads.width) and Discriminator(cfg)(heads.finish(raw), c, a).shape == (6,)
+    # each codec column comes from its own operator's token: op1's level and gate from op1's head
+    blocks = heads.blocks()
+    for column in (int(np.flatnonzero(heads.continuous == INDEX["op1_output_level"])[0]), heads.width - 1):
+        raw[:, column].sum().backward(retain_graph=True)
+        grads = [head.weight.grad is not None and head.weight.grad.abs().sum() > 0 for head in G.heads]
+        assert grads == [t == blocks[column] for t in range(7)]
+        G.zero_grad(set_to_none=True)
+    assert blocks[heads.width - 1] == BLOCK[INDEX["pitch_eg_level1"]] == 6  # the last gate: a global level's
+    levels = np.bincount(blocks[:len(heads.continuous)])
+    assert len(set(levels[:6].tolist())) == 1 and levels[6] > 0  # the six operators alike; the globals their own
+
+
+def test_an_operator_generator_file_loads_and_samples_as_it_was_trained(tmp_path):
+    module = cgan("model.arch=operators", "model.token_width=16")
+    torch.save(module.export(), tmp_path / "generator.pt")
+    loaded = load_generator(tmp_path / "generator.pt")
+    assert loaded.cfg.arch == "operators" and loaded.cfg.token_width == 16
+    category, algorithm = torch.arange(16) % 8, torch.arange(16) % 32
+    assert np.array_equal(loaded.sample(category, algorithm, torch.Generator().manual_seed(3)),
+                          module.voice_generator().sample(category, algorithm, torch.Generator().manual_seed(3)))
+
+
 def test_bad_architectures_are_refused():
     with pytest.raises(DeepDXError, match="whole cells"):
         Architecture.of(ModelConfig(arch="conv", layers=5), 8, "operator_blocks")
@@ -55,6 +87,8 @@ def test_bad_architectures_are_refused():
         ModelConfig(loss="mse")
     with pytest.raises(DeepDXError, match="model.arch"):
         ModelConfig(arch="transformer")
+    with pytest.raises(DeepDXError, match="attention_heads"):
+        ModelConfig(arch="operators", token_width=100, attention_heads=3)
 
 
 @pytest.mark.parametrize("max_choices", [0, 8, 32, 100])
@@ -91,7 +125,7 @@ def test_training_samples_are_hard_one_hots_with_soft_gradients(choices):
 
 
 def test_sampling_gives_only_valid_values_the_requested_algorithm_and_is_seeded():
-    for overrides in ((), ("model.arch=conv",), ("model=seed",)):
+    for overrides in ((), ("model.arch=operators", "model.token_width=16"), ("model.arch=conv",), ("model=seed",)):
         generator = cgan("model.channels=16", "model.hidden=32", *overrides).voice_generator()
         category, algorithm = torch.arange(64) % 8, torch.arange(64) % 32
 
@@ -416,10 +450,10 @@ def split(tmp_path):
     return split
 
 
-def tiny_config(tmp_path, epochs=2):
+def tiny_config(tmp_path, epochs=2, *more: str):
     return compose("seed=1", "model.channels=16", f"train.epochs={epochs}", "train.steps=null", "train.batch_size=32",
                    "train.progress_bar=false", "mlflow.experiment=test",
-                   f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}")
+                   f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}", *more)
 
 
 CATS = [f"c{i}" for i in range(8)]
@@ -493,7 +527,7 @@ class InterruptMidEpoch(Callback):
 def test_an_interrupted_run_resumes_to_the_same_weights(split, tmp_path):
     import mlflow
 
-    cfg = tiny_config(tmp_path, epochs=3)
+    cfg = tiny_config(tmp_path, 3, "train.lr_decay=0.5")  # the rates' decay resumes where it was
     whole = train_group(0, str(split), str(tmp_path / "whole"), cfg, CATS, [1, 2])
     with pytest.raises(Interrupted):
         train_group(0, str(split), str(tmp_path / "cut"), cfg, CATS, [1, 2], callbacks=[InterruptMidEpoch(1, 2)])
@@ -507,6 +541,32 @@ def test_an_interrupted_run_resumes_to_the_same_weights(split, tmp_path):
     assert client.get_run(run_id).info.status == "FINISHED"
     assert (tmp_path / "cut" / "generator.pt").read_bytes() == (tmp_path / "whole" / "generator.pt").read_bytes()
     assert resumed["d_loss"] == whole["d_loss"]
+
+
+class Rates(Callback):
+    """Both optimisers' learning rates, as each training batch used them."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self.seen.append(tuple(opt.param_groups[0]["lr"] for opt in module.optimizers()))
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.5])
+def test_the_rates_fall_linearly_to_zero_over_the_last_share_of_the_steps(split, tmp_path, decay):
+    rates = Rates()
+    cfg = tiny_config(tmp_path, 3, f"train.lr_decay={decay}", "train.lr_g=0.0002", "train.lr_d=0.0004")
+    train_group(0, str(split), str(tmp_path / "m"), cfg, CATS, [1, 2], callbacks=[rates])
+    total = len(rates.seen)
+    assert total >= 6
+    for step, (lr_g, lr_d) in enumerate(rates.seen):
+        factor = min(1.0, (1 - step / total) / decay) if decay else 1.0
+        assert (lr_g, lr_d) == pytest.approx((0.0002 * factor, 0.0004 * factor))
+    if decay:
+        assert rates.seen[total // 2 - 1][0] == 0.0002 and rates.seen[-1][0] < 0.0002 * 2 / total
+    with pytest.raises(DeepDXError, match="lr_decay"):
+        compose("train.lr_decay=1.5")
 
 
 def test_checkpoints_are_written_first_last_and_once_so_many_seconds_have_passed(tmp_path, monkeypatch):

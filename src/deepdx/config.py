@@ -143,7 +143,7 @@ class SplitConfig:
 
 
 LOSSES = ("bce", "hinge", "wgan")  # see deepdx.models.losses
-ARCHS = ("conv", "mlp")  # see deepdx.models.nets
+ARCHS = ("conv", "mlp", "operators")  # see deepdx.models.nets
 G_NORMS = ("none", "batch")
 D_NORMS = ("none", "spectral")
 CONDITIONING = ("none", "projection")  # the seed's unconditional D | projection
@@ -159,14 +159,19 @@ class ModelConfig:
     ``kernel_size``, ``channels``) set every layer and are what sweeps turn, and the
     per-layer lists, when given, override them.  ``arch: mlp`` works on the parameter vector
     with a head per parameter (``hidden`` units, ``layers`` residual blocks; see
-    deepdx.models.nets and deepdx.models.codec)."""
+    deepdx.models.nets and deepdx.models.codec).  ``arch: operators`` has the mlp's heads and
+    discriminator, and a generator that makes a token for each operator and one for the voice's
+    globals, ``layers`` transformer blocks over them, each token then writing its own
+    parameters' heads."""
 
-    arch: str = "mlp"  # conv (the seed's grid) | mlp (parameter vector, a head per parameter)
+    arch: str = "mlp"  # conv (the seed's grid) | mlp (parameter vector, a head per parameter) | operators (the mlp's heads and discriminator; a generator of operator tokens)
     latent: int = 100  # noise size
     embed: int = 50  # category embedding size (the seed's 50)
     algorithm_embed: int = 16  # the generator is told the algorithm (embedding size); 0: not (the seed)
     layers: int = 3  # transposed convolutions in G, convolutions in D (conv); residual blocks (mlp)
-    hidden: int = 512  # mlp: units per layer
+    hidden: int = 512  # mlp: units per layer (operators: the discriminator's)
+    token_width: int = 128  # operators: units per token (six operators and the voice's globals)
+    attention_heads: int = 4  # operators: the tokens' attention heads (token_width divisible by it)
     max_choices: int = 8  # mlp: parameters with at most this many values get a softmax head
     choices: List[str] = field(default_factory=lambda: ["transpose"])  # mlp: these get one too, whatever their count (a name, or an operator's without opN_: freq_coarse)
     tau: float = 1.0  # mlp: Gumbel-softmax temperature of the choices while training
@@ -212,6 +217,9 @@ class ModelConfig:
         if self.mode_seeking_warmup < 0:
             raise DeepDXError(f"model.mode_seeking_warmup is a number of steps (0: none); got {self.mode_seeking_warmup}")
         check_share("model", "spike_share", self.spike_share, "voices (0: no gates)")
+        if self.token_width < 1 or self.attention_heads < 1 or self.token_width % self.attention_heads:
+            raise DeepDXError(f"model.token_width ({self.token_width}) must be a positive multiple of "
+                              f"model.attention_heads ({self.attention_heads})")
         check_share("model", "level_margin", self.level_margin, LEVEL_MARGIN_MEANING)
 
 
@@ -243,6 +251,9 @@ class TrainConfig:
     # through the critic, higher in all six groups at seed 42 (at seed 2 lower in group 0), against DCGAN's
     # [0.5, 0.999] (README, "Adam without momentum")
     betas: List[float] = field(default_factory=lambda: [0.0, 0.99])
+    # the share of the steps, at the end, over which both rates fall linearly to 0 (as pix2pix's
+    # schedule); 0: constant rates.  0.5 lost on validation at both seeds (README, "A falling learning rate")
+    lr_decay: float = 0.0
     n_critic: int = 1  # discriminator steps per generator step
     select: str = "balanced"  # which epoch's generator is kept: last | coverage | balanced (on validation voices)
     calibrate: CalibrateConfig = field(default_factory=CalibrateConfig)  # then how it is sampled
@@ -266,6 +277,7 @@ class TrainConfig:
             raise DeepDXError(f"train.threads and train.jobs must be at least 1, got {self.threads} and {self.jobs}")
         if not self.checkpoint_every >= 0:
             raise DeepDXError(f"train.checkpoint_every is seconds, at least 0; got {self.checkpoint_every}")
+        check_share("train", "lr_decay", self.lr_decay, "the training steps, at the end, over which the rates fall to 0 (0: none)")
 
 
 @dataclass

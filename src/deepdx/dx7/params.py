@@ -109,6 +109,8 @@ BYTE = np.array([p.byte for p in PARAMS], dtype=np.intp)
 SHIFT = np.array([p.shift for p in PARAMS], dtype=np.uint8)
 MASK = np.array([(1 << p.bits) - 1 for p in PARAMS], dtype=np.uint8)
 NAME_SLICE = slice(N_SOUND_PARAMS, N_PARAMS)
+# the VCED operator block (0-5, OPS order) each parameter belongs to; len(OPS) for the voice's own
+BLOCK = np.array([OPS.index(int(n[2])) if n.startswith("op") else len(OPS) for n in NAMES], dtype=np.int64)
 
 # Parameters whose values name a choice (a mode, a curve, a waveform, an algorithm), not an
 # amount: no value lies "between" two others.  Every other sound parameter is a level, rate,

@@ -38,7 +38,8 @@ class CGAN(pl.LightningModule):
     models.train)."""
 
     def __init__(self, model: dict, lr_g: float, lr_d: float, betas: list[float], n_critic: int, layout: str,
-                 n_classes: int, seed: int, select: str = "last", patience: int = 0, spikes: list | None = None):
+                 n_classes: int, seed: int, select: str = "last", patience: int = 0, spikes: list | None = None,
+                 lr_decay: float = 0.0):
         super().__init__()
         self.save_hyperparameters(logger=False)
         self.model_cfg = ModelConfig(**model)
@@ -60,7 +61,7 @@ class CGAN(pl.LightningModule):
         """``spikes``: the group's (codec.spikes_of), when ``model.spike_share`` asks for them."""
         t = cfg.train
         return cls(as_dict(cfg.model), t.lr_g, t.lr_d, list(t.betas), t.n_critic, cfg.encoding.layout, n_classes, seed,
-                   t.select, t.patience, [list(s) for s in spikes])
+                   t.select, t.patience, [list(s) for s in spikes], t.lr_decay)
 
     @property
     def kept(self) -> torch.nn.Module:
@@ -96,6 +97,8 @@ class CGAN(pl.LightningModule):
 
         with torch.no_grad():  # the discriminator's step: no graph through G
             fake = self(torch.randn(len(real), latent, device=self.device), category, algorithm)
+        if self.hparams.lr_decay:
+            self._decay_rates(opt_g, opt_d)
         every = self.model_cfg.r1_every  # lazy R1 (Karras et al. 2020): every this many batches, weighted by it
         r1 = self.model_cfg.r1 * every if self.d_steps % every == 0 else 0.0
         self.d_steps += 1
@@ -137,6 +140,17 @@ class CGAN(pl.LightningModule):
             self.losses["g_loss"].append(loss_g.detach())
             if self.G_ema is not None:
                 self._update_average()
+
+    def _decay_rates(self, opt_g, opt_d) -> None:
+        """Both rates at their configured values until the last ``lr_decay`` share of the run's
+        steps, then falling linearly to 0 at its end (a function of the step count, which a
+        checkpoint keeps, so a resumed run decays as an uninterrupted one)."""
+        total = self.trainer.max_epochs * self.trainer.num_training_batches
+        left = 1 - self.d_steps / total
+        factor = min(1.0, max(0.0, left / self.hparams.lr_decay))
+        for opt, base in ((opt_g, self.hparams.lr_g), (opt_d, self.hparams.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = base * factor
 
     def _judge(self, x: torch.Tensor, category: torch.Tensor, algorithm: torch.Tensor):
         """The discriminator's scores, and its auxiliary classifier's cross-entropy against

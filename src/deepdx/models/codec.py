@@ -44,7 +44,7 @@ import torch
 from torch.nn import functional as F
 
 from ..corpus import encoding
-from ..dx7.params import INDEX, MAX, N_SOUND_PARAMS
+from ..dx7.params import BLOCK, INDEX, MAX, N_SOUND_PARAMS
 from ..errors import DeepDXError
 
 _ALG = INDEX["algorithm"]
@@ -157,6 +157,13 @@ class Heads:
         cols = [c for _, c in self._bundles] + [self._gate_cols]
         joined = np.concatenate([c.numpy().ravel() for c in cols])  # the gates' (maybe empty) table is always there
         self._order = torch.from_numpy(np.argsort(joined))  # the bundles' columns back into codec order
+
+    def blocks(self) -> np.ndarray:
+        """The operator block (0-5; 6: the voice's globals) of the parameter each column encodes."""
+        gated = self.continuous[self.spiked]
+        params = np.concatenate([self.continuous, np.repeat(self.categorical, self.sizes[:len(self.categorical)]),
+                                 np.repeat(gated, 2)])
+        return BLOCK[params]
 
     def encode(self, params: np.ndarray) -> np.ndarray:
         sound = np.asarray(params)[:, :N_SOUND_PARAMS].astype(np.int64)

@@ -178,7 +178,7 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
     torch.set_num_threads(cfg.train.threads)  # on CPU the weights depend on it (see TrainConfig)
     pl.seed_everything(seed, workers=True, verbose=False)
     m, spikes = cfg.model, ()
-    if m.arch == "mlp":  # the training voices' spikes shape the codec (gates and all)
+    if m.arch != "conv":  # the training voices' spikes shape the heads (gates and all)
         voices = load_group(split_dir, "train", group, cfg.train.limit, seed)["params"]
         spikes = spikes_of(voices, m.max_choices, tuple(m.choices), m.spike_share)
     module = CGAN.from_config(cfg, len(categories), seed, spikes)
