@@ -89,6 +89,9 @@ def test_bad_architectures_are_refused():
         ModelConfig(arch="transformer")
     with pytest.raises(DeepDXError, match="attention_heads"):
         ModelConfig(arch="operators", token_width=100, attention_heads=3)
+    with pytest.raises(DeepDXError, match="attention_heads"):  # a generator file's word is checked too
+        Architecture.from_dict({**Architecture.of(ModelConfig(arch="operators"), 8, "operator_blocks").to_dict(),
+                                "token_width": 10 ** 6})
 
 
 @pytest.mark.parametrize("max_choices", [0, 8, 32, 100])

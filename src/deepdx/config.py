@@ -42,6 +42,13 @@ def check_share(section: str, key: str, value: float, meaning: str) -> None:
 
 
 LEVEL_MARGIN_MEANING = "the levels' range (0: none)"
+
+
+def check_tokens(width: int, heads: int) -> None:
+    """model.token_width and model.attention_heads (arch operators): a width its heads divide."""
+    if not (1 <= heads <= 64 and 1 <= width <= 4096 and width % heads == 0):
+        raise DeepDXError(f"model.token_width must be 1-4096 and a multiple of model.attention_heads (1-64); "
+                          f"got {width} and {heads}")
 KNOB_MAX = 10.0  # the largest sampling temperature or truncation anything accepts
 
 
@@ -217,9 +224,7 @@ class ModelConfig:
         if self.mode_seeking_warmup < 0:
             raise DeepDXError(f"model.mode_seeking_warmup is a number of steps (0: none); got {self.mode_seeking_warmup}")
         check_share("model", "spike_share", self.spike_share, "voices (0: no gates)")
-        if self.token_width < 1 or self.attention_heads < 1 or self.token_width % self.attention_heads:
-            raise DeepDXError(f"model.token_width ({self.token_width}) must be a positive multiple of "
-                              f"model.attention_heads ({self.attention_heads})")
+        check_tokens(self.token_width, self.attention_heads)
         check_share("model", "level_margin", self.level_margin, LEVEL_MARGIN_MEANING)
 
 

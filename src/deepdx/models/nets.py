@@ -40,7 +40,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..config import (ARCHS, CONDITIONING, D_NORMS, G_NORMS, LAYOUTS, LEVEL_MARGIN_MEANING, ModelConfig, check_choice,
-                      check_share, knob_ok)
+                      check_share, check_tokens, knob_ok)
 from ..errors import DeepDXError
 from .codec import codec_of
 from .sound import SoundFeatures
@@ -128,10 +128,8 @@ class Architecture:
             raise DeepDXError("model.sound_roles needs model.sound_features and the algorithm as a tanh output "
                               "(not in model.choices)")
         check_share("model", "level_margin", self.level_margin, LEVEL_MARGIN_MEANING)
-        if self.arch == "operators" and not (1 <= self.token_width <= 4096 and 1 <= self.attention_heads <= 64
-                                             and self.token_width % self.attention_heads == 0):
-            raise DeepDXError(f"arch operators needs a token width divisible by its attention heads; got "
-                              f"{self.token_width} and {self.attention_heads}")
+        if self.arch == "operators":
+            check_tokens(self.token_width, self.attention_heads)
         if self.arch != "conv":
             self.codec()  # refuses spikes that are not levels with a tanh head
             return
