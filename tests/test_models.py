@@ -1,3 +1,4 @@
+import math
 import shutil
 from dataclasses import replace
 
@@ -16,7 +17,7 @@ from deepdx.models.cgan import CGAN, without_lightning
 from deepdx.models.losses import d_loss
 from deepdx.models.codec import Grid, Heads, spikes_of
 from deepdx.models.nets import Architecture, Discriminator, Generator, OperatorGenerator, load_generator
-from deepdx.models.train import EpochCheckpoint, train_group
+from deepdx.models.train import EpochCheckpoint, epochs_for, train_group
 from deepdx.config import compose
 from tests.conftest import cgan, random_voices, split_dir
 
@@ -570,6 +571,22 @@ def test_the_rates_fall_linearly_to_zero_over_the_last_share_of_the_steps(split,
         assert rates.seen[total // 2 - 1][0] == 0.0002 and rates.seen[-1][0] < 0.0002 * 2 / total
     with pytest.raises(DeepDXError, match="lr_decay"):
         compose("train.lr_decay=1.5")
+
+
+def test_groups_larger_than_scale_steps_above_train_proportionally_more_batches(split, tmp_path):
+    default = compose().train  # 64 voices a batch, 5,800 steps, scaled above 3,300 voices
+    assert epochs_for(default, 2590) == math.ceil(5800 / 40)  # a small group: train.steps
+    assert epochs_for(default, 4676) == math.ceil(round(5800 * 4676 / 3300) / 73)  # 8,219 steps: 113 epochs
+    assert epochs_for(compose("train.scale_steps_above=null").train, 4676) == math.ceil(5800 / 73)
+    assert epochs_for(compose("train.steps=400").train, 4676) == math.ceil(round(400 * 4676 / 3300) / 73)
+    assert epochs_for(compose("train.steps=null", "train.epochs=7").train, 4676) == 7  # epochs: no scaling
+    # and training runs that many: 270 voices, 8 batches of 32 an epoch, 20 x 270 / 150 = 36 steps: 5 epochs
+    rates = Rates()
+    cfg = tiny_config(tmp_path, 1, "train.steps=20", "train.scale_steps_above=150")
+    train_group(0, str(split), str(tmp_path / "m"), cfg, CATS, [1, 2], callbacks=[rates])
+    assert len(rates.seen) == 5 * 8
+    with pytest.raises(DeepDXError, match="scale_steps_above"):
+        compose("train.scale_steps_above=0")
 
 
 def test_checkpoints_are_written_first_last_and_once_so_many_seconds_have_passed(tmp_path, monkeypatch):

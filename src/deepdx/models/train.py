@@ -77,10 +77,15 @@ class EpochCheckpoint(Checkpoint):
 
 
 def epochs_for(train: TrainConfig, voices: int) -> int:
-    """``train.steps`` batches as whole epochs of this group's training voices (or ``train.epochs``)."""
+    """``train.steps`` batches (times ``voices / train.scale_steps_above`` for a group larger than
+    that) as whole epochs of this group's ``voices`` training voices; ``train.epochs`` when
+    ``train.steps`` is null."""
     if train.steps is None:
         return train.epochs
-    return max(1, math.ceil(train.steps / max(1, voices // train.batch_size)))
+    steps = train.steps
+    if train.scale_steps_above is not None and voices > train.scale_steps_above:
+        steps = round(steps * voices / train.scale_steps_above)
+    return max(1, math.ceil(steps / max(1, voices // train.batch_size)))
 
 
 def flatten(config: dict, prefix: str = "") -> dict:

@@ -28,7 +28,7 @@ from ..tracking import tracking_uri
 from .jobs import overrides, short, untag
 
 METRICS = ("precision", "recall", "density", "coverage", "balanced")
-NOT_KNOBS = {"seed", "train.groups", "train.progress_bar", "train.steps", "train.epochs"}
+NOT_KNOBS = {"seed", "train.groups", "train.progress_bar", "train.steps", "train.scale_steps_above", "train.epochs"}
 NOT_KNOB_PREFIXES = ("mlflow.", "hydra.", "data.")
 
 
