@@ -68,6 +68,22 @@ def test_prdc_agrees_with_the_authors_package_on_grid_voices_with_ties_and_copie
         assert prdc(real, normalise(fake), 5) == pytest.approx({k: float(v) for k, v in expected.items()}, abs=1e-12)
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 64, 2048])
+def test_nearest_other_chunk_by_chunk_is_the_whole_matrix_s_kth(chunk):
+    """Radii come chunk by chunk (the whole N x N matrix is never held); a row's own distance is
+    left out, a copy of it elsewhere is not (distance 0).  Equal to rounding, which the square
+    root lifts to 1e-7 near 0: a one-row chunk multiplies by another BLAS path (on the corpus's
+    groups, in chunks of 2,048, the radii came out to the bit)."""
+    from deepdx.distances import kth, nearest_other, normalise, own_distances
+
+    x = normalise(population(220, seed=12)[0])
+    x[200:] = x[:20]  # 20 copied rows
+    for k in (1, 5):
+        assert nearest_other(x, k, chunk=chunk) == pytest.approx(kth(own_distances(x), k), abs=1e-6)
+    nearest = nearest_other(x, 1, chunk=chunk)
+    assert (nearest[:20] < 1e-6).all() and (nearest[200:] < 1e-6).all() and (nearest[20:200] > 0.1).all()
+
+
 def test_voices_in_another_key_are_counted():
     ref = Reference(uniform_voices(300, seed=1), uniform_voices(300, seed=2))
     voices = uniform_voices(490, seed=3)

@@ -25,9 +25,15 @@ def pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(sq, 0))
 
 
+def by_chunks(a: np.ndarray, b: np.ndarray, reduce, chunk: int = 2048) -> np.ndarray:
+    """``reduce(d, start)`` for the distances ``d`` from ``chunk`` rows of a (from row ``start``)
+    to every row of b, one value per row, concatenated: the len(a) x len(b) matrix is never whole."""
+    return np.concatenate([reduce(pairwise(a[i:i + chunk], b), i) for i in range(0, len(a), chunk)])
+
+
 def nearest(a: np.ndarray, b: np.ndarray, chunk: int = 2048) -> np.ndarray:
     """Distance from each row of a to its nearest row of b."""
-    return np.concatenate([pairwise(a[i:i + chunk], b).min(1) for i in range(0, len(a), chunk)])
+    return by_chunks(a, b, lambda d, start: d.min(1), chunk)
 
 
 def own_distances(x: np.ndarray) -> np.ndarray:
@@ -42,9 +48,14 @@ def kth(d: np.ndarray, k: int) -> np.ndarray:
     return np.partition(d, k - 1, axis=1)[:, k - 1]
 
 
-def nearest_other(x: np.ndarray, k: int = 1) -> np.ndarray:
+def nearest_other(x: np.ndarray, k: int = 1, chunk: int = 2048) -> np.ndarray:
     """Distance of each row to its k-th nearest other row of the same set."""
-    return kth(own_distances(x), k)
+    def kth_other(d: np.ndarray, start: int) -> np.ndarray:
+        rows = np.arange(len(d))
+        d[rows, start + rows] = np.inf  # a row's own distance
+        return kth(d, k)
+
+    return by_chunks(x, x, kth_other, chunk)
 
 
 def mean_pairwise(x: np.ndarray) -> float:
@@ -71,5 +82,4 @@ def log_realism(real: np.ndarray, radius: np.ndarray, fake: np.ndarray, chunk: i
     ratio of a real point's radius to its distance from the row, 0 or more inside some real
     point's ball (the balls precision counts), how many times too far from the nearest otherwise."""
     log_radius = np.log(np.maximum(radius, 1e-12))
-    return np.concatenate([(log_radius[None, :] - np.log(np.maximum(pairwise(fake[i:i + chunk], real), 1e-12))).max(1)
-                           for i in range(0, len(fake), chunk)])
+    return by_chunks(fake, real, lambda d, start: (log_radius[None, :] - np.log(np.maximum(d, 1e-12))).max(1), chunk)
