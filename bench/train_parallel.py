@@ -46,7 +46,7 @@ def main() -> None:
         print(f"groups {groups}, {args.steps} steps of 64 voices each")
         seconds = {}
         for i, (way, overrides) in enumerate(WAYS.items()):
-            cfg = compose(f"train.steps={args.steps}", "train.progress_bar=false", "mlflow.experiment=bench",
+            cfg = compose(f"train.steps={args.steps}", "train.scale_steps_above=null", "train.progress_bar=false", "mlflow.experiment=bench",
                           f"mlflow.tracking_uri=sqlite:///{tmp}/mlflow.db", *overrides)
             t = time.perf_counter()
             train_groups(groups, split, f"{tmp}/models{i}", cfg, routing)

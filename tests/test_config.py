@@ -28,7 +28,8 @@ def test_seed_yaml_holds_only_what_the_seed_does_differently():
     seed, default = as_dict(compose("model=seed").model), as_dict(ModelConfig())
     assert {k for k in seed if seed[k] != default[k]} == set(changed)
     assert set(seed_file) == {"defaults", "model", "train"}
-    assert seed_file["train"] == {"betas": [0.5, 0.999], "select": "last", "calibrate": {"temperatures": [1.0]}}
+    assert seed_file["train"] == {"scale_steps_above": None, "betas": [0.5, 0.999], "select": "last",
+                                  "calibrate": {"temperatures": [1.0]}}
     seed_train, default_train = compose("model=seed").train, compose().train
     assert list(seed_train.betas) != list(default_train.betas)  # DCGAN's Adam, not the default's momentum-free one
     assert (seed["loss"], seed["conditional"], seed["kernel_size"], seed["d_first_kernel"], seed["embed"]) == \
