@@ -1,7 +1,7 @@
 """Stage critic: each group's critic (deepdx.generate.critic), its training voices (the sound
 stage's) against as many of its generator's voices; metrics/critic.json tells how well each
 tells them apart and, with generate.critic.report_draws, what sampling through it changes on
-validation voices (the mean of that many draws)."""
+validation voices (the mean of that many draws; category fidelity by the categorize stage's classifier)."""
 import json
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from tqdm import tqdm
 from deepdx.audio.render import Renderer
 from deepdx.audio.rendered import RenderedVoices
 from deepdx.config import Config
+from deepdx.corpus.categorize import load_classifier
 from deepdx.corpus.split import group_path
 from deepdx.corpus.table import read_table, write_json
 from deepdx.evaluate.validation import validation_reports
@@ -39,7 +40,8 @@ def main(cfg: Config) -> None:
         models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, c, g_cfg.repair)
         splits = {s: [read_table(group_path(cfg.data.split, s, g)) for g in range(len(critics))] for s in ("train", "validation")}
         groups, report["pooled"] = validation_reports(models, splits["validation"], splits["train"], renderer, cfg.seed,
-                                                      c.report_draws, g_cfg.repair, g_cfg.temperature, g_cfg.truncation)
+                                                      c.report_draws, g_cfg.repair, g_cfg.temperature, g_cfg.truncation,
+                                                      load_classifier(cfg.data.classifier))
         for g, r in enumerate(groups):
             report["groups"][str(g)].update(r)
     write_json(f"{cfg.data.metrics}/critic.json", report)
@@ -49,7 +51,9 @@ def main(cfg: Config) -> None:
             first, kept = r["generator"], r["critic"]
             line += (f"; validation ({c.report_draws} draw{'s' if c.report_draws > 1 else ''}), the generator alone -> through the critic: balanced "
                      f"{first['balanced']:.3f} -> {kept['balanced']:.3f}, audio FD {first['audio_frechet']:.2f} -> "
-                     f"{kept['audio_frechet']:.2f}, harsh {100 * first['harsh_rate']:.1f} -> {100 * kept['harsh_rate']:.1f} % "
+                     f"{kept['audio_frechet']:.2f}, harsh {100 * first['harsh_rate']:.1f} -> {100 * kept['harsh_rate']:.1f} %, "
+                     f"category fidelity {first['category_fidelity']:.3f} -> {kept['category_fidelity']:.3f} "
+                     f"(validation voices {r['validation_category_fidelity']:.3f}) "
                      f"({100 * r['other_draw']:.0f} % kept another than the first draw)")
         print(line)
     if c.report_draws:

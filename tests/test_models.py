@@ -583,8 +583,11 @@ def test_groups_larger_than_scale_steps_above_train_proportionally_more_batches(
     # and training runs that many: 270 voices, 8 batches of 32 an epoch, 20 x 270 / 150 = 36 steps: 5 epochs
     rates = Rates()
     cfg = tiny_config(tmp_path, 1, "train.steps=20", "train.scale_steps_above=150")
-    train_group(0, str(split), str(tmp_path / "m"), cfg, CATS, [1, 2], callbacks=[rates])
-    assert len(rates.seen) == 5 * 8
+    summary = train_group(0, str(split), str(tmp_path / "m"), cfg, CATS, [1, 2], callbacks=[rates])
+    assert len(rates.seen) == 5 * 8 == summary["batches"]  # the summary records the scaled length
+    import mlflow
+    params = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(summary["mlflow_run_id"]).data.params
+    assert params["max_epochs"] == "5" and params["train.steps"] == "20"
     with pytest.raises(DeepDXError, match="scale_steps_above"):
         compose("train.scale_steps_above=0")
 

@@ -179,6 +179,8 @@ def test_six_generators_and_valid_banks(pipeline):
     for r in critic["groups"].values():
         assert 0.5 <= r["accuracy"] <= 1 and 0 <= r["other_draw"] <= 1
         assert all(np.isfinite(r[row][k]) for row in ("generator", "critic") for k in ("balanced", "audio_frechet"))
+        assert all(0 <= r[row]["category_fidelity"] <= 1 for row in ("generator", "critic"))
+        assert 0 < r["validation_category_fidelity"] <= 1  # the classifier labelled some of these voices itself
     assert all(0 <= critic["pooled"][row][k] <= 1 for row in ("generator", "critic") for k in ("precision", "coverage"))
 
 

@@ -204,7 +204,7 @@ class ModelConfig:
     mode_seeking: float = 0.5  # weight of the mode-seeking term (Mao et al. 2019): other noise, other voice; 0: off
     mode_seeking_warmup: int = 0  # generator steps over which that weight rises from 0 (README: recall up, audio worse); 0: none
     dequantize: bool = True  # spread real levels over their rounding bins (deepdx.models.cgan)
-    ema: float = 0.999  # the generator kept as an exponential moving average of its weights; 0: off.  The cap of its decay, which rises as (1 + s) / (10 + s) after s generator steps (0.9984 after 5,800: the cap is not reached, so 0.9995 trains the same bits)
+    ema: float = 0.999  # the generator kept as an exponential moving average of its weights; 0: off.  The cap of its decay, which rises as (1 + s) / (10 + s) after s generator steps (0.9984 after 5,800, 0.9989 after the largest group's 8,249: the cap is not reached, so 0.9995 trains the same bits)
     sound_features: bool = True  # D also sees operator amplitudes and frequency ratios (mlp, max_choices < 32)
     sound_roles: bool = True  # ... each amplitude as a carrier's and as a modulator's, by the voice's algorithm
     aux_class: float = 0.2  # weight of D's auxiliary category classifier (AC-GAN, Odena et al. 2017): D learns real voices' categories, G is asked for voices it classifies as requested; 0: none
@@ -250,7 +250,7 @@ class TrainConfig:
     steps: Optional[int] = 5800  # batches per group (its epochs follow from its size); null: train.epochs
     # a group of more training voices than this trains steps x voices / this batches; null: steps for
     # every group.  The three large groups (4,400-4,700 voices) still rose at 5,800: 8,000 lifted their
-    # mean validation balanced by 0.019 at seeds 42 and 2; 3,300 gives them 7,700-8,200 (README,
+    # mean validation balanced by 0.019 at seeds 42 and 2; 3,300 gives them 7,684-8,249 (README,
     # "More steps for the large groups")
     scale_steps_above: Optional[int] = 3300
     epochs: int = 100  # when steps is null

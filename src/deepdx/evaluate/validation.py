@@ -9,6 +9,7 @@ from tqdm import tqdm
 from ..audio.features import render_features
 from ..audio.render import Renderer
 from ..config import RepairConfig
+from ..corpus.categorize import classifier_features
 from ..corpus.encoding import with_blank_names
 from ..distances import nearest_other, normalise, prdc
 from ..generate.sample import Draws, Models, critic_stream, sample_critiqued
@@ -27,12 +28,14 @@ def draw_validation(models: Models, g: int, validation: dict, renderer: Renderer
 
 def validation_report(models: Models, g: int, validation: dict, train: dict, renderer: Renderer, seed: int,
                       thresholds: RepairConfig, temperature: float | None = None, truncation: float | None = None,
-                      drawn: Draws | None = None) -> dict:
+                      drawn: Draws | None = None, classifier=None) -> dict:
     """Group ``g``'s generator asked for one voice per validation voice (its category; the
     algorithm by the routing statistics, as generation asks), alone and through the critic:
     PRDC and ``balanced`` (the probe's, against the validation voices, with training voices as
     the ceiling), memorisation, audio FD, harsh and silent rates (the evaluation's measures,
-    against the validation voices) of each, and the share of voices whose kept draw is not the first."""
+    against the validation voices) of each, and the share of voices whose kept draw is not the first;
+    with the categorize stage's ``classifier``, the category fidelity of each (the share it
+    labels as asked) and of the validation voices themselves (``validation_category_fidelity``)."""
     category = validation["category"].astype(np.int64)
     drawn = sample_critiqued(models, g, category, np.random.default_rng(seed), torch.Generator().manual_seed(seed),
                              renderer, critic_stream(seed), temperature=temperature, truncation=truncation)
@@ -44,8 +47,17 @@ def validation_report(models: Models, g: int, validation: dict, train: dict, ren
         out[name] = {**{k: scores[k] for k in (*PRDC, "balanced", "memorisation")},
                      **audio.evaluate_features(features if features is not None
                                                else render_features(renderer, with_blank_names(voices)))}
+        if classifier is not None:
+            out[name]["category_fidelity"] = fidelity(classifier, voices, category)
+    if classifier is not None:
+        out["validation_category_fidelity"] = fidelity(classifier, validation["params"], category)
     out["other_draw"] = 0.0 if drawn.kept is None else float((drawn.kept > 0).mean())
     return out
+
+
+def fidelity(classifier, voices: np.ndarray, category: np.ndarray) -> float:
+    """The share of ``voices`` the categorize stage's classifier labels as their ``category``."""
+    return float((classifier.predict(classifier_features(voices)) == category).mean())
 
 
 def pooled_report(draws: list[Draws], validations: list[dict], trains: list[dict], seed: int, k: int = 5) -> dict:
@@ -75,15 +87,17 @@ def mean_report(reports: list[dict]) -> dict:
 
 def validation_reports(models: Models, validations: list[dict], trains: list[dict], renderer: Renderer, seed: int,
                        draws: int, thresholds: RepairConfig, temperature: float | None = None,
-                       truncation: float | None = None) -> tuple[list[dict], dict]:
-    """Each group's ``validation_report`` and the groups' ``pooled_report``, each the mean of
-    ``draws`` draws (group g's d-th draw seeded seed + g + 1000 d)."""
+                       truncation: float | None = None, classifier=None) -> tuple[list[dict], dict]:
+    """Each group's ``validation_report`` (with category fidelity, given the ``classifier``) and
+    the groups' ``pooled_report``, each the mean of ``draws`` draws (group g's d-th draw seeded
+    seed + g + 1000 d)."""
     groups, pooled = [[] for _ in validations], []
     for d in tqdm(range(draws), desc="critic: validation", unit="draw"):
         drawn = []
         for g, (validation, train) in enumerate(zip(validations, trains)):
             s = seed + g + 1000 * d
             drawn.append(draw_validation(models, g, validation, renderer, s, temperature, truncation))
-            groups[g].append(validation_report(models, g, validation, train, renderer, s, thresholds, drawn=drawn[-1]))
+            groups[g].append(validation_report(models, g, validation, train, renderer, s, thresholds,
+                                               drawn=drawn[-1], classifier=classifier))
         pooled.append(pooled_report(drawn, validations, trains, seed + 1000 * d))
     return [mean_report(rows) for rows in groups], mean_report(pooled)

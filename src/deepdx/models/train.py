@@ -199,11 +199,13 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
                           tags={"group": str(group), "algorithms": str(algorithms), **(tags or {})},
                           run_id=run_id_file.read_text() if resume and run_id_file.exists() else None)
     run_id_file.write_text(logger.run_id)
-    if not resume:
+    max_epochs = epochs_for(cfg.train, len(data.train["params"]))
+    if not resume:  # the group's own length too: train.steps is scaled for a large group
         logger.log_hyperparams({**flatten({"model": model, "train": train}), "encoding.layout": layout,
-                                "seed": seed, "group": group, "train_voices": len(data.train["params"])})
+                                "seed": seed, "group": group, "train_voices": len(data.train["params"]),
+                                "max_epochs": max_epochs})
 
-    trainer = pl.Trainer(max_epochs=epochs_for(cfg.train, len(data.train["params"])), accelerator="auto", devices=1, deterministic=True,
+    trainer = pl.Trainer(max_epochs=max_epochs, accelerator="auto", devices=1, deterministic=True,
                          logger=logger, log_every_n_steps=10, enable_model_summary=False,
                          callbacks=[EpochCheckpoint(ckpt_dir / "last.ckpt", cfg.train.checkpoint_every), *(callbacks or [])],
                          enable_progress_bar=cfg.train.progress_bar)
@@ -224,6 +226,7 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
     sampled = {f"sampled/{k}": v for k, v in best.items()}  # the validation figures as generation samples
     logger.log_metrics(sampled)
     summary = {"group": group, "algorithms": algorithms, "epochs": trainer.current_epoch,
+               "batches": trainer.current_epoch * trainer.num_training_batches,  # the steps this group trained
                "kept_epoch": exported["epoch"], "selected_by": cfg.train.select,
                "train_voices": int(len(data.train["params"])), "mlflow_run_id": logger.run_id, **metrics,
                **sampled, "calibration": calibration}
