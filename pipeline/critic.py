@@ -53,8 +53,8 @@ def main(cfg: Config) -> None:
                      f"{first['balanced']:.3f} -> {kept['balanced']:.3f}, audio FD {first['audio_frechet']:.2f} -> "
                      f"{kept['audio_frechet']:.2f}, harsh {100 * first['harsh_rate']:.1f} -> {100 * kept['harsh_rate']:.1f} %, "
                      f"category fidelity {first['category_fidelity']:.3f} -> {kept['category_fidelity']:.3f} "
-                     f"(validation voices {r['validation_category_fidelity']:.3f}) "
-                     f"({100 * r['other_draw']:.0f} % kept another than the first draw)")
+                     f"(validation voices {r['validation_category_fidelity']:.3f}); "
+                     f"{100 * r['other_draw']:.0f} % kept another than the first draw")
         print(line)
     if c.report_draws:
         first, kept = report["pooled"]["generator"], report["pooled"]["critic"]

@@ -13,7 +13,7 @@ from deepdx.corpus.categorize import classifier_features
 from deepdx.dx7.params import INDEX, MAX, op_index, uniform_voices
 from deepdx.evaluate import baselines
 from deepdx.evaluate.audio_metrics import AudioReference
-from deepdx.evaluate.metrics import Reference, diversity, duplicate_rate
+from deepdx.evaluate.metrics import Reference, category_fidelity, diversity, duplicate_rate
 from deepdx.evaluate.run import REFERENCES, evaluate, load_groups, markdown, measure, plots, repaired
 from deepdx.generate.sample import load_models, with_blank_names
 from deepdx.tracking import log_evaluation
@@ -277,3 +277,17 @@ def test_report_plots_and_mlflow_run(evaluation, workdir, tmp_path):
     assert runs["group1"].data.metrics["eval/precision"] == results["groups"]["1"]["cgan"]["precision"]
     artifacts = {a.path for a in client.list_artifacts(runs["evaluate"].info.run_id)}
     assert artifacts == {"report.md", "nearest_training_distance.png", "diversity_by_category.png"}
+
+
+def test_category_fidelity_is_the_share_the_classifier_labels_as_asked():
+    voices = uniform_voices(200, seed=3)[:, :145]
+
+    class Judge:  # the categorize stage's classifier reads classifier_features; this one labels by row
+        def predict(self, features):
+            assert np.array_equal(features, classifier_features(voices))
+            return np.arange(len(features)) % 8
+
+    asked = np.arange(200) % 8
+    assert category_fidelity(Judge(), voices, asked) == 1.0
+    asked[:50] = (asked[:50] + 1) % 8  # a quarter asked for another category
+    assert category_fidelity(Judge(), voices, asked) == 0.75

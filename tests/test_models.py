@@ -16,6 +16,7 @@ from deepdx.models.diagnostics import CollapseProbe
 from deepdx.models.cgan import CGAN, without_lightning
 from deepdx.models.losses import d_loss
 from deepdx.models.codec import Grid, Heads, spikes_of
+from deepdx.models.data import load_group
 from deepdx.models.nets import Architecture, Discriminator, Generator, OperatorGenerator, load_generator
 from deepdx.models.train import EpochCheckpoint, epochs_for, train_group
 from deepdx.config import compose
@@ -542,6 +543,8 @@ def test_an_interrupted_run_resumes_to_the_same_weights(split, tmp_path):
     assert client.get_run(run_id).info.status == "FAILED"
     resumed = train_group(0, str(split), str(tmp_path / "cut"), cfg, CATS, [1, 2])
     assert resumed["epochs"] == whole["epochs"] == 3 and resumed["mlflow_run_id"] == run_id
+    assert resumed["batches"] == whole["batches"] == 3 * (len(load_group(str(split), "train", 0)["params"]) // 32)
+    assert client.get_run(run_id).data.params["max_epochs"] == "3"  # logged once, by the run that started
     assert client.get_run(run_id).info.status == "FINISHED"
     assert (tmp_path / "cut" / "generator.pt").read_bytes() == (tmp_path / "whole" / "generator.pt").read_bytes()
     assert resumed["d_loss"] == whole["d_loss"]

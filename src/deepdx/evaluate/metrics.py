@@ -16,8 +16,15 @@ from scipy import linalg
 from scipy.stats import norm
 from sklearn.cluster import KMeans
 
+from ..corpus.categorize import classifier_features
 from ..distances import mean_pairwise, nearest, nearest_other, normalise, prdc
 from ..dx7.packing import sound_keys
+
+
+def category_fidelity(classifier, voices: np.ndarray, category: np.ndarray) -> float:
+    """The share of ``voices`` (N x 145) that ``classifier`` (the categorize stage's) labels as
+    their ``category`` (indices)."""
+    return float((classifier.predict(classifier_features(voices)) == category).mean())
 
 
 def duplicate_rate(sound: np.ndarray) -> float:

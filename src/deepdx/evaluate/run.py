@@ -20,7 +20,6 @@ from ..audio.features import render_features
 from ..audio.render import Renderer
 from ..audio.repair import repair, wrong
 from ..config import RepairConfig
-from ..corpus.categorize import classifier_features
 from ..corpus.split import group_path
 from ..corpus.table import read_table, take
 from ..dx7.params import INDEX, N_SOUND_PARAMS
@@ -28,7 +27,7 @@ from ..dx7.tuning import in_octaves
 from ..generate.sample import critic_stream, sample_critiqued, with_blank_names
 from . import baselines
 from .audio_metrics import AudioReference
-from .metrics import Reference, diversity, duplicate_rate
+from .metrics import Reference, category_fidelity, diversity, duplicate_rate
 
 REFERENCES = ("real", "cgan", "cgan_unchecked", "cgan_repaired", "uniform", "marginal", "jitter", "interpolation")
 
@@ -95,7 +94,7 @@ def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, clas
     if category is not None:
         out["diversity_by_category"] = div
         if classifier is not None:
-            out["category_fidelity"] = float((classifier.predict(classifier_features(unseen_voices)) == unseen_category).mean())
+            out["category_fidelity"] = category_fidelity(classifier, unseen_voices, unseen_category)
     if audio is not None:
         out.update(audio.evaluate(with_blank_names(sound)) if features is None else audio.evaluate_features(features))
     return out

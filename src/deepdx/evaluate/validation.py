@@ -9,12 +9,12 @@ from tqdm import tqdm
 from ..audio.features import render_features
 from ..audio.render import Renderer
 from ..config import RepairConfig
-from ..corpus.categorize import classifier_features
 from ..corpus.encoding import with_blank_names
 from ..distances import nearest_other, normalise, prdc
 from ..generate.sample import Draws, Models, critic_stream, sample_critiqued
 from ..models.diagnostics import PRDC, CollapseProbe
 from .audio_metrics import AudioReference
+from .metrics import category_fidelity
 
 
 def draw_validation(models: Models, g: int, validation: dict, renderer: Renderer, seed: int,
@@ -37,8 +37,8 @@ def validation_report(models: Models, g: int, validation: dict, train: dict, ren
     with the categorize stage's ``classifier``, the category fidelity of each (the share it
     labels as asked) and of the validation voices themselves (``validation_category_fidelity``)."""
     category = validation["category"].astype(np.int64)
-    drawn = sample_critiqued(models, g, category, np.random.default_rng(seed), torch.Generator().manual_seed(seed),
-                             renderer, critic_stream(seed), temperature=temperature, truncation=truncation)
+    if drawn is None:  # the draws validation_reports made already, or these (the same seeds: the same draws)
+        drawn = draw_validation(models, g, validation, renderer, seed, temperature, truncation)
     probe = CollapseProbe(validation["params"], category, train["params"], train["category"], seed=seed)
     audio = AudioReference(validation["params"], renderer, thresholds)
     out = {}
@@ -48,16 +48,11 @@ def validation_report(models: Models, g: int, validation: dict, train: dict, ren
                      **audio.evaluate_features(features if features is not None
                                                else render_features(renderer, with_blank_names(voices)))}
         if classifier is not None:
-            out[name]["category_fidelity"] = fidelity(classifier, voices, category)
+            out[name]["category_fidelity"] = category_fidelity(classifier, voices, category)
     if classifier is not None:
-        out["validation_category_fidelity"] = fidelity(classifier, validation["params"], category)
+        out["validation_category_fidelity"] = category_fidelity(classifier, validation["params"], category)
     out["other_draw"] = 0.0 if drawn.kept is None else float((drawn.kept > 0).mean())
     return out
-
-
-def fidelity(classifier, voices: np.ndarray, category: np.ndarray) -> float:
-    """The share of ``voices`` the categorize stage's classifier labels as their ``category``."""
-    return float((classifier.predict(classifier_features(voices)) == category).mean())
 
 
 def pooled_report(draws: list[Draws], validations: list[dict], trains: list[dict], seed: int, k: int = 5) -> dict:
