@@ -34,7 +34,8 @@ def main(cfg: Config) -> None:
                            g_cfg.temperature, g_cfg.truncation, c.warmer)
         critic.save(f"{cfg.data.critic}/group{g}.npz")
         critics.append(critic)
-    report = {"candidates": c.candidates, "strength": c.strength, "warmer": c.warmer, "realism": c.realism, "report_draws": c.report_draws,
+    report = {"candidates": c.candidates, "strength": c.strength, "warmer": c.warmer, "realism": c.realism, "category": c.category,
+              "report_draws": c.report_draws,
               "groups": {str(g): {"voices": critic.voices, "accuracy": critic.accuracy} for g, critic in enumerate(critics)}}
     if c.report_draws:
         models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, c, g_cfg.repair)

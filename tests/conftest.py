@@ -181,11 +181,14 @@ def critics(workdir: Path) -> Path:
     return out
 
 
-def critic_config(candidates: int, strength: float = 1.0, screen: bool = False, warmer: float = 0.0, realism: float = 0.0):
-    """Sampling through the critic with ``candidates`` draws, no screen, no warmer draws and no realism term unless asked."""
+def critic_config(candidates: int, strength: float = 1.0, screen: bool = False, warmer: float = 0.0, realism: float = 0.0,
+                  category: float = 0.0):
+    """Sampling through the critic with ``candidates`` draws, no screen, no warmer draws, no realism
+    term and no category ratio unless asked."""
     from deepdx.config import CriticConfig
 
-    return CriticConfig(candidates=candidates, strength=strength, screen=screen, warmer=warmer, realism=realism)
+    return CriticConfig(candidates=candidates, strength=strength, screen=screen, warmer=warmer, realism=realism,
+                        category=category)
 
 
 def cgan(*overrides: str, n_classes: int = 8, seed: int = 0):

@@ -57,7 +57,8 @@ def test_unknown_keys_and_wrong_types_fail_at_composition(override, message):
     ("train.calibrate.truncations=[1.0,-1.0]", "train.calibrate"),
     ("train.calibrate.draws=0", "train.calibrate"),
     ("model.spike_share=1.5", "model.spike_share"),
-    ("generate.critic.realism=-1", "realism at least 0"),
+    ("generate.critic.realism=-1", "realism and category at least 0.*-1.0"),
+    ("generate.critic.category=-1", "category at least 0.*-1.0 and 0.05"),
 ])
 def test_invalid_choices_fail_with_the_key_and_the_choices(override, message):
     with pytest.raises(DeepDXError, match=message):

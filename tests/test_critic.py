@@ -86,6 +86,25 @@ def test_realism_is_capped_at_zero_inside_a_ball_and_below_zero_outside_every_ba
     assert (raw < 0).any() and (raw > 0).any() and np.array_equal(score, np.minimum(raw, 0))
 
 
+def test_the_category_ratio_favours_a_voice_typical_of_its_category_among_real_ones():
+    """Real voices: category 0 loud in the first audio feature, category 1 quiet; generated
+    voices of either category alike.  A loud voice is likelier a real category 0 than a
+    generated one, and less likely a real category 1: the ratio says so, and says nothing of a
+    category neither set had."""
+    real_sound, real_audio, fake_sound, fake_audio = sets(1200)
+    category = np.arange(1200) % 2
+    sd = real_audio[:, 0].std()
+    real_audio[:, 0] += np.where(category == 0, 1.5, -1.5) * sd
+    critic = Critic.fit(real_sound, real_audio, fake_sound, fake_audio, 0.05, category, categories=8)
+    probe = random_voices(2, seed=9)[:, :145]
+    both = np.tile(real_audio.mean(0), (2, 1))
+    both[:, 0] += np.array([2.0, -2.0]) * sd  # a loud voice, a quiet one
+    as_0, as_1 = (critic.category_logratio(probe, both, np.full(2, c)) for c in (0, 1))
+    assert as_0[0] > 0.5 and as_1[0] < -0.5 and as_1[1] > 0.5 and as_0[1] < -0.5
+    assert not critic.category_logratio(probe, both, np.full(2, 5)).any()  # a category neither set had: no preference
+    assert Critic.fit(*sets(300), regularisation=0.05).category_real is None  # fitted without categories: no ratio
+
+
 def test_a_saved_critic_loads_equal_and_a_bad_file_is_refused(tmp_path):
     critic = Critic.fit(*sets(300), regularisation=0.05)
     critic.save(tmp_path / "group0.npz")
@@ -107,6 +126,19 @@ def test_a_saved_critic_loads_equal_and_a_bad_file_is_refused(tmp_path):
                          coef=critic.coef, scalars=np.zeros(3)), **bad}
         with open(tmp_path / name, "wb") as f:
             np.savez(f, **arrays)
+        with pytest.raises(DeepDXError, match="not a critic file"):
+            Critic.load(tmp_path / name)
+    with_categories = Critic.fit(*sets(300), regularisation=0.05, category=np.arange(300) % 3, categories=8)
+    with_categories.save(tmp_path / "categories.npz")
+    back, asked = Critic.load(tmp_path / "categories.npz"), np.arange(50) % 3
+    assert np.array_equal(back.category_logratio(*probe, asked), with_categories.category_logratio(*probe, asked))
+    assert back.category_logratio(*probe, asked).any() and np.isnan(back.category_real[3:]).all()
+    bad = {k: getattr(with_categories, k) for k in ("audio_mean", "audio_sd", "mean", "sd", "coef")}
+    for name, models in (("one.npz", dict(category_real=with_categories.category_real)),  # both or neither
+                         ("narrow.npz", dict(category_real=with_categories.category_real[:, :10],
+                                             category_fake=with_categories.category_fake[:, :10]))):
+        with open(tmp_path / name, "wb") as f:
+            np.savez(f, **bad, scalars=np.zeros(3), **models)
         with pytest.raises(DeepDXError, match="not a critic file"):
             Critic.load(tmp_path / name)
     with pytest.raises(DeepDXError, match="at least 54 voices a side"):

@@ -99,6 +99,22 @@ def test_the_realism_term_keeps_draws_inside_the_training_voices_balls(workdir):
     assert (score_after >= score_before).mean() > 0.9 and score_after.mean() > score_before.mean() + 0.02  # nearer a ball
 
 
+def test_the_category_ratio_keeps_draws_likelier_of_the_category_asked_for(workdir):
+    import torch
+
+    routing = workdir / "split" / "routing.json"
+    plain = load_models(workdir / "models", routing, critics(workdir), critic_config(4))
+    judged = load_models(workdir / "models", routing, critics(workdir), critic_config(4, category=50.0))
+    critic, renderer, category = judged.critics[1], Renderer(), np.arange(200) % 8
+    assert plain.category_weight == 0 and judged.category_weight == 50.0 and critic.category_real is not None
+    streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4), renderer, torch.Generator().manual_seed(9))  # noqa: E731
+    before, after = sample_critiqued(plain, 1, category, *streams()), sample_critiqued(judged, 1, category, *streams())
+    assert np.array_equal(before.first, after.first)  # the same draws, other ones kept
+    ratio_before = critic.category_logratio(before.voices, before.features, category)
+    ratio_after = critic.category_logratio(after.voices, after.features, category)
+    assert (ratio_after >= ratio_before - 1e-9).mean() > 0.9 and ratio_after.mean() > ratio_before.mean() + 0.1
+
+
 def test_the_screen_never_keeps_a_draw_the_repair_pass_calls_wrong_while_a_right_one_is_left(workdir):
     import torch
 

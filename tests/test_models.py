@@ -2,6 +2,7 @@ import math
 import shutil
 from dataclasses import replace
 
+import mlflow
 import numpy as np
 import pytest
 import torch
@@ -465,8 +466,6 @@ CATS = [f"c{i}" for i in range(8)]
 
 
 def test_training_is_deterministic_and_tracked(split, tmp_path):
-    import mlflow
-
     a = train_group(0, str(split), str(tmp_path / "a"), tiny_config(tmp_path), CATS, [1, 2])
     train_group(0, str(split), str(tmp_path / "b"), tiny_config(tmp_path), CATS, [1, 2])
     assert (tmp_path / "a" / "generator.pt").read_bytes() == (tmp_path / "b" / "generator.pt").read_bytes()
@@ -530,8 +529,6 @@ class InterruptMidEpoch(Callback):
 
 
 def test_an_interrupted_run_resumes_to_the_same_weights(split, tmp_path):
-    import mlflow
-
     cfg = tiny_config(tmp_path, 3, "train.lr_decay=0.5")  # the rates' decay resumes where it was
     whole = train_group(0, str(split), str(tmp_path / "whole"), cfg, CATS, [1, 2])
     with pytest.raises(Interrupted):
@@ -588,7 +585,6 @@ def test_groups_larger_than_scale_steps_above_train_proportionally_more_batches(
     cfg = tiny_config(tmp_path, 1, "train.steps=20", "train.scale_steps_above=150")
     summary = train_group(0, str(split), str(tmp_path / "m"), cfg, CATS, [1, 2], callbacks=[rates])
     assert len(rates.seen) == 5 * 8 == summary["batches"]  # the summary records the scaled length
-    import mlflow
     params = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(summary["mlflow_run_id"]).data.params
     assert params["max_epochs"] == "5" and params["train.steps"] == "20"
     with pytest.raises(DeepDXError, match="scale_steps_above"):

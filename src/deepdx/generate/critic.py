@@ -12,6 +12,12 @@ voices' distribution where the generator's draws overshoot or fall short, in the
 parameters and in the sound alike.  A linear tilt of these features matches means and
 (audio) covariances; it cannot single out one training voice, so it does not copy.
 
+The critic reads no category: its ratio is pooled over the categories the generator is asked
+for.  Fitted with the voices' categories, it also holds two multinomial logistic regressions of
+the category on the parameters and audio features, one among the training voices and one among
+the generated ones; their log ratio for the category asked for (``category_logratio``, weighted
+by ``generate.critic.category``) turns the pooled ratio into that category's (Bayes' rule).
+
 Only training voices and generated ones are read to fit it, the generated ones asked for the
 categories and algorithms of the training voices it is fitted against, so that it learns how
 the generator's voices differ from real ones of the same request, not how often each request
@@ -37,6 +43,7 @@ from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..errors import DeepDXError
 from ..models.nets import VoiceGenerator
 
+N_BASE = N_SOUND_PARAMS + N_AUDIO  # parameters and audio features: what the category models read
 _PAIRS = np.triu_indices(N_AUDIO)  # each pair of audio features once, squares included
 N_FEATURES = N_SOUND_PARAMS + N_AUDIO + len(_PAIRS[0])  # 145 + 27 + 378 = 550
 MIN_VOICES = 2 * N_AUDIO  # training voices (and as many generated) a critic is fitted on, at least
@@ -46,6 +53,31 @@ def critic_features(sound: np.ndarray, audio: np.ndarray, audio_mean: np.ndarray
     """N x 550: normalised parameters, standardised audio features, their pairwise products."""
     z = (np.asarray(audio, np.float64) - audio_mean) / audio_sd
     return np.concatenate([normalise(sound), z, z[:, _PAIRS[0]] * z[:, _PAIRS[1]]], axis=1)
+
+
+def category_model(x: np.ndarray, category: np.ndarray, categories: int, regularisation: float) -> np.ndarray:
+    """``categories`` x (columns of x + 1): each category's weights and intercept in a multinomial
+    logistic regression of ``category`` on ``x``; nan rows for the categories absent from it
+    (every row nan with fewer than two categories: nothing to tell apart)."""
+    from sklearn.linear_model import LogisticRegression
+
+    out = np.full((categories, x.shape[1] + 1), np.nan)
+    present = np.unique(category)
+    if len(present) < 2:
+        return out
+    model = LogisticRegression(C=regularisation, max_iter=2000).fit(x, category)
+    rows = np.column_stack([model.coef_, model.intercept_])
+    out[model.classes_] = rows if len(present) > 2 else np.stack([np.zeros_like(rows[0]), rows[0]])  # two: one logit
+    return out
+
+
+def log_probability(model: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """N x categories: log p(category | x) by a ``category_model`` (-inf for its absent categories)."""
+    present = np.isfinite(model[:, -1])
+    logits = np.full((len(x), len(model)), -np.inf)
+    logits[:, present] = x @ model[present, :-1].T + model[present, -1]
+    top = logits[:, present].max(1, keepdims=True)
+    return logits - top - np.log(np.exp(logits[:, present] - top).sum(1, keepdims=True))
 
 
 @dataclass
@@ -58,12 +90,19 @@ class Critic:
     intercept: float
     voices: int  # training voices (and as many generated ones) it was fitted on
     accuracy: float  # on those voices: 0.5 when it cannot tell them apart
+    # p(category | voice) among the training voices and among the generated ones: category_model's
+    # on the critic's standardised parameters and audio features (categories x (N_BASE + 1));
+    # None: fitted without categories
+    category_real: np.ndarray | None = None
+    category_fake: np.ndarray | None = None
 
     @classmethod
     def fit(cls, real_sound: np.ndarray, real_audio: np.ndarray, fake_sound: np.ndarray, fake_audio: np.ndarray,
-            regularisation: float) -> "Critic":
+            regularisation: float, category: np.ndarray | None = None, categories: int | None = None) -> "Critic":
         """Training voices (N x 145 and N x 27) against generated ones; ``regularisation``:
-        the inverse L2 weight (scikit-learn's C)."""
+        the inverse L2 weight (scikit-learn's C).  With ``category`` (N indices below
+        ``categories``, by default the highest one's + 1), the categories both sets were drawn for (the generated voices asked
+        for the training voices'), also how each set's category follows from the voice."""
         from sklearn.linear_model import LogisticRegression
 
         if min(len(real_sound), len(fake_sound)) < MIN_VOICES:
@@ -74,8 +113,28 @@ class Critic:
         y = np.r_[np.ones(len(real_sound)), np.zeros(len(fake_sound))]
         mean, sd = x.mean(0), x.std(0) + 1e-9
         model = LogisticRegression(C=regularisation, max_iter=2000).fit((x - mean) / sd, y)
-        return cls(audio_mean, audio_sd, mean, sd, model.coef_[0].copy(), float(model.intercept_[0]),
-                   len(real_sound), float(model.score((x - mean) / sd, y)))
+        out = cls(audio_mean, audio_sd, mean, sd, model.coef_[0].copy(), float(model.intercept_[0]),
+                  len(real_sound), float(model.score((x - mean) / sd, y)))
+        if category is not None:
+            base, n = ((x - mean) / sd)[:, :N_BASE], len(real_sound)
+            categories = int(np.max(category)) + 1 if categories is None else categories
+            out.category_real, out.category_fake = (category_model(base[rows], category, categories, regularisation)
+                                                    for rows in (slice(0, n), slice(n, None)))
+        return out
+
+    def category_logratio(self, sound: np.ndarray, audio: np.ndarray, category: np.ndarray) -> np.ndarray:
+        """Per voice: log p_train(category | voice) - log p_generator(category | voice), by Bayes
+        the factor that turns the critic's ratio p_train(voice) / p_generator(voice) into the
+        ratio for the voice's own category, p_train(voice | category) / p_generator(voice | category)
+        (the generator was asked for the training voices' categories, so the priors cancel);
+        0 where either set lacked the category, and for a critic fitted without categories."""
+        if self.category_real is None:
+            return np.zeros(len(sound))
+        x = ((critic_features(sound, audio, self.audio_mean, self.audio_sd) - self.mean) / self.sd)[:, :N_BASE]
+        rows = np.arange(len(x))
+        real, fake = (log_probability(m, x)[rows, category] for m in (self.category_real, self.category_fake))
+        known = np.isfinite(real) & np.isfinite(fake)
+        return np.where(known, np.where(known, real, 0.0) - np.where(known, fake, 0.0), 0.0)
 
     @classmethod
     def neutral(cls, voices: int) -> "Critic":
@@ -92,8 +151,9 @@ class Critic:
     def save(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as f:  # np.savez would add .npz to a name without it
+            extra = {} if self.category_real is None else {"category_real": self.category_real, "category_fake": self.category_fake}
             np.savez(f, audio_mean=self.audio_mean, audio_sd=self.audio_sd, mean=self.mean, sd=self.sd,
-                     coef=self.coef, scalars=np.array([self.intercept, self.voices, self.accuracy]))
+                     coef=self.coef, scalars=np.array([self.intercept, self.voices, self.accuracy]), **extra)
 
     @classmethod
     def load(cls, path: str | Path) -> "Critic":
@@ -101,13 +161,19 @@ class Critic:
             with np.load(path, allow_pickle=False) as f:  # parsed, never unpickled
                 intercept, voices, accuracy = (float(v) for v in f["scalars"])
                 out = cls(*(f[k].astype(float) for k in ("audio_mean", "audio_sd", "mean", "sd", "coef")),
-                          intercept, int(voices), accuracy)
+                          intercept, int(voices), accuracy,
+                          *((f[k].astype(float) if k in f else None) for k in ("category_real", "category_fake")))
         except Exception as exc:  # not a zip, not .npz, an object array, keys or values that do not fit
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise DeepDXError(f"{path}: not a critic file from the critic stage ({reason})") from None
         shapes = (out.audio_mean.shape == out.audio_sd.shape == (N_AUDIO,)
                   and out.mean.shape == out.sd.shape == out.coef.shape == (N_FEATURES,))
         arrays = (out.audio_mean, out.audio_sd, out.mean, out.sd, out.coef)
+        models = [m for m in (out.category_real, out.category_fake) if m is not None]
+        if models:  # both or neither; a row all numbers or all nan (a category absent)
+            shapes = shapes and len(models) == 2 and models[0].ndim == 2 and models[0].shape == models[1].shape \
+                and models[0].shape[1] == N_BASE + 1
+            shapes = shapes and all((np.isfinite(m).all(1) | np.isnan(m).all(1)).all() for m in models)
         if not shapes or not all(np.isfinite(a).all() for a in arrays) or not np.isfinite(out.intercept):
             raise DeepDXError(f"{path}: not a critic file from the critic stage (shapes or values do not fit)")
         return out
@@ -164,4 +230,5 @@ def fit_group(generator: VoiceGenerator, real: RenderedVoices, renderer: Rendere
     algorithm = torch.from_numpy(real.sound[:, INDEX["algorithm"]].astype(np.int64))
     fake = generator.sample(category, algorithm, torch.Generator().manual_seed(seed),
                             draw_temperature(generator, temperature, warmer), truncation)
-    return Critic.fit(real.sound, real.features, fake, render_features(renderer, with_blank_names(fake)), regularisation)
+    return Critic.fit(real.sound, real.features, fake, render_features(renderer, with_blank_names(fake)), regularisation,
+                      real.category, generator.cfg.n_classes)

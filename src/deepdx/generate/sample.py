@@ -46,6 +46,7 @@ class Models:
     screen: RepairConfig | None = None  # with ``critics``: draws wrong by these thresholds are not kept while a right one is left
     realism: list[Realism] | None = None  # with ``critics``, one per group: its score, times ``realism_weight``, is added to the critic's logit
     realism_weight: float = 0.0
+    category_weight: float = 0.0  # with ``critics``: the critic's category log ratio, times this, is added to its logit
 
     @property
     def categories(self) -> list[str]:
@@ -88,7 +89,7 @@ def load_models(models_dir: str | Path, routing_path: str | Path, critic_dir: st
     if critic.realism:  # the training voices sit beside the routing statistics, in the split stage's directory
         realism = [Realism.of(read_table(group_path(routing_path.parent, "train", g))["params"]) for g in range(len(groups))]
     return Models(generators, routing, critics, critic.candidates, critic.strength, critic.warmer, screen,
-                  realism, critic.realism)
+                  realism, critic.realism, critic.category)
 
 
 def training_keys(split_dir: str | Path) -> set[bytes]:
@@ -162,6 +163,9 @@ def sample_critiqued(models: Models, g: int, category: np.ndarray, rng: np.rando
     logits = models.critics[g].logit(flat, features)
     if models.realism is not None:
         logits = logits + models.realism_weight * models.realism[g].score(flat)
+    if models.category_weight:  # the ratio for the requested category, not for the group's voices of any
+        logits = logits + models.category_weight * models.critics[g].category_logratio(flat, features,
+                                                                                      np.repeat(category.numpy(), k))
     uniform = np.random.default_rng(int(torch.randint(2 ** 62, (1,), generator=critic_rng)))
     kept = choose(logits.reshape(n, k), wrong_.reshape(n, k), models.strength, uniform)
     features = features.reshape(n, k, -1)[np.arange(n), kept]
