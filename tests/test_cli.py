@@ -64,18 +64,20 @@ def test_generate_samples_through_the_critic_unless_told_not_to_or_without_criti
     made = {}
     for name, more in {"critic": [], "no critic": ["--no-critic"], "one candidate": ["--candidates", "1"],
                        "two": ["--candidates", "2"], "missing": ["--critic", tmp_path / "none"],
-                       "realism": ["--realism", "30"]}.items():
+                       "realism": ["--realism", "30"], "category": ["--category-ratio", "20"]}.items():
         out = tmp_path / f"{name}.syx"
         assert cli([str(a) for a in generate_args(workdir, "--out", out, "--seed", "4", *more)]) == 0
         made[name] = (out.read_bytes(), capsys.readouterr().err)
     plain = made["no critic"][0]
     assert made["critic"][0] != plain and made["two"][0] not in (plain, made["critic"][0])
+    assert made["category"][0] not in (plain, made["critic"][0]) and made["category"][1] == ""
     assert made["realism"][1] == ""  # read the training voices beside the routing statistics (what it keeps: test_generate)
     assert made["one candidate"][0] == made["missing"][0] == plain
     assert made["critic"][1] == made["no critic"][1] == ""
     assert "no critics under" in made["missing"][1] and "first draw" in made["missing"][1]
     fails(capsys, generate_args(workdir, "--out", tmp_path / "x.syx", "--candidates", "0"), "--candidates must be 1 or more")
-    fails(capsys, generate_args(workdir, "--out", tmp_path / "x.syx", "--realism", "-1"), "--realism 0 or more")
+    fails(capsys, generate_args(workdir, "--out", tmp_path / "x.syx", "--realism", "-1"), "--category-ratio 0 or more")
+    fails(capsys, generate_args(workdir, "--out", tmp_path / "x.syx", "--category-ratio", "-1"), " and -1.0")
 
 
 def test_bad_input_is_one_line_and_exit_2_in_a_real_process(tmp_path):

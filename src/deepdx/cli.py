@@ -1,7 +1,7 @@
 """The `deepdx` command: generate, inspect, hear and send DX7 banks.
 
     deepdx generate --category brass --count 32 --out bank.syx [--seed N] [--models DIR]
-                    [--algorithm 1-32] [--temperature T] [--truncation PSI] [--candidates K [--realism W] | --no-critic]
+                    [--algorithm 1-32] [--temperature T] [--truncation PSI] [--candidates K [--realism W] [--category-ratio W] | --no-critic]
     deepdx show bank.syx
     deepdx render bank.syx --out DIR
     deepdx send bank.syx --port NAME        deepdx send --list-ports
@@ -64,11 +64,13 @@ def cmd_generate(args) -> None:
         raise DeepDXError(f"--algorithm must be a panel number 1-32; got {args.algorithm}")
     if not all(k is None or knob_ok(k) for k in (args.temperature, args.truncation)):
         raise DeepDXError(f"--temperature and --truncation must be between 0 and {KNOB_MAX:g}")
-    if args.candidates < 1 or not args.realism >= 0:
-        raise DeepDXError(f"--candidates must be 1 or more and --realism 0 or more; got {args.candidates} and {args.realism}")
+    if args.candidates < 1 or not args.realism >= 0 or not args.category_ratio >= 0:
+        raise DeepDXError(f"--candidates must be 1 or more, --realism and --category-ratio 0 or more; "
+                          f"got {args.candidates}, {args.realism} and {args.category_ratio}")
     critic_dir = None if args.no_critic or not Path(args.critic).is_dir() else args.critic
     models = load_models(args.models, args.routing, critic_dir,
-                         replace(GenerateConfig().critic, candidates=args.candidates, realism=args.realism))
+                         replace(GenerateConfig().critic, candidates=args.candidates, realism=args.realism,
+                                 category=args.category_ratio))
     exclude = training_keys(args.train) if Path(args.train).is_dir() else set()
     if not exclude:
         print(f"warning: no training voices under {args.train}; the novelty check covers this run only",
@@ -250,6 +252,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--realism", type=float, default=GenerateConfig().critic.realism,
                    help="with the critic: how strongly draws outside the training voices' neighbourhoods are passed over "
                         "(more typical voices; 0: not at all)")
+    g.add_argument("--category-ratio", type=float, default=GenerateConfig().critic.category,
+                   help="with the critic: how strongly draws likelier of the category asked for among real voices than "
+                        "among the generator's are preferred (voices more surely of it, a little less varied; 0: not at all)")
     g.add_argument("--no-critic", action="store_true", help="keep each voice's first draw")
     g.set_defaults(func=cmd_generate)
     s = sub.add_parser("show", help="list a bank's voices and validate it")
