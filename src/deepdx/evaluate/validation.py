@@ -26,19 +26,14 @@ def draw_validation(models: Models, g: int, validation: dict, renderer: Renderer
                             temperature=temperature, truncation=truncation)
 
 
-def validation_report(models: Models, g: int, validation: dict, train: dict, renderer: Renderer, seed: int,
-                      thresholds: RepairConfig, temperature: float | None = None, truncation: float | None = None,
-                      drawn: Draws | None = None, classifier=None) -> dict:
-    """Group ``g``'s generator asked for one voice per validation voice (its category; the
-    algorithm by the routing statistics, as generation asks), alone and through the critic:
-    PRDC and ``balanced`` (the probe's, against the validation voices, with training voices as
-    the ceiling), memorisation, audio FD, harsh and silent rates (the evaluation's measures,
-    against the validation voices) of each, and the share of voices whose kept draw is not the first;
-    with the categorize stage's ``classifier``, the category fidelity of each (the share it
-    labels as asked) and of the validation voices themselves (``validation_category_fidelity``)."""
+def validation_report(drawn: Draws, validation: dict, train: dict, renderer: Renderer, seed: int,
+                      thresholds: RepairConfig, classifier=None) -> dict:
+    """A group's ``draw_validation`` voices, alone and through the critic: PRDC and ``balanced``
+    (the probe's, against the validation voices, with training voices as the ceiling),
+    memorisation, audio FD, harsh and silent rates (the evaluation's measures, against the
+    validation voices) of each, and the share of voices whose kept draw is not the first; with
+    the categorize stage's ``classifier``, the category fidelity of each (the share it labels as asked)."""
     category = validation["category"].astype(np.int64)
-    if drawn is None:  # the draws validation_reports made already, or these (the same seeds: the same draws)
-        drawn = draw_validation(models, g, validation, renderer, seed, temperature, truncation)
     probe = CollapseProbe(validation["params"], category, train["params"], train["category"], seed=seed)
     audio = AudioReference(validation["params"], renderer, thresholds)
     out = {}
@@ -49,8 +44,6 @@ def validation_report(models: Models, g: int, validation: dict, train: dict, ren
                                                else render_features(renderer, with_blank_names(voices)))}
         if classifier is not None:
             out[name]["category_fidelity"] = category_fidelity(classifier, voices, category)
-    if classifier is not None:
-        out["validation_category_fidelity"] = category_fidelity(classifier, validation["params"], category)
     out["other_draw"] = 0.0 if drawn.kept is None else float((drawn.kept > 0).mean())
     return out
 
@@ -83,16 +76,20 @@ def mean_report(reports: list[dict]) -> dict:
 def validation_reports(models: Models, validations: list[dict], trains: list[dict], renderer: Renderer, seed: int,
                        draws: int, thresholds: RepairConfig, temperature: float | None = None,
                        truncation: float | None = None, classifier=None) -> tuple[list[dict], dict]:
-    """Each group's ``validation_report`` (with category fidelity, given the ``classifier``) and
-    the groups' ``pooled_report``, each the mean of ``draws`` draws (group g's d-th draw seeded
-    seed + g + 1000 d)."""
+    """Each group's ``validation_report`` (with category fidelity, given the ``classifier``, and
+    the validation voices' own, ``validation_category_fidelity``) and the groups' ``pooled_report``,
+    each the mean of ``draws`` draws (group g's d-th draw seeded seed + g + 1000 d)."""
     groups, pooled = [[] for _ in validations], []
     for d in tqdm(range(draws), desc="critic: validation", unit="draw"):
         drawn = []
         for g, (validation, train) in enumerate(zip(validations, trains)):
             s = seed + g + 1000 * d
             drawn.append(draw_validation(models, g, validation, renderer, s, temperature, truncation))
-            groups[g].append(validation_report(models, g, validation, train, renderer, s, thresholds,
-                                               drawn=drawn[-1], classifier=classifier))
+            groups[g].append(validation_report(drawn[-1], validation, train, renderer, s, thresholds, classifier))
         pooled.append(pooled_report(drawn, validations, trains, seed + 1000 * d))
-    return [mean_report(rows) for rows in groups], mean_report(pooled)
+    reports = [mean_report(rows) for rows in groups]
+    if classifier is not None:  # the same voices at every draw: measured once
+        for report, validation in zip(reports, validations):
+            report["validation_category_fidelity"] = category_fidelity(classifier, validation["params"],
+                                                                       validation["category"].astype(np.int64))
+    return reports, mean_report(pooled)

@@ -49,10 +49,16 @@ N_FEATURES = N_SOUND_PARAMS + N_AUDIO + len(_PAIRS[0])  # 145 + 27 + 378 = 550
 MIN_VOICES = 2 * N_AUDIO  # training voices (and as many generated) a critic is fitted on, at least
 
 
+def base_features(sound: np.ndarray, audio: np.ndarray, audio_mean: np.ndarray, audio_sd: np.ndarray) -> np.ndarray:
+    """N x 172: normalised parameters and standardised audio features (the category models' inputs)."""
+    return np.concatenate([normalise(sound), (np.asarray(audio, np.float64) - audio_mean) / audio_sd], axis=1)
+
+
 def critic_features(sound: np.ndarray, audio: np.ndarray, audio_mean: np.ndarray, audio_sd: np.ndarray) -> np.ndarray:
-    """N x 550: normalised parameters, standardised audio features, their pairwise products."""
-    z = (np.asarray(audio, np.float64) - audio_mean) / audio_sd
-    return np.concatenate([normalise(sound), z, z[:, _PAIRS[0]] * z[:, _PAIRS[1]]], axis=1)
+    """N x 550: ``base_features``, then the audio features' pairwise products."""
+    base = base_features(sound, audio, audio_mean, audio_sd)
+    z = base[:, N_SOUND_PARAMS:]
+    return np.concatenate([base, z[:, _PAIRS[0]] * z[:, _PAIRS[1]]], axis=1)
 
 
 def category_model(x: np.ndarray, category: np.ndarray, categories: int, regularisation: float) -> np.ndarray:
@@ -101,8 +107,9 @@ class Critic:
             regularisation: float, category: np.ndarray | None = None, categories: int | None = None) -> "Critic":
         """Training voices (N x 145 and N x 27) against generated ones; ``regularisation``:
         the inverse L2 weight (scikit-learn's C).  With ``category`` (N indices below
-        ``categories``, by default the highest one's + 1), the categories both sets were drawn for (the generated voices asked
-        for the training voices'), also how each set's category follows from the voice."""
+        ``categories``, by default the highest one's + 1), the categories both sets were drawn
+        for (the generated voices asked for the training voices'), also how each set's category
+        follows from the voice."""
         from sklearn.linear_model import LogisticRegression
 
         if min(len(real_sound), len(fake_sound)) < MIN_VOICES:
@@ -130,11 +137,13 @@ class Critic:
         0 where either set lacked the category, and for a critic fitted without categories."""
         if self.category_real is None:
             return np.zeros(len(sound))
-        x = ((critic_features(sound, audio, self.audio_mean, self.audio_sd) - self.mean) / self.sd)[:, :N_BASE]
+        x = (base_features(sound, audio, self.audio_mean, self.audio_sd) - self.mean[:N_BASE]) / self.sd[:N_BASE]
         rows = np.arange(len(x))
         real, fake = (log_probability(m, x)[rows, category] for m in (self.category_real, self.category_fake))
         known = np.isfinite(real) & np.isfinite(fake)
-        return np.where(known, np.where(known, real, 0.0) - np.where(known, fake, 0.0), 0.0)
+        out = np.zeros(len(x))
+        out[known] = real[known] - fake[known]
+        return out
 
     @classmethod
     def neutral(cls, voices: int) -> "Critic":
