@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..audio.features import render_features
 from ..audio.render import Renderer
 from ..config import RepairConfig
 from ..corpus.encoding import with_blank_names
@@ -26,22 +25,23 @@ def draw_validation(models: Models, g: int, validation: dict, renderer: Renderer
                             temperature=temperature, truncation=truncation)
 
 
-def validation_report(drawn: Draws, validation: dict, train: dict, renderer: Renderer, seed: int,
-                      thresholds: RepairConfig, classifier=None) -> dict:
+def validation_report(drawn: Draws, validation: dict, train: dict, audio: AudioReference, seed: int,
+                      classifier=None) -> dict:
     """A group's ``draw_validation`` voices, alone and through the critic: PRDC and ``balanced``
     (the probe's, against the validation voices, with training voices as the ceiling),
-    memorisation, audio FD, harsh and silent rates (the evaluation's measures, against the
-    validation voices) of each, and the share of voices whose kept draw is not the first; with
-    the categorize stage's ``classifier``, the category fidelity of each (the share it labels as asked)."""
+    memorisation, audio FD, harsh and silent rates (the evaluation's measures, against
+    ``audio``: the validation voices' reference) of each, and the share of voices whose kept
+    draw is not the first; with the categorize stage's ``classifier``, the category fidelity of
+    each (the share it labels as asked)."""
     category = validation["category"].astype(np.int64)
     probe = CollapseProbe(validation["params"], category, train["params"], train["category"], seed=seed)
-    audio = AudioReference(validation["params"], renderer, thresholds)
     out = {}
-    for name, voices, features in (("generator", drawn.first, drawn.first_features), ("critic", drawn.voices, drawn.features)):
+    drawn_sets = (("generator", drawn.first, drawn.first_features), ("critic", drawn.voices, drawn.features))
+    for name, voices, features in drawn_sets:
         scores = probe(voices, category)
-        out[name] = {**{k: scores[k] for k in (*PRDC, "balanced", "memorisation")},
-                     **audio.evaluate_features(features if features is not None
-                                               else render_features(renderer, with_blank_names(voices)))}
+        if features is None:
+            features = audio.render_features(with_blank_names(voices))
+        out[name] = {**{k: scores[k] for k in (*PRDC, "balanced", "memorisation")}, **audio.evaluate_features(features)}
         if classifier is not None:
             out[name]["category_fidelity"] = category_fidelity(classifier, voices, category)
     out["other_draw"] = 0.0 if drawn.kept is None else float((drawn.kept > 0).mean())
@@ -56,7 +56,8 @@ def pooled_report(draws: list[Draws], validations: list[dict], trains: list[dict
     rng = np.random.default_rng(seed)
     reference = normalise(np.concatenate([v["params"] for v in validations]))
     radius = nearest_other(reference, k)
-    real = np.concatenate([t["params"][rng.choice(len(t["params"]), len(v["params"]), replace=len(t["params"]) < len(v["params"]))]
+    real = np.concatenate([t["params"][rng.choice(len(t["params"]), len(v["params"]),
+                                                  replace=len(t["params"]) < len(v["params"]))]
                            for t, v in zip(trains, validations)])
     ceiling = prdc(reference, normalise(real), k, radius)
     out = {}
@@ -78,14 +79,16 @@ def validation_reports(models: Models, validations: list[dict], trains: list[dic
                        truncation: float | None = None, classifier=None) -> tuple[list[dict], dict]:
     """Each group's ``validation_report`` (with category fidelity, given the ``classifier``, and
     the validation voices' own, ``validation_category_fidelity``) and the groups' ``pooled_report``,
-    each the mean of ``draws`` draws (group g's d-th draw seeded seed + g + 1000 d)."""
+    each the mean of ``draws`` draws (group g's d-th draw seeded seed + g + 1000 d).  Each
+    group's validation voices are rendered once, for every draw's audio figures."""
+    audio = [AudioReference(v["params"], renderer, thresholds) for v in validations]
     groups, pooled = [[] for _ in validations], []
     for d in tqdm(range(draws), desc="critic: validation", unit="draw"):
         drawn = []
         for g, (validation, train) in enumerate(zip(validations, trains)):
             s = seed + g + 1000 * d
             drawn.append(draw_validation(models, g, validation, renderer, s, temperature, truncation))
-            groups[g].append(validation_report(drawn[-1], validation, train, renderer, s, thresholds, classifier))
+            groups[g].append(validation_report(drawn[-1], validation, train, audio[g], s, classifier))
         pooled.append(pooled_report(drawn, validations, trains, seed + 1000 * d))
     reports = [mean_report(rows) for rows in groups]
     if classifier is not None:  # the same voices at every draw: measured once
