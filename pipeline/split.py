@@ -17,7 +17,7 @@ def main(cfg: Config) -> None:
     table = read_table(cfg.data.categorized)
     categories = list(cfg.categorize.categories)
     algorithm = S.algorithms_of(table["params"])
-    groups = choose_groups(cfg.split, np.bincount(algorithm - 1, minlength=32))
+    groups = choose_groups(cfg.split, algorithm, table["split"])  # from training voices' algorithms only
     category = table["category"].astype(np.int64)
     table.update(group=group_of(groups)[algorithm - 1], algorithm=algorithm)
     S.write_groups(table, cfg.data.split, len(groups))

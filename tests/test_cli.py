@@ -6,6 +6,7 @@ import sys
 import time
 
 import mido
+import numpy as np
 import pytest
 import torch
 
@@ -254,3 +255,96 @@ def test_generate_refuses_bad_knobs(workdir, tmp_path, capsys):
     fails(capsys, generate_args(workdir, "--out", out, "--temperature", "-1"), "--temperature and --truncation")
     fails(capsys, generate_args(workdir, "--out", out, "--truncation", "1e9"), "--temperature and --truncation")
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- each generate flag's effect
+
+
+@pytest.fixture(scope="module")
+def trained(workdir, tmp_path_factory):
+    """``workdir``'s split and routing with its two groups' generators trained a few epochs."""
+    import json
+
+    from deepdx.config import compose
+    from deepdx.models.parallel import train_groups
+
+    root = tmp_path_factory.mktemp("trained")
+    cfg = compose("seed=1", "model.hidden=64", "train.epochs=6", "train.steps=null", "train.batch_size=16",
+                  "train.progress_bar=false", "train.jobs=1", "mlflow.experiment=test",
+                  f"mlflow.tracking_uri=sqlite:///{root / 'mlflow.db'}")
+    routing = json.loads((workdir / "split" / "routing.json").read_text())
+    train_groups([0, 1], str(workdir / "split"), root / "models", cfg, routing)
+    return root / "models"
+
+
+def generated(workdir, models, tmp_path, *flags, category="brass", count=128, seed=5):
+    """The voices `deepdx generate` writes (no critic: each flag's own effect), with their names."""
+    from deepdx.dx7.packing import names
+    from deepdx.dx7.sysex import scan
+
+    out = tmp_path / f"{category}{'_'.join(flags).replace('-', '')}.syx"
+    assert cli(["generate", "--category", category, "--models", str(models), "--routing",
+                str(workdir / "split" / "routing.json"), "--train", str(workdir / "split"), "--no-critic",
+                "--count", str(count), "--seed", str(seed), "--out", str(out), *flags]) == 0
+    files = [out] if count <= 32 else sorted(tmp_path.glob(f"{out.stem}_*.syx"))
+    params = np.concatenate([scan(f.read_bytes()).blocks[0].decoded.params for f in files])
+    return params, names(params)
+
+
+def few_valued_entropy(params) -> float:
+    """Mean entropy (bits) of the value counts of the parameters with at most 8 values."""
+    from deepdx.dx7.params import MAX, N_SOUND_PARAMS
+
+    cols = [i for i in range(N_SOUND_PARAMS) if MAX[i] < 8]
+    h = []
+    for i in cols:
+        p = np.bincount(params[:, i], minlength=int(MAX[i]) + 1) / len(params)
+        h.append(-(p[p > 0] * np.log2(p[p > 0])).sum())
+    return float(np.mean(h))
+
+
+def test_a_lower_temperature_lowers_the_spread_of_the_few_valued_parameters(workdir, trained, tmp_path):
+    cold, _ = generated(workdir, trained, tmp_path, "--temperature", "0.1", "--no-repair")
+    warm, _ = generated(workdir, trained, tmp_path, "--temperature", "2", "--no-repair")
+    assert few_valued_entropy(cold) < 0.9 * few_valued_entropy(warm)  # 1.77 against 2.13 bits
+
+
+def test_a_lower_truncation_lowers_the_spread_of_the_levels_and_rates(workdir, trained, tmp_path):
+    from deepdx.dx7.params import MAX, N_SOUND_PARAMS
+
+    cols = [i for i in range(N_SOUND_PARAMS) if MAX[i] == 99]
+    narrow, _ = generated(workdir, trained, tmp_path, "--truncation", "0.1", "--temperature", "1", "--no-repair")
+    full, _ = generated(workdir, trained, tmp_path, "--truncation", "1", "--temperature", "1", "--no-repair")
+    assert narrow[:, cols].astype(float).std(0).mean() < 0.8 * full[:, cols].astype(float).std(0).mean()
+
+
+def test_no_repair_leaves_the_voices_the_repair_pass_changes(workdir, trained, tmp_path):
+    """Same seed, same draws: with repair, the voices the pass calls wrong have one operator's
+    fixed/ratio switch flipped; with --no-repair they are written as drawn, wrong as they are."""
+    from deepdx.audio.render import Renderer
+    from deepdx.audio.repair import audio_problem
+    from deepdx.config import RepairConfig
+    from deepdx.dx7.params import op_index
+
+    kept, _ = generated(workdir, trained, tmp_path, "--no-repair", count=32)
+    repaired, _ = generated(workdir, trained, tmp_path, count=32)
+    changed = np.flatnonzero((kept != repaired).any(1))
+    assert len(changed) > 0
+    modes = [op_index(op, "osc_mode") for op in range(1, 7)]
+    renderer = Renderer()
+    for v in changed:
+        diff = np.flatnonzero(kept[v] != repaired[v])
+        assert len(diff) == 1 and diff[0] in modes, diff
+        assert audio_problem(renderer.render(kept[v]), renderer.settings.sample_rate, RepairConfig())
+
+
+def test_category_and_algorithm_choose_what_is_drawn(workdir, trained, tmp_path):
+    """workdir's routing sends every bass voice to group 1 and its algorithm 5; brass goes to both groups."""
+    from deepdx.dx7.params import INDEX
+
+    bass, names = generated(workdir, trained, tmp_path, "--no-repair", category="bass")
+    assert (bass[:, INDEX["algorithm"]] == 4).all() and all(n.startswith("BASS") for n in names)
+    brass, names = generated(workdir, trained, tmp_path, "--no-repair")
+    assert len(set(brass[:, INDEX["algorithm"]].tolist())) > 2 and all(n.startswith("BRASS") for n in names)
+    chosen, _ = generated(workdir, trained, tmp_path, "--no-repair", "--algorithm", "2")
+    assert (chosen[:, INDEX["algorithm"]] == 1).all()

@@ -99,7 +99,7 @@ def test_written_banks_load_in_dexed(tmp_path):
 
 
 def test_banks_decode_like_dexed_load_bank(banks, tmp_path):
-    """The factory banks (or built ones without the corpus), read by us and by Dexed."""
+    """Factory banks ([factory]) and built ones ([built]), read by us and by Dexed."""
     compared = 0
     for n, data in enumerate(banks):
         path = tmp_path / f"{n}.syx"

@@ -98,22 +98,22 @@ def test_bad_architectures_are_refused():
 
 
 @pytest.mark.parametrize("max_choices", [0, 8, 32, 100])
-def test_heads_round_trip_every_voice_and_put_choices_in_one_hot_blocks(max_choices, corpus_or_random):
+def test_heads_round_trip_every_voice_and_put_choices_in_one_hot_blocks(max_choices, voices):
     heads = Heads(max_choices)
-    x = heads.encode(corpus_or_random)
-    assert x.shape == (len(x), heads.width) and np.array_equal(heads.decode(x), corpus_or_random[:, :145])
+    x = heads.encode(voices)
+    assert x.shape == (len(x), heads.width) and np.array_equal(heads.decode(x), voices[:, :145])
     blocks = x[:, len(heads.continuous):]
     assert set(np.unique(blocks)) <= {0.0, 1.0} and blocks.sum(1).tolist() == [len(heads.categorical)] * len(x)
     assert len(heads.continuous) + len(heads.categorical) == 145
     assert all(MAX[i] + 1 <= max_choices for i in heads.categorical)
 
 
-def test_named_parameters_get_a_softmax_head_whatever_their_value_count(corpus_or_random):
+def test_named_parameters_get_a_softmax_head_whatever_their_value_count(voices):
     heads = Heads(8, ("transpose", "freq_coarse"))
     named = {INDEX["transpose"]} | {INDEX[f"op{op}_freq_coarse"] for op in range(1, 7)}
     assert named <= set(heads.categorical.tolist()) and not named & set(heads.continuous.tolist())
     assert heads.width == Heads(8).width - 7 + 49 + 6 * 32
-    assert np.array_equal(heads.decode(heads.encode(corpus_or_random)), corpus_or_random[:, :145])
+    assert np.array_equal(heads.decode(heads.encode(voices)), voices[:, :145])
     with pytest.raises(DeepDXError, match="no DX7 sound parameter is called 'transpos'"):
         Heads(8, ("transpos",))
 
@@ -306,10 +306,10 @@ def test_dequantization_stays_in_the_rounding_bin(arch):
     assert np.array_equal(module.codec.decode(noisy.numpy()), module.codec.decode(real.numpy()))
 
 
-def test_a_few_discriminator_steps_lower_its_loss_on_real_data(corpus_or_random):
+def test_a_few_discriminator_steps_lower_its_loss_on_real_data(voices):
     torch.manual_seed(0)
     module = cgan("model=seed", "model.channels=32")
-    real = torch.from_numpy(module.codec.encode(corpus_or_random[:256]))
+    real = torch.from_numpy(module.codec.encode(voices[:256]))
     c, a = torch.zeros(len(real), dtype=torch.long), torch.zeros(len(real), dtype=torch.long)
     opt = torch.optim.Adam(module.D.parameters(), lr=1e-3)
     fake = module(torch.randn(len(real), 100), c, a).detach()
@@ -545,6 +545,27 @@ def test_an_interrupted_run_resumes_to_the_same_weights(split, tmp_path):
     assert client.get_run(run_id).info.status == "FINISHED"
     assert (tmp_path / "cut" / "generator.pt").read_bytes() == (tmp_path / "whole" / "generator.pt").read_bytes()
     assert resumed["d_loss"] == whole["d_loss"]
+
+
+def test_checkpoints_keep_and_restore_the_cuda_generators_where_there_are_some(monkeypatch):
+    """The plumbing, here without a GPU: torch.cuda's state calls stand in (the real run below)."""
+    module, saved, restored = cgan("model.hidden=32"), [torch.tensor([1, 2], dtype=torch.uint8)], []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: saved)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
+    checkpoint = {}
+    module.on_save_checkpoint(checkpoint)
+    assert checkpoint["cuda_rng_states"] is saved
+    module.on_load_checkpoint(checkpoint)
+    assert restored == [saved]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    module.on_save_checkpoint(checkpoint := {})
+    assert "cuda_rng_states" not in checkpoint
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: a resumed GPU run is checked only on one")
+def test_an_interrupted_gpu_run_resumes_to_the_same_weights(split, tmp_path):
+    test_an_interrupted_run_resumes_to_the_same_weights(split, tmp_path)
 
 
 class Rates(Callback):

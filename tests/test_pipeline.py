@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
+from deepdx import check_run, config_reads
 from deepdx.corpus.table import read_table
 from deepdx.dx7 import bank_bytes
 from deepdx.dx7.sysex import check_bank
@@ -62,6 +63,7 @@ def build_collection(raw: Path) -> tuple[np.ndarray, np.ndarray]:
 def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}  # the project's default store
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["DEEPDX_PARAMS_READ"] = str(repo.parent / "params_read")  # each stage notes the config keys it read
     proc = subprocess.run(["dvc", *args], cwd=repo, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
@@ -213,6 +215,46 @@ def test_evaluate_measures_every_reference_and_logs_to_mlflow(pipeline):
     assert evaluate_run.data.metrics["cgan.precision"] == results["overall"]["cgan"]["precision"]
     group1 = next(r for r in runs if r.info.run_name == "group1")
     assert group1.data.metrics["eval/coverage"] == results["groups"]["1"]["cgan"]["coverage"]
+
+
+def test_every_config_key_a_stage_read_is_one_of_its_dvc_params(pipeline):
+    """Recorded from the run itself (deepdx.config_reads): what each stage read, against dvc.yaml.
+    (The stages fail on such a key too; this names every stage's, and that each was recorded.)"""
+    repo = pipeline["repo"]
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    for name in stages:
+        read = set(json.loads((repo.parent / "params_read" / f"{name}.json").read_text()))
+        assert read, name
+        assert config_reads.unlisted(name, read, repo / "dvc.yaml") == [], name
+    assert {"generate.critic.realism", "generate.critic.category"} <= set(
+        json.loads((repo.parent / "params_read" / "evaluate.json").read_text()))
+
+
+def test_the_run_check_passes_on_the_run_and_names_what_is_broken(pipeline, tmp_path):
+    repo = pipeline["repo"]
+    assert check_run.problems(repo) == []
+    broken = tmp_path / "broken"
+    for rel in ("params.yaml", "metrics", "data/generate/banks", "data/browse/index.html", "data/models"):
+        (broken / rel).parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if (repo / rel).is_dir() else shutil.copy)(repo / rel, broken / rel)
+    bank = sorted((broken / "data/generate/banks").glob("*.syx"))[0]
+    bank.write_bytes(bank.read_bytes()[:-1])
+    (broken / "data/models/group3/generator.pt").unlink()
+    found = check_run.problems(broken)
+    assert any(bank.name in p for p in found) and any(p.startswith("group 3: no usable generator") for p in found)
+
+
+def test_a_critic_weight_change_reruns_critic_generate_evaluate_and_browse(pipeline):
+    """generate.critic.realism changes no file of the critic stage, but sampling reads it: critic,
+    generate and evaluate rerun; browse reruns when what they wrote changed (DVC compares bytes)."""
+    repo = pipeline["repo"]
+    before = {p: (repo / p).read_bytes() for p in ("metrics/evaluate.json", "data/generate/manifest.csv")}
+    sync(repo, "generate.critic.realism=0")
+    proc = dvc(repo, "repro")
+    changed = any((repo / p).read_bytes() != b for p, b in before.items())
+    assert changed, "the realism weight changed neither the banks' manifest nor the evaluation"
+    assert stages_run(proc) == {"critic", "generate", "evaluate", "browse"}, proc.stdout[-2000:]
+    # the next test's sync puts realism back with its model change
 
 
 def test_a_model_change_reruns_train_onwards_only(pipeline):

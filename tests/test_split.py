@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from deepdx.corpus.families import SPLITS
-from deepdx.corpus.groups import balanced_cut, check_groups, group_of, structural_groups, structure_classes
+from deepdx.config import SplitConfig
+from deepdx.corpus.groups import balanced_cut, check_groups, choose_groups, group_of, structural_groups, structure_classes
 from deepdx.corpus.split import algorithms_of, group_path, held_out_distances, report, routing, write_groups
 from deepdx.corpus.table import read_table
 from deepdx.dx7.params import INDEX
@@ -28,6 +29,18 @@ def test_structural_groups_cover_all_algorithms_once_and_balance_counts():
 
 def test_balanced_cut_is_optimal_on_a_small_case():
     assert balanced_cut([5, 1, 1, 1, 5], 3) == [1, 4, 5]
+
+
+def test_held_out_and_validation_voices_cannot_move_a_group_boundary():
+    """Groups come from training voices' algorithms: piling held-out and validation voices onto
+    one algorithm moves the cut when they are counted, and leaves it when they are not."""
+    rng = np.random.default_rng(4)
+    train = rng.integers(1, 33, 6000)
+    held = np.full(6000, 32)  # as many held-out voices, all on algorithm 32: counted, the cut moves
+    algorithm, split = np.r_[train, held], np.r_[["train"] * 6000, ["held_out"] * 3000, ["validation"] * 3000]
+    assert structural_groups(np.bincount(algorithm - 1, minlength=32)) != structural_groups(np.bincount(train - 1, minlength=32))
+    assert choose_groups(SplitConfig(), algorithm, split) == structural_groups(np.bincount(train - 1, minlength=32))
+    assert choose_groups(SplitConfig(), train, np.full(6000, "train")) == choose_groups(SplitConfig(), algorithm, split)
 
 
 def test_explicit_groups_are_checked():

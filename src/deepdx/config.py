@@ -24,6 +24,7 @@ from typing import Dict, List, Optional
 
 from omegaconf import MISSING
 
+from .config_reads import Section, key
 from .errors import DeepDXError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,7 @@ def knob_ok(value: float, above_zero: bool = False) -> bool:
 
 
 @dataclass
-class DataPaths:
+class DataPaths(Section):
     """Where each stage reads and writes (relative to the repository root)."""
 
     raw: str = "data/raw"  # the collection to learn from: a folder or a file
@@ -88,7 +89,7 @@ CHECKSUM = ("reject", "accept")
 
 
 @dataclass
-class IngestConfig:
+class IngestConfig(Section):
     extensions: List[str] = field(default_factory=lambda: [".syx", ".bin"])  # others are listed as skipped
     policy: str = "mask"  # strict | mask | clamp (deepdx.dx7.validate)
     eight_bit: str = "reject"  # reject | mask: bytes above 127 (corrupt)
@@ -103,14 +104,14 @@ class IngestConfig:
 
 
 @dataclass
-class DedupeConfig:
+class DedupeConfig(Section):
     near: bool = True  # also merge near-duplicates
     max_params: int = 2  # near: at most this many parameters differ ...
     max_delta: int = 3  # ... each by at most this many steps
 
 
 @dataclass
-class FamiliesConfig:
+class FamiliesConfig(Section):
     """Near-variants of one patch form a family; each family goes whole to one split."""
 
     distance: float = 0.5  # voices this close (normalised parameters) are linked; families = linked components
@@ -119,7 +120,7 @@ class FamiliesConfig:
 
 
 @dataclass
-class CategorizeConfig:
+class CategorizeConfig(Section):
     """The classes and name rules live in conf/categorize/default.yaml (patterns are data)."""
 
     categories: List[str] = MISSING  # the sound classes, in index order
@@ -132,7 +133,7 @@ LAYOUTS = ("operator_blocks", "row_major")  # see deepdx.corpus.encoding
 
 
 @dataclass
-class EncodingConfig:
+class EncodingConfig(Section):
     layout: str = "operator_blocks"  # operator_blocks | row_major (the seed's)
 
     def __post_init__(self):
@@ -140,7 +141,7 @@ class EncodingConfig:
 
 
 @dataclass
-class SplitConfig:
+class SplitConfig(Section):
     grouping: str = "structural"  # structural (derived, see deepdx.corpus.groups) | explicit
     n_groups: int = 6
     groups: Optional[List[List[int]]] = None  # explicit: a list of algorithm lists covering 1-32 once
@@ -158,7 +159,7 @@ SELECTIONS = ("last", "coverage", "balanced")  # see deepdx.models.cgan
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(Section):
     """The default CGAN, chosen by measurement on validation voices against the seed's design
     (conf/model/seed.yaml) and the alternatives in the README's ablation table.
 
@@ -229,7 +230,7 @@ class ModelConfig:
 
 
 @dataclass
-class CalibrateConfig:
+class CalibrateConfig(Section):
     """After training, each group's sampling knobs chosen on its validation voices
     (deepdx.models.calibrate): the pair with the best validation ``balanced`` score.  One
     value in each list: no choice (the seed's design keeps 1 and 1)."""
@@ -246,7 +247,7 @@ class CalibrateConfig:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Section):
     steps: Optional[int] = 5800  # batches per group, rounded up to whole epochs (5,800-5,809); null: train.epochs
     # a group of more training voices than this trains steps x voices / this batches; null: steps for
     # every group.  The three large groups (4,400-4,700 voices) still rose at 5,800: 8,000 lifted their
@@ -294,13 +295,13 @@ class TrainConfig:
 
 
 @dataclass
-class MLflowConfig:
+class MLflowConfig(Section):
     experiment: str = "deepdx"
     tracking_uri: Optional[str] = None  # else MLFLOW_TRACKING_URI, else sqlite:///<repo root>/mlflow.db
 
 
 @dataclass
-class RepairConfig:
+class RepairConfig(Section):
     """The generate stage's audio check and fixed/ratio repair (deepdx.audio.repair).
 
     Defaults from 2,000 real corpus voices rendered at C4: 0.35 % of them have an RMS below
@@ -314,7 +315,7 @@ class RepairConfig:
 
 
 @dataclass
-class CriticConfig:
+class CriticConfig(Section):
     """Sampling through the critic (deepdx.generate.critic): each requested voice is drawn
     ``candidates`` times (same category and algorithm) and one draw kept with probability in
     proportion to exp(``strength`` * the critic's logit), the critic being a logistic regression
@@ -347,7 +348,7 @@ ROUTINGS = ("sample", "argmax")  # see deepdx.generate.sample
 
 
 @dataclass
-class GenerateConfig:
+class GenerateConfig(Section):
     categories: Optional[List[str]] = None  # null: every category
     banks_per_category: int = 1  # 32 voices each
     routing: str = "sample"  # sample | argmax: how routing statistics choose group and algorithm
@@ -367,13 +368,13 @@ class GenerateConfig:
 
 
 @dataclass
-class EvaluateConfig:
+class EvaluateConfig(Section):
     audio: bool = True  # render every evaluated voice with dexed-py
     max_voices: Optional[int] = None  # per group, evaluate at most this many held-out voices (smoke runs)
 
 
 @dataclass
-class BrowseConfig:
+class BrowseConfig(Section):
     """The bank browser (deepdx.browse): one static page of every generated bank."""
 
     nearest: bool = True  # each generated voice beside its nearest training voice (name, distance, preview)
@@ -381,7 +382,7 @@ class BrowseConfig:
 
 
 @dataclass
-class Config:
+class Config(Section):
     seed: int = 42
     data: DataPaths = field(default_factory=DataPaths)
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -408,12 +409,13 @@ def register() -> None:
 def load(cfg) -> Config:
     """A composed config (Hydra's DictConfig, or params.yaml read back) as typed objects.
 
-    Unknown keys, wrong types and invalid choices raise DeepDXError naming the key."""
+    Unknown keys, wrong types and invalid choices raise DeepDXError naming the key.  Its
+    sections note which keys are read (deepdx.config_reads)."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     try:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), cfg))
+        return key(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), cfg)))
     except OmegaConfBaseException as exc:
         raise DeepDXError(f"bad configuration: {str(exc).splitlines()[0]}") from None
 

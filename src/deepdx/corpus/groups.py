@@ -8,7 +8,9 @@ Derivation (``grouping: structural``):
    modulation chain (deeper first), then algorithm number.
 3. That order is cut into ``n_groups`` contiguous runs so that the largest group holds as
    few voices as possible (an exact dynamic programme over the data's algorithm counts),
-   which keeps neighbours in structure together and no group starved of data.
+   which keeps neighbours in structure together and no group starved of data.  The counts
+   are of training voices only: validation and held-out voices never move a boundary (on the
+   corpus, counts of all splits cut the same six groups).
 
 ``grouping: explicit`` takes ``groups`` from the config instead.
 """
@@ -80,10 +82,11 @@ def group_of(groups: list[list[int]]) -> np.ndarray:
     return lookup
 
 
-def choose_groups(cfg: SplitConfig, algorithm_counts: np.ndarray) -> list[list[int]]:
-    """The groups the split config asks for: derived (structural) or given (explicit)."""
+def choose_groups(cfg: SplitConfig, algorithm: np.ndarray, split: np.ndarray) -> list[list[int]]:
+    """The groups the split config asks for: derived (structural) from the algorithms of the
+    voices whose ``split`` is train, or given (explicit)."""
     if cfg.grouping == "structural":
-        return structural_groups(algorithm_counts, cfg.n_groups)
+        return structural_groups(np.bincount(algorithm[split == "train"] - 1, minlength=A.N_ALGORITHMS), cfg.n_groups)
     groups = [list(g) for g in cfg.groups or []]
     check_groups(groups)
     return groups

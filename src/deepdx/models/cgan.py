@@ -207,9 +207,13 @@ class CGAN(pl.LightningModule):
 
     # An interrupted run resumes exactly: the noise stream continues where it stopped (the
     # data order is a function of seed and epoch, see GroupDataModule), and the best epoch
-    # so far is remembered.
+    # so far is remembered.  On a GPU the CUDA generators' states are kept too, so the noise
+    # continues there as well; a GPU run promises figures within the seed spread of a CPU run,
+    # not its bits (docs: reproducibility).
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["torch_rng_state"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            checkpoint["cuda_rng_states"] = torch.cuda.get_rng_state_all()
         checkpoint["best"] = self.best
         checkpoint["d_steps"], checkpoint["g_steps"] = self.d_steps, self.g_steps
         checkpoint["history"] = self.history
@@ -217,6 +221,8 @@ class CGAN(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "torch_rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["torch_rng_state"])
+        if "cuda_rng_states" in checkpoint and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(checkpoint["cuda_rng_states"])
         self.best = checkpoint.get("best", self.best)
         self.d_steps = checkpoint.get("d_steps", self.d_steps)
         self.g_steps = checkpoint.get("g_steps", self.g_steps)

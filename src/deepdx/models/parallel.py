@@ -17,6 +17,7 @@ from pathlib import Path
 from lightning.pytorch.callbacks import Callback
 from tqdm import tqdm
 
+from .. import config_reads
 from ..config import Config
 from .train import train_group
 
@@ -31,10 +32,11 @@ class EpochReport(Callback):
         self.queue.put((self.group, (trainer.current_epoch + 1) / max(1, trainer.max_epochs)))
 
 
-def _train_reporting(queue, group: int, *args, **kwargs) -> dict:
+def _train_reporting(queue, group: int, *args, **kwargs) -> tuple[dict, set[str]]:
+    """In a worker: the group's summary, and the config keys its training read."""
     summary = train_group(group, *args, callbacks=[EpochReport(queue, group)], **kwargs)
     queue.put((group, 1.0))
-    return summary
+    return summary, config_reads.read()
 
 
 def train_groups(groups: list[int], split_dir: str, models_dir, cfg: Config, routing: dict,
@@ -52,7 +54,7 @@ def train_groups(groups: list[int], split_dir: str, models_dir, cfg: Config, rou
     more = lambda g: {**kwargs, "run_name": None if run_name is None else f"g{g} {run_name}"}  # noqa: E731
     if jobs <= 1:
         return [train_group(g, *calls[g], cfg, routing["categories"], routing["groups"][g], **more(g)) for g in groups]
-    quiet = replace(cfg, train=replace(cfg.train, progress_bar=False))  # one bar here, not one a process
+    quiet = config_reads.key(replace(cfg, train=replace(cfg.train, progress_bar=False)))  # one bar here, not one a process
     context = multiprocessing.get_context("spawn")  # a fork would copy torch's thread pools mid-state
     with context.Manager() as manager, ProcessPoolExecutor(jobs, mp_context=context) as pool:
         queue = manager.Queue()
@@ -79,4 +81,6 @@ def train_groups(groups: list[int], split_dir: str, models_dir, cfg: Config, rou
         failed = [f for f in futures if not f.cancelled() and f.exception()]
         if failed:
             raise failed[0].exception()
-        return [f.result() for f in sorted(futures, key=lambda f: groups.index(futures[f]))]
+        for f in futures:
+            config_reads.note(f.result()[1])
+        return [f.result()[0] for f in sorted(futures, key=lambda f: groups.index(futures[f]))]
