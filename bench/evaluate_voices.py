@@ -6,6 +6,7 @@ Times what the evaluate stage does for one set: building the reference (held-out
 rendered, k-means bins) and measuring the generated set (PRDC, NDB, FD, memorisation,
 diversity, 1,024 renders and their audio metrics).
 """
+
 import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import sys
 import time
@@ -34,9 +35,11 @@ def main() -> None:
     t1 = time.perf_counter()
     metrics = measure(ref, voices, category, None, aref)
     t2 = time.perf_counter()
-    print(f"1024 voices: sampling + reference ({len(held)} held-out voices rendered) {t1 - t0:.2f} s, "
-          f"metrics with audio {t2 - t1:.2f} s, total {t2 - t0:.2f} s; target < 60 s: "
-          f"{'met' if t2 - t0 < 60 else 'MISSED'}")
+    print(
+        f"1024 voices: sampling + reference ({len(held)} held-out voices rendered) {t1 - t0:.2f} s, "
+        f"metrics with audio {t2 - t1:.2f} s, total {t2 - t0:.2f} s; target < 60 s: "
+        f"{'met' if t2 - t0 < 60 else 'MISSED'}"
+    )
     print({k: round(v, 3) for k, v in metrics.items() if isinstance(v, float)})
 
 

@@ -4,6 +4,7 @@
 
 Target (issue 5): under 10 s on this machine, without the audio repair pass (timed apart).
 """
+
 import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import sys
 import tempfile
@@ -29,11 +30,13 @@ def main() -> None:
         for i, category in enumerate(models.categories):
             made = generate(models, category, per, seed=i, exclude=exclude)
             for b in range(per // 32):
-                write_bank(Path(tmp) / f"{category}_{b}.syx", made.params[b * 32:(b + 1) * 32])
+                write_bank(Path(tmp) / f"{category}_{b}.syx", made.params[b * 32 : (b + 1) * 32])
             written += per
     elapsed = time.perf_counter() - t
-    print(f"{written} voices ({written // 32} banks) generated, decoded, checked and written in {elapsed:.2f} s "
-          f"({written / elapsed:.0f} voices/s); target < 10 s: {'met' if elapsed < 10 else 'MISSED'}")
+    print(
+        f"{written} voices ({written // 32} banks) generated, decoded, checked and written in {elapsed:.2f} s "
+        f"({written / elapsed:.0f} voices/s); target < 10 s: {'met' if elapsed < 10 else 'MISSED'}"
+    )
     renderer = Renderer()
     made = generate(models, models.categories[0], 256, seed=99, exclude=set())
     t = time.perf_counter()

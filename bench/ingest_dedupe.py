@@ -4,6 +4,7 @@
 
 Target (issue 2): under 10 s in total for ../shared/corpus on a 2-core machine.
 """
+
 import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import statistics
 import sys
@@ -40,7 +41,9 @@ def main() -> None:
     print(f"corpus: {source}: {voices} voices in, {unique} unique out (median of {len(runs)} runs)")
     print(f"ingest  {ingest_s:6.3f} s  {voices / ingest_s:10.0f} voices/s")
     print(f"dedupe  {dedupe_s:6.3f} s  {voices / dedupe_s:10.0f} voices/s")
-    print(f"total   {total:6.3f} s  {voices / total:10.0f} voices/s   target < 10 s: {'met' if total < 10 else 'MISSED'}")
+    print(
+        f"total   {total:6.3f} s  {voices / total:10.0f} voices/s   target < 10 s: {'met' if total < 10 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

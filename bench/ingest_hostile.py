@@ -13,6 +13,7 @@ the accounting (voices in == accepted + rejected, every file listed once), s/MB 
 the same for the big file (goals: under 30 s, under 500 MB).  Exits 1 on a crash, an accounting
 failure or a run that did not finish.
 """
+
 import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import argparse
 import importlib
@@ -73,7 +74,7 @@ def single(rng, voices: np.ndarray) -> bytes:
 MUTATIONS = {
     "bitflip": lambda rng, b, pick, v: flip(rng, b, int(rng.integers(1, 65))),
     "truncate": lambda rng, b, pick, v: b[: rng.integers(0, len(b))],
-    "splice": lambda rng, b, pick, v: b[: rng.integers(0, len(b))] + (o := pick())[rng.integers(0, len(o)):],
+    "splice": lambda rng, b, pick, v: b[: rng.integers(0, len(b))] + (o := pick())[rng.integers(0, len(o)) :],
     "stray": lambda rng, b, pick, v: rng.bytes(int(rng.integers(1, 300))) + b,
     "headers": lambda rng, b, pick, v: insert(rng, b, HEADER * int(rng.integers(1, 50))),
     "f0run": lambda rng, b, pick, v: insert(rng, b, b"\xf0" * int(rng.integers(1, 5000))),
@@ -81,14 +82,14 @@ MUTATIONS = {
     "zeros": lambda rng, b, pick, v: bytes(128 * int(rng.integers(1, 65))),
     "empty": lambda rng, b, pick, v: b"",
     "single": lambda rng, b, pick, v: single(rng, v),
-    "headerless": lambda rng, b, pick, v: b[6: 6 + 128 * int(rng.integers(1, 33))],
+    "headerless": lambda rng, b, pick, v: b[6 : 6 + 128 * int(rng.integers(1, 33))],
     "concat": lambda rng, b, pick, v: b"".join([b, *(pick() for _ in range(rng.integers(1, 8))), single(rng, v)]),
 }
 
 
 def make_files(folder: Path, n: int, huge: int, rng, banks: list[bytes], voices: np.ndarray):
     """(the paths made, how many of each kind)."""
-    pick = lambda: banks[rng.integers(len(banks))]  # noqa: E731
+    pick = lambda: banks[rng.integers(len(banks))]
     kinds, made, mix = list(MUTATIONS), [], Counter()
     for i in range(n + huge):
         if i < n:
@@ -135,8 +136,9 @@ def worker(target: str, per_file: bool, out: str) -> None:
     from deepdx.corpus.ingest import ingest
 
     groups = [[str(p)] for p in sorted(Path(target).rglob("*")) if p.is_file()] if per_file else [[target]]
-    res = dict(crashes=[], sources=[], status=Counter(), voices_in=0, accepted=0, rejected=0, rejection_rows=0,
-               detail_chars=0)
+    res = dict(
+        crashes=[], sources=[], status=Counter(), voices_in=0, accepted=0, rejected=0, rejection_rows=0, detail_chars=0
+    )
     t = time.perf_counter()
     for group in groups:
         try:
@@ -194,8 +196,10 @@ def judge(res: dict, made: list[str]) -> tuple[str, bool]:
 
 
 def voices(res: dict) -> str:
-    return (f"voices in {res['voices_in']:,} = accepted {res['accepted']:,} + rejected {res['rejected']:,}, "
-            f"rejection rows {res['rejection_rows']:,}, file detail {res['detail_chars']:,} chars")
+    return (
+        f"voices in {res['voices_in']:,} = accepted {res['accepted']:,} + rejected {res['rejected']:,}, "
+        f"rejection rows {res['rejection_rows']:,}, file detail {res['detail_chars']:,} chars"
+    )
 
 
 def main() -> None:
@@ -237,9 +241,11 @@ def main() -> None:
         line = f"{args.big_mb:g} MB hostile file: {verdict}"
         goals = "30 s, 500 MB"
         if "seconds" in res:
-            line += (f", {res['seconds']:.1f} s, peak RSS {res['peak_mb']:.0f} MB, {voices(res)}, "
-                     f"status {', '.join(res['status'])}")
-            met = lambda ok: "met" if ok else "MISSED"  # noqa: E731
+            line += (
+                f", {res['seconds']:.1f} s, peak RSS {res['peak_mb']:.0f} MB, {voices(res)}, "
+                f"status {', '.join(res['status'])}"
+            )
+            met = lambda ok: "met" if ok else "MISSED"
             goals = f"30 s {met(res['seconds'] < 30)}, 500 MB {met(res['peak_mb'] < 500)}"
         lines.append(f"{line}  [goals: {goals}]")
     print("\n".join(lines))

@@ -7,6 +7,7 @@ Prints the wall time of each way and the ratios; the whole train stage takes abo
 six groups take at the chosen setting.  Each run trains into a temporary folder, logging to a
 temporary MLflow store.  Without a split folder it trains on random valid voices.
 """
+
 import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import argparse
 import json
@@ -22,9 +23,11 @@ from deepdx.corpus.table import write_table
 from deepdx.dx7.params import uniform_voices
 from deepdx.models.parallel import train_groups
 
-WAYS = {"side by side, 1 thread each (jobs=2)": ("train.jobs=2", "train.threads=1"),
-        "in turn, 2 threads (jobs=1)": ("train.jobs=1", "train.threads=2"),
-        "in turn, 1 thread (jobs=1)": ("train.jobs=1", "train.threads=1")}
+WAYS = {
+    "side by side, 1 thread each (jobs=2)": ("train.jobs=2", "train.threads=1"),
+    "in turn, 2 threads (jobs=1)": ("train.jobs=1", "train.threads=2"),
+    "in turn, 1 thread (jobs=1)": ("train.jobs=1", "train.threads=1"),
+}
 
 
 def main() -> None:
@@ -46,8 +49,14 @@ def main() -> None:
         print(f"groups {groups}, {args.steps} steps of 64 voices each")
         seconds = {}
         for i, (way, overrides) in enumerate(WAYS.items()):
-            cfg = compose(f"train.steps={args.steps}", "train.scale_steps_above=null", "train.progress_bar=false", "mlflow.experiment=bench",
-                          f"mlflow.tracking_uri=sqlite:///{tmp}/mlflow.db", *overrides)
+            cfg = compose(
+                f"train.steps={args.steps}",
+                "train.scale_steps_above=null",
+                "train.progress_bar=false",
+                "mlflow.experiment=bench",
+                f"mlflow.tracking_uri=sqlite:///{tmp}/mlflow.db",
+                *overrides,
+            )
             t = time.perf_counter()
             train_groups(groups, split, f"{tmp}/models{i}", cfg, routing)
             seconds[way] = time.perf_counter() - t

@@ -7,6 +7,7 @@ Prints samples/s for both, Lightning's overhead (target < 15 %), and the achieve
 of the training step against this machine's float32 matmul peak.  Without a split folder it
 trains on random valid voices.
 """
+
 import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import argparse
 import time
@@ -54,8 +55,11 @@ def main() -> None:
     data = GroupDataModule(split, group, CGAN.from_config(cfg, 8, 0).codec, train["batch_size"], seed=0)
     data.setup()
     n = len(data.train["params"]) // train["batch_size"] * train["batch_size"]
-    print(f"model={args.model} {' '.join(args.set)}, {n} training voices, batch {train['batch_size']}, {args.epochs} epochs, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"model={args.model} {' '.join(args.set)}, {n} training voices, batch {train['batch_size']}, "
+        f"{args.epochs} epochs, "
+        f"{torch.get_num_threads()} threads"
+    )
 
     # plain PyTorch
     torch.manual_seed(0)
@@ -70,8 +74,15 @@ def main() -> None:
     # Lightning (no logger, checkpoints or probe: the loop itself)
     torch.manual_seed(0)
     module = CGAN.from_config(cfg, 8, 0)
-    trainer = pl.Trainer(max_epochs=args.epochs, accelerator="auto", devices=1, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        max_epochs=args.epochs,
+        accelerator="auto",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     t = time.perf_counter()
     trainer.fit(module, data)
     lit = n * args.epochs / (time.perf_counter() - t)
@@ -85,8 +96,11 @@ def main() -> None:
     peak = matmul_peak()
     print(f"plain PyTorch loop   {plain:8.0f} samples/s")
     print(f"Lightning            {lit:8.0f} samples/s   overhead {100 * (plain / lit - 1):5.1f} % (target < 15 %)")
-    print(f"training step, no R1 {flops_per_sample / 1e6:8.2f} MFLOP/sample -> {flops_per_sample * lit / 1e9:6.2f} GFLOP/s "
-          f"({100 * flops_per_sample * lit / 1e9 / peak:4.1f} % of the {peak:.0f} GFLOP/s float32 matmul peak)")
+    print(
+        f"training step, no R1 {flops_per_sample / 1e6:8.2f} MFLOP/sample -> "
+        f"{flops_per_sample * lit / 1e9:6.2f} GFLOP/s "
+        f"({100 * flops_per_sample * lit / 1e9 / peak:4.1f} % of the {peak:.0f} GFLOP/s float32 matmul peak)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Stage dedupe: keep one representative per sound and record every merge."""
+
 import hydra
 
 from deepdx.corpus.dedupe import MERGED_FIELDS, dedupe_table, summary

@@ -1,4 +1,5 @@
 """Stage evaluate: the CGANs against real held-out voices and baselines, in parameters and audio."""
+
 from pathlib import Path
 
 import hydra
@@ -19,8 +20,16 @@ def main(cfg: Config) -> None:
     models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, g.critic, g.repair)
     groups = load_groups(cfg.data.split, models.routing["groups"], cfg.evaluate.max_voices, cfg.seed)
     classifier = load_classifier(cfg.data.classifier)  # the categorize stage's: judges category fidelity
-    results = evaluate(groups, models, classifier, cfg.seed, cfg.evaluate.audio, repair_cfg=g.repair,
-                       temperature=g.temperature, truncation=g.truncation)
+    results = evaluate(
+        groups,
+        models,
+        classifier,
+        cfg.seed,
+        cfg.evaluate.audio,
+        repair_cfg=g.repair,
+        temperature=g.temperature,
+        truncation=g.truncation,
+    )
     plots(results, models.categories, cfg.data.evaluation)
     results.pop("nearest_training_distance")
     write_json(f"{cfg.data.metrics}/evaluate.json", results)

@@ -1,5 +1,6 @@
 """Stage families: near-variants of one patch linked into families; each family goes whole to
 train, validation or held-out, before any stage learns from the voices."""
+
 import hydra
 
 from deepdx.config import Config

@@ -1,4 +1,5 @@
 """Stage ingest: read every file under data.raw, validate, write accepted voices and the report."""
+
 import hydra
 
 from deepdx.corpus.ingest import FILE_COLUMNS, REJECTED_COLUMNS, ingest, summary

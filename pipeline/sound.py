@@ -1,6 +1,7 @@
 """Stage sound: a seeded sample of each algorithm group's training voices (at most
 generate.critic.voices), rendered once (deepdx.audio.rendered), for the critic stage to fit
 each group's critic against."""
+
 import json
 from pathlib import Path
 

@@ -8,6 +8,7 @@ Each job returns the mean validation ``balanced`` score of its kept epochs (what
 sweeper maximises).  Launched again into the same sweep folder, finished jobs are not
 trained again and interrupted ones resume from their checkpoints.
 """
+
 import json
 import os
 from pathlib import Path
@@ -35,17 +36,21 @@ def main(cfg: Config) -> float:
         models = Path(cfg.data.models)
         tags = {"dvc_exp": os.environ.get("DVC_EXP_NAME", "")}
         name = None
-    summaries = train_groups(list(cfg.train.groups), cfg.data.split, models, cfg, routing, tags=tags, run_name=name,
-                             reuse_finished=sweep)
+    summaries = train_groups(
+        list(cfg.train.groups), cfg.data.split, models, cfg, routing, tags=tags, run_name=name, reuse_finished=sweep
+    )
     balanced = []
     for g, summary in zip(cfg.train.groups, summaries):
         balanced.append(summary.get("sampled/balanced", summary.get("probe/balanced", 0.0)))
-        print(f"group {g}: {'already trained in this sweep folder, ' if summary.get('reused') else ''}"
-              f"{summary['epochs']} epochs, kept {summary['kept_epoch']}, "
-              f"validation balanced {summary.get('probe/balanced', 0):.3f}, "
-              f"coverage {summary.get('probe/coverage', 0):.3f}, near-dup rate {summary.get('probe/near_dup_rate', 0):.3f}; "
-              f"sampled at temperature {summary.get('sampled/temperature', 1):g}, truncation "
-              f"{summary.get('sampled/truncation', 1):g}: balanced {summary.get('sampled/balanced', 0):.3f}")
+        print(
+            f"group {g}: {'already trained in this sweep folder, ' if summary.get('reused') else ''}"
+            f"{summary['epochs']} epochs, kept {summary['kept_epoch']}, "
+            f"validation balanced {summary.get('probe/balanced', 0):.3f}, "
+            f"coverage {summary.get('probe/coverage', 0):.3f}, "
+            f"near-dup rate {summary.get('probe/near_dup_rate', 0):.3f}; "
+            f"sampled at temperature {summary.get('sampled/temperature', 1):g}, truncation "
+            f"{summary.get('sampled/truncation', 1):g}: balanced {summary.get('sampled/balanced', 0):.3f}"
+        )
     return sum(balanced) / len(balanced)  # what a sweeper maximises: the validation score as generation samples
 
 

@@ -18,6 +18,8 @@ if [ -n "${DEEPDX_UNPINNED:-}" ] || [ "$py" != 3.11 ]; then
   pins=(); echo "note: packages at pip's choice of versions (Python $py), not scripts/constraints.txt's" >&2
 fi
 .venv/bin/python -m pip install -q "${pins[@]}" -e ".[dev,midi]"
+# lint and format before each commit (.pre-commit-config.yaml), in a git checkout
+if [ -d .git ]; then .venv/bin/pre-commit install >/dev/null || echo "note: the pre-commit hook was not installed" >&2; fi
 if [ $# -ge 1 ]; then
   # The collection is copied to data/raw and tracked by DVC (data/raw.dvc), so that queued
   # experiments, which run in a temporary copy of the repository, get it from DVC's cache.

@@ -2,9 +2,11 @@
 
 Real-corpus tests skip, saying why, when ../shared/corpus is absent; tests that only need
 banks build their own, and a fixture that gives either says which in the test's name.  Under
-CI (CI=true) no test may skip but those in ALLOWED_CI_SKIPS: the run fails, listing the others.  The whole session runs against a temporary MLflow store and
-Hypothesis folder, and fails if a test leaves a file in the repository.
+CI (CI=true) no test may skip but those in ALLOWED_CI_SKIPS: the run fails, listing the others.
+The whole session runs against a temporary MLflow store and Hypothesis folder, and fails if a
+test leaves a file in the repository.
 """
+
 from __future__ import annotations
 
 import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths (deepdx.reproducible)
@@ -160,9 +162,12 @@ def split_dir(root: Path, groups: int, per_group: int = 110, held_out: int = 20,
     from deepdx.corpus.split import write_groups
 
     rank = np.tile(np.arange(per_group), groups)
-    table = {"params": np.concatenate([random_voices(per_group, seed=g) for g in range(groups)]),
-             "category": rank % 8, "group": np.repeat(np.arange(groups), per_group),
-             "split": np.where(rank < held_out, "held_out", np.where(rank < held_out + validation, "validation", "train"))}
+    table = {
+        "params": np.concatenate([random_voices(per_group, seed=g) for g in range(groups)]),
+        "category": rank % 8,
+        "group": np.repeat(np.arange(groups), per_group),
+        "split": np.where(rank < held_out, "held_out", np.where(rank < held_out + validation, "validation", "train")),
+    }
     write_groups(table, root / "split", groups)
     return root / "split"
 
@@ -184,9 +189,15 @@ def workdir(tmp_path_factory):
     split_dir(root, 2)
     p_alg = {str(g): {c: {str(a): 1 / len(algs) for a in algs} for c in CATS} for g, algs in enumerate(GROUPS)}
     p_alg["1"]["bass"] = {"3": 0.0, "4": 0.0, "5": 1.0}
-    write_json(root / "split" / "routing.json", {"categories": CATS, "groups": GROUPS, "p_algorithm": p_alg,
-                                                  "p_group": {c: [0.5, 0.5] if c != "bass" else [0.0, 1.0]
-                                                              for c in CATS}})
+    write_json(
+        root / "split" / "routing.json",
+        {
+            "categories": CATS,
+            "groups": GROUPS,
+            "p_algorithm": p_alg,
+            "p_group": {c: [0.5, 0.5] if c != "bass" else [0.0, 1.0] for c in CATS},
+        },
+    )
     return root
 
 
@@ -211,14 +222,21 @@ def critics(workdir: Path) -> Path:
     return out
 
 
-def critic_config(candidates: int, strength: float = 1.0, screen: bool = False, warmer: float = 0.0, realism: float = 0.0,
-                  category: float = 0.0):
+def critic_config(
+    candidates: int,
+    strength: float = 1.0,
+    screen: bool = False,
+    warmer: float = 0.0,
+    realism: float = 0.0,
+    category: float = 0.0,
+):
     """Sampling through the critic with ``candidates`` draws, no screen, no warmer draws, no realism
     term and no category ratio unless asked."""
     from deepdx.config import CriticConfig
 
-    return CriticConfig(candidates=candidates, strength=strength, screen=screen, warmer=warmer, realism=realism,
-                        category=category)
+    return CriticConfig(
+        candidates=candidates, strength=strength, screen=screen, warmer=warmer, realism=realism, category=category
+    )
 
 
 def cgan(*overrides: str, n_classes: int = 8, seed: int = 0):

@@ -3,6 +3,7 @@
 Every import statement counts, including those inside functions (imported late for speed),
 and importing ``deepdx.a.b`` also runs ``deepdx/__init__.py`` and ``deepdx/a/__init__.py``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -34,7 +35,7 @@ def _imported_names(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level and in_src:
                 package = _package_of(path).split(".")
-                base = ".".join(package[:len(package) - node.level + 1] + ([node.module] if node.module else []))
+                base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
             names.add(base)

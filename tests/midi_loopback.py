@@ -2,6 +2,7 @@
 offers no MIDI system (no ALSA sequencer in containers).  Select it with
 ``MIDO_BACKEND=tests.midi_loopback``; every message sent to the port is appended, as raw
 bytes, to the file named by ``DEEPDX_MIDI_LOOPBACK``."""
+
 import os
 
 from mido.ports import BaseOutput

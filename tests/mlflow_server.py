@@ -1,5 +1,6 @@
 """A real `mlflow server` on a free loopback port, for tests: SQLite backend and artifacts in a
 temporary folder (the command README gives, with the test's paths)."""
+
 from __future__ import annotations
 
 import os
@@ -25,16 +26,33 @@ def mlflow_server(folder: Path, timeout: float = 120):
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = open(folder / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                             "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-                             "--artifacts-destination", str(folder / "artifacts")],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     uri = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited ({proc.returncode}): {(folder / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"mlflow server exited ({proc.returncode}): {(folder / 'server.log').read_text()[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{uri}/health", timeout=2) as answer:
                     if answer.status == 200:

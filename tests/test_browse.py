@@ -1,8 +1,8 @@
 """The bank browser: its drawings, the page it writes, the `deepdx browse` command, the stage,
 and the page itself in headless Chromium (opened from disk)."""
+
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -85,10 +85,21 @@ def inputs(root):
         wav = f"previews/brass_1/{slot:02d}_{name.strip().replace(' ', '_')}.wav"
         if slot != MISSING_SLOT:
             write_wav(root / "generate" / wav, 0.5 * np.sin(np.arange(22050) * 0.06), 44100)
-        rows.append(dict(bank="banks/brass_1.syx", slot=slot, name=name.strip(), category="brass", group=1,
-                         algorithm=int(generated[slot - 1, INDEX["algorithm"]]) + 1, model="group1/generator.pt", seed=0,
-                         problem="silent" if slot == 2 else "", repair="op1 fixed->ratio" if slot == 2 else "",
-                         preview=wav))
+        rows.append(
+            dict(
+                bank="banks/brass_1.syx",
+                slot=slot,
+                name=name.strip(),
+                category="brass",
+                group=1,
+                algorithm=int(generated[slot - 1, INDEX["algorithm"]]) + 1,
+                model="group1/generator.pt",
+                seed=0,
+                problem="silent" if slot == 2 else "",
+                repair="op1 fixed->ratio" if slot == 2 else "",
+                preview=wav,
+            )
+        )
     write_csv(root / "generate" / "manifest.csv", rows, MANIFEST_FIELDS)
     others = root / "others"
     others.mkdir()
@@ -98,16 +109,24 @@ def inputs(root):
     (others / "corrupt.syx").write_bytes(bank_bytes(plain)[:3000])  # a truncated download
     training = random_voices(50, seed=72)
     training[7] = plain[3]  # plain's fourth voice is a training voice: distance 0
-    write_table(root / "split" / "train" / "group0.parquet",
-                {"params": training, "category_name": np.array(["keys", "bass"] * 25)})
+    write_table(
+        root / "split" / "train" / "group0.parquet",
+        {"params": training, "category_name": np.array(["keys", "bass"] * 25)},
+    )
     figures = {"precision": 0.5, "recall": 0.4, "coverage": 0.3, "harsh_rate": 0.05}
     refs = {ref: figures for ref in ("real", "cgan", "cgan_repaired", "uniform", "marginal", "jitter")}
     write_json(root / "metrics" / "evaluate.json", {"groups": {"0": refs, "1": refs}, "overall": refs})
-    write_json(root / "models" / "group0" / "summary.json", {"group": 0, "algorithms": [16, 17, 18],
-                                                               "mlflow_run_id": "0123abcd"})
+    write_json(
+        root / "models" / "group0" / "summary.json",
+        {"group": 0, "algorithms": [16, 17, 18], "mlflow_run_id": "0123abcd"},
+    )
     write_json(root / "models" / "group1" / "summary.json", {"group": 1, "algorithms": [1, 2]})
-    return [root / "generate" / "banks" / "brass_1.syx", others / "plain.syx", others / "corrupt.syx",
-            others / "watermark.syx"]
+    return [
+        root / "generate" / "banks" / "brass_1.syx",
+        others / "plain.syx",
+        others / "corrupt.syx",
+        others / "watermark.syx",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +134,20 @@ def report(tmp_path_factory):
     """The page as `deepdx browse` writes it for those inputs."""
     root = tmp_path_factory.mktemp("browse")
     banks = inputs(root)
-    args = ["browse", *banks, "--out", root / "page", "--training", root / "split" / "train",
-            "--manifest", root / "generate" / "manifest.csv", "--metrics", root / "metrics" / "evaluate.json",
-            "--models", root / "models"]
+    args = [
+        "browse",
+        *banks,
+        "--out",
+        root / "page",
+        "--training",
+        root / "split" / "train",
+        "--manifest",
+        root / "generate" / "manifest.csv",
+        "--metrics",
+        root / "metrics" / "evaluate.json",
+        "--models",
+        root / "models",
+    ]
     assert cli([str(a) for a in args]) == 1  # a bank could not be shown
     return root / "page" / "index.html"
 
@@ -127,7 +157,9 @@ def test_the_page_holds_every_readable_voice_and_says_what_went_wrong(report):
     assert html.count('<article class="card voice">') == 32 * READABLE_BANKS
     assert html.count('class="error bank-error"') == 1 and CORRUPT in html
     assert html.count('class="missing"') == 1 and "preview missing" in html
-    assert "not a clean 32-voice bank: voice 1: out of range: op6_eg_rate1=120" in html  # the watermark bank, shown with a warning
+    assert (
+        "not a clean 32-voice bank: voice 1: out of range: op6_eg_rate1=120" in html
+    )  # the watermark bank, shown with a warning
     assert "problem: silent; repair: op1 fixed-&gt;ratio" in html
     assert html.count('<span class="tag">brass</span>') == 32
     assert 'href="http://127.0.0.1:5000/#/runs/0123abcd"' in html and "no run recorded" in html
@@ -150,8 +182,12 @@ def test_without_evaluation_or_with_broken_files_the_page_says_so(tmp_path):
     bank = tmp_path / "b.syx"
     bank.write_bytes(bank_bytes(random_voices(32, seed=5)))
     (tmp_path / "bad.json").write_text('{"overall": [1, 2]}')
-    for folder, text in (("group0", "[1]"), ("group1", "{not json"), ("group2", '{"algorithms": ["a", 3]}'),
-                         ("groupx", "{}")):
+    for folder, text in (
+        ("group0", "[1]"),
+        ("group1", "{not json"),
+        ("group2", '{"algorithms": ["a", 3]}'),
+        ("groupx", "{}"),
+    ):
         (tmp_path / "models" / folder).mkdir(parents=True)
         (tmp_path / "models" / folder / "summary.json").write_text(text)
     build(tmp_path / "a", [bank], metrics=tmp_path / "nowhere.json", models=tmp_path / "models")
@@ -178,10 +214,21 @@ def test_browse_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys):
 
 def test_the_stage_writes_the_page_from_the_pipeline_layout(tmp_path):
     inputs(tmp_path)
-    cmd = [sys.executable, "pipeline/browse.py", "--config-path", "..", "--config-name", "params",
-           f"hydra.run.dir={tmp_path}", "hydra.output_subdir=null", f"data.generated={tmp_path}/generate",
-           f"data.split={tmp_path}/split", f"data.models={tmp_path}/models", f"data.metrics={tmp_path}/metrics",
-           f"data.browse={tmp_path}/browse"]
+    cmd = [
+        sys.executable,
+        "pipeline/browse.py",
+        "--config-path",
+        "..",
+        "--config-name",
+        "params",
+        f"hydra.run.dir={tmp_path}",
+        "hydra.output_subdir=null",
+        f"data.generated={tmp_path}/generate",
+        f"data.split={tmp_path}/split",
+        f"data.models={tmp_path}/models",
+        f"data.metrics={tmp_path}/metrics",
+        f"data.browse={tmp_path}/browse",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
     assert "browse: 32 voices of 1 banks" in proc.stdout and "1 missing previews" in proc.stdout
     html = (tmp_path / "browse" / "index.html").read_text()
@@ -208,9 +255,10 @@ def test_the_page_in_headless_chromium(report, tmp_path):
         assert [p for p in players if p["error"] or not p["duration"] > 0] == []
         images = driver.execute_script(
             "return [...document.images].map(i => i.complete && i.naturalWidth > 0)"
-            ".concat([...document.querySelectorAll('use')].map(u => !!document.querySelector(u.getAttribute('href'))))")
+            ".concat([...document.querySelectorAll('use')].map(u => !!document.querySelector(u.getAttribute('href'))))"
+        )
         assert images and all(images)  # every drawing's algorithm graph is defined on the page
-        count = lambda css: driver.execute_script(f"return document.querySelectorAll('{css}').length")  # noqa: E731
+        count = lambda css: driver.execute_script(f"return document.querySelectorAll('{css}').length")
         assert count(".card.voice") == 32 * READABLE_BANKS
         assert count("svg.envs") == count("svg.alg") == 32 * READABLE_BANKS
         errors = driver.find_elements("css selector", ".bank-error")
@@ -220,3 +268,18 @@ def test_the_page_in_headless_chromium(report, tmp_path):
         assert headless.console_errors(driver) == []
         shot = os.environ.get("DEEPDX_SCREENSHOT") or str(tmp_path / "browse.png")
         assert driver.save_screenshot(shot)
+
+
+def test_the_docs_screenshots_are_taken_by_a_command_that_says_which_run_they_show(report, tmp_path):
+    need_browser()
+    from deepdx.browse import screenshots
+
+    assert screenshots.main(["--page", str(report), "--out", str(tmp_path / "shots")]) == 0
+    for name in screenshots.SHOTS:
+        png = (tmp_path / "shots" / name).read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    assert commit in (tmp_path / "shots" / "screenshots.txt").read_text()
+    assert screenshots.main(["--page", str(tmp_path / "none.html"), "--out", str(tmp_path / "x")]) == 2

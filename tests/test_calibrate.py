@@ -24,7 +24,7 @@ class Stub:
         self.seeds.append((temperature, truncation, seed))
         if truncation == 1.1:
             return random_voices(len(category), seed=100 + seed)
-        return np.repeat(random_voices(4, seed=seed), -(-len(category) // 4), axis=0)[:len(category)]
+        return np.repeat(random_voices(4, seed=seed), -(-len(category) // 4), axis=0)[: len(category)]
 
 
 def test_calibration_keeps_the_best_balanced_pair_first_of_equals_over_seeded_draws():
@@ -41,10 +41,18 @@ def test_calibration_keeps_the_best_balanced_pair_first_of_equals_over_seeded_dr
 
 
 def test_a_trained_generator_samples_as_calibrated_on_validation_voices(split, tmp_path):  # noqa: F811
-    cfg = compose("seed=1", "model.channels=16", "train.epochs=2", "train.steps=null", "train.batch_size=32",
-                  "train.progress_bar=false", "mlflow.experiment=test",
-                  f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
-                  "train.calibrate.temperatures=[1.0,3.0]", "train.calibrate.truncations=[0.5,1.0,2.0]")
+    cfg = compose(
+        "seed=1",
+        "model.channels=16",
+        "train.epochs=2",
+        "train.steps=null",
+        "train.batch_size=32",
+        "train.progress_bar=false",
+        "mlflow.experiment=test",
+        f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        "train.calibrate.temperatures=[1.0,3.0]",
+        "train.calibrate.truncations=[0.5,1.0,2.0]",
+    )
     summary = train_group(0, str(split), str(tmp_path / "m"), cfg, CATS, [1, 2])
     rows = summary["calibration"]
     assert len(rows) == 6 and summary["sampled/balanced"] == max(r["balanced"] for r in rows)

@@ -20,14 +20,35 @@ def sides(n: int) -> np.ndarray:
     return np.array(["held_out", "validation"] + ["train"] * 8)[np.arange(n) % 10]
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("E.PNO 13.1", "keys"), ("BRASS   1 ", "brass"), ("STRINGS 2 ", "strings"), ("ORGN 3    ", "organ"),
-    ("B3 ORGAN  ", "organ"), ("MRMBA     ", "bells"), ("VIBES HARD", "bells"), ("SYN-LEAD 1", "lead"),
-    ("BassFlute3", "brass"), ("BASSOON   ", "brass"), ("SYN BASS 3", "bass"), ("Fretless25", "bass"),
-    ("PERC ORGAN", "organ"), ("PERC.WATER", "perc"), ("SNARE DRM1", "perc"), ("BagPipes.1", "brass"),
-    ("JAZZ GUIT1", "keys"), ("Clavinet2\\", "keys"), ("STR.PAD   ", "strings"), ("SynthBrass", "brass"),
-    ("Synthy 2  ", "lead"), ("CREEPJAZ  ", None), ("NESSYMESSY", None), ("<Stereo.2>", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("E.PNO 13.1", "keys"),
+        ("BRASS   1 ", "brass"),
+        ("STRINGS 2 ", "strings"),
+        ("ORGN 3    ", "organ"),
+        ("B3 ORGAN  ", "organ"),
+        ("MRMBA     ", "bells"),
+        ("VIBES HARD", "bells"),
+        ("SYN-LEAD 1", "lead"),
+        ("BassFlute3", "brass"),
+        ("BASSOON   ", "brass"),
+        ("SYN BASS 3", "bass"),
+        ("Fretless25", "bass"),
+        ("PERC ORGAN", "organ"),
+        ("PERC.WATER", "perc"),
+        ("SNARE DRM1", "perc"),
+        ("BagPipes.1", "brass"),
+        ("JAZZ GUIT1", "keys"),
+        ("Clavinet2\\", "keys"),
+        ("STR.PAD   ", "strings"),
+        ("SynthBrass", "brass"),
+        ("Synthy 2  ", "lead"),
+        ("CREEPJAZ  ", None),
+        ("NESSYMESSY", None),
+        ("<Stereo.2>", None),
+    ],
+)
 def test_name_rules_on_real_names(rules, name, expected):
     label = rules.label(name)
     assert (rules.categories[label] if label >= 0 else None) == expected
@@ -45,8 +66,9 @@ def test_features_are_finite_and_sized():
 
 def test_every_voice_gets_a_category_confidence_and_how(rules):
     p = random_voices(400, seed=9)
-    names = np.array([["PIANO", "BASS", "BRASS", "STRING", "ORGAN", "BELL", "LEAD", "DRUM", "XX"][i % 9]
-                      for i in range(400)])
+    names = np.array(
+        [["PIANO", "BASS", "BRASS", "STRING", "ORGAN", "BELL", "LEAD", "DRUM", "XX"][i % 9] for i in range(400)]
+    )
     r = categorize(p, names, rules, sides(len(p)), max_iter=20)
     assert (r.category >= 0).all() and (r.category < 8).all()
     assert set(r.how) == {"rule", "model"} and (r.confidence[r.how == "rule"] == 1).all()
@@ -72,7 +94,9 @@ def test_the_same_classifier_saves_the_same_bytes(rules, tmp_path):
     names = np.array([["PIANO", "BASS", "BRASS", "STRING", "XX"][i % 5] for i in range(300)])
     first = categorize(p, names, rules, sides(len(p)), max_iter=10).model
     save_classifier(tmp_path / "a.skops", first)
-    save_classifier(tmp_path / "b.skops", categorize(p, names, rules, sides(len(p)), max_iter=10).model)  # other objects, addresses
+    save_classifier(
+        tmp_path / "b.skops", categorize(p, names, rules, sides(len(p)), max_iter=10).model
+    )  # other objects, addresses
     assert (tmp_path / "a.skops").read_bytes() == (tmp_path / "b.skops").read_bytes()
 
 
@@ -100,8 +124,9 @@ def test_the_classifier_never_learns_from_held_out_voices(rules):
     """Change every held-out voice (sound and name): the classifier, its chosen round count
     and its validation figures stay exactly as they were; only the held-out labels move."""
     p = random_voices(400, seed=11)
-    names = np.array([["PIANO", "BASS", "BRASS", "STRING", "ORGAN", "BELL", "LEAD", "DRUM", "XX"][i % 9]
-                      for i in range(400)])
+    names = np.array(
+        [["PIANO", "BASS", "BRASS", "STRING", "ORGAN", "BELL", "LEAD", "DRUM", "XX"][i % 9] for i in range(400)]
+    )
     split = sides(400)
     a = categorize(p, names, rules, split, max_iter=15)
     held = split == "held_out"

@@ -1,5 +1,6 @@
 """The `deepdx` command: each subcommand's good path, and every bad input giving one line on
 stderr and exit status 2 (never a traceback)."""
+
 import os
 import subprocess
 import sys
@@ -18,8 +19,13 @@ from tests.midi_loopback import PORT
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "deepdx.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "deepdx.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def fails(capsys, args, message):
@@ -30,9 +36,20 @@ def fails(capsys, args, message):
 
 
 def generate_args(workdir, *more):
-    return ["generate", "--category", "brass", "--models", workdir / "models",
-            "--routing", workdir / "split" / "routing.json", "--train", workdir / "split",
-            "--critic", critics(workdir), *more]
+    return [
+        "generate",
+        "--category",
+        "brass",
+        "--models",
+        workdir / "models",
+        "--routing",
+        workdir / "split" / "routing.json",
+        "--train",
+        workdir / "split",
+        "--critic",
+        critics(workdir),
+        *more,
+    ]
 
 
 @pytest.fixture
@@ -63,20 +80,32 @@ def test_generate_show_render(workdir, tmp_path):
 
 def test_generate_samples_through_the_critic_unless_told_not_to_or_without_critics(workdir, tmp_path, capsys):
     made = {}
-    for name, more in {"critic": [], "no critic": ["--no-critic"], "one candidate": ["--candidates", "1"],
-                       "two": ["--candidates", "2"], "missing": ["--critic", tmp_path / "none"],
-                       "realism": ["--realism", "30"], "category": ["--category-ratio", "20"]}.items():
+    for name, more in {
+        "critic": [],
+        "no critic": ["--no-critic"],
+        "one candidate": ["--candidates", "1"],
+        "two": ["--candidates", "2"],
+        "missing": ["--critic", tmp_path / "none"],
+        "realism": ["--realism", "30"],
+        "category": ["--category-ratio", "20"],
+    }.items():
         out = tmp_path / f"{name}.syx"
         assert cli([str(a) for a in generate_args(workdir, "--out", out, "--seed", "4", *more)]) == 0
         made[name] = (out.read_bytes(), capsys.readouterr().err)
     plain = made["no critic"][0]
     assert made["critic"][0] != plain and made["two"][0] not in (plain, made["critic"][0])
     assert made["category"][0] not in (plain, made["critic"][0]) and made["category"][1] == ""
-    assert made["realism"][1] == ""  # read the training voices beside the routing statistics (what it keeps: test_generate)
+    assert (
+        made["realism"][1] == ""
+    )  # read the training voices beside the routing statistics (what it keeps: test_generate)
     assert made["one candidate"][0] == made["missing"][0] == plain
     assert made["critic"][1] == made["no critic"][1] == ""
     assert "no critics under" in made["missing"][1] and "first draw" in made["missing"][1]
-    fails(capsys, generate_args(workdir, "--out", tmp_path / "x.syx", "--candidates", "0"), "--candidates must be 1 or more")
+    fails(
+        capsys,
+        generate_args(workdir, "--out", tmp_path / "x.syx", "--candidates", "0"),
+        "--candidates must be 1 or more",
+    )
     fails(capsys, generate_args(workdir, "--out", tmp_path / "x.syx", "--realism", "-1"), "--category-ratio 0 or more")
     fails(capsys, generate_args(workdir, "--out", tmp_path / "x.syx", "--category-ratio", "-1"), " and -1.0")
 
@@ -84,8 +113,10 @@ def test_generate_samples_through_the_critic_unless_told_not_to_or_without_criti
 def test_bad_input_is_one_line_and_exit_2_in_a_real_process(tmp_path):
     proc = run_cli("generate", "--category", "kazoo", "--out", "x.syx", "--routing", str(tmp_path / "routing.json"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == f"deepdx: error: no routing statistics at {tmp_path / 'routing.json'}: " \
-                                  "run `dvc repro split` first"
+    assert (
+        proc.stderr.strip() == f"deepdx: error: no routing statistics at {tmp_path / 'routing.json'}: "
+        "run `dvc repro split` first"
+    )
 
 
 def test_generate_bad_requests(workdir, tmp_path, capsys):
@@ -106,8 +137,9 @@ def test_generate_with_a_corrupt_model_or_routing(workdir, tmp_path, capsys):
     models = tmp_path / "models"
     for g in range(2):
         (models / f"group{g}").mkdir(parents=True)
-        (models / f"group{g}" / "generator.pt").write_bytes((workdir / "models" / f"group{g}" / "generator.pt")
-                                                             .read_bytes())
+        (models / f"group{g}" / "generator.pt").write_bytes(
+            (workdir / "models" / f"group{g}" / "generator.pt").read_bytes()
+        )
     (models / "group1" / "generator.pt").write_bytes(b"PK\x03\x04 not really a zip")
     args = generate_args(workdir, "--out", tmp_path / "x.syx")
     args[4] = models
@@ -119,7 +151,11 @@ def test_generate_with_a_corrupt_model_or_routing(workdir, tmp_path, capsys):
     torch.save(tampered, models / "group1" / "generator.pt")
     fails(capsys, args, "group1/generator.pt: model.latent must be between 1 and 4096; got 1000000000")
     routing = tmp_path / "routing.json"
-    for text in ("{not json", '{"groups": [[1, 2]]}', '{"groups": 3, "categories": [], "p_group": {}, "p_algorithm": {}}'):
+    for text in (
+        "{not json",
+        '{"groups": [[1, 2]]}',
+        '{"groups": 3, "categories": [], "p_group": {}, "p_algorithm": {}}',
+    ):
         routing.write_text(text)
         args = generate_args(workdir, "--out", tmp_path / "x.syx")
         args[6] = routing
@@ -135,14 +171,26 @@ def test_a_second_generate_to_the_same_out_refuses_and_writes_nothing(workdir, t
     out = tmp_path / "bank.syx"
     out.write_bytes(b"an earlier bank")
     holder = subprocess.Popen(  # another process in the middle of writing to the same --out
-        [sys.executable, "-c", "import sys\nfrom deepdx.files import only_writer\nwith only_writer(sys.argv[1]):\n"
-         "    print('held', flush=True)\n    sys.stdin.read()", str(out)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom deepdx.files import only_writer\nwith only_writer(sys.argv[1]):\n"
+            "    print('held', flush=True)\n    sys.stdin.read()",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline() == "held\n"
         before = contents(tmp_path)
-        fails(capsys, generate_args(workdir, "--out", out),
-              f"{out} is being written by another process (pid {holder.pid})")
+        fails(
+            capsys,
+            generate_args(workdir, "--out", out),
+            f"{out} is being written by another process (pid {holder.pid})",
+        )
         assert contents(tmp_path) == before
     finally:
         holder.kill()
@@ -217,8 +265,13 @@ def test_send_bad_requests(loopback, bank, bad_bank, tmp_path, capsys):
 def test_send_without_a_backend_or_midi_system(bank):
     proc = run_cli("send", "--list-ports", env={"MIDO_BACKEND": "no_such_midi_backend"})
     assert proc.returncode == 2 and proc.stderr.strip().startswith("deepdx: error: no MIDI backend")
-    proc = run_cli("send", str(bank), "--port", PORT, env={"MIDO_BACKEND": "tests.midi_loopback",
-                                                           "DEEPDX_MIDI_LOOPBACK": os.devnull})
+    proc = run_cli(
+        "send",
+        str(bank),
+        "--port",
+        PORT,
+        env={"MIDO_BACKEND": "tests.midi_loopback", "DEEPDX_MIDI_LOOPBACK": os.devnull},
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("sent")  # the backend chosen as users choose it
 
 
@@ -243,8 +296,26 @@ def test_generate_on_a_chosen_algorithm_with_sharper_choices(workdir, tmp_path):
     from deepdx.dx7.sysex import scan
 
     out = tmp_path / "alg5.syx"
-    assert cli([str(a) for a in generate_args(workdir, "--out", out, "--algorithm", "5", "--temperature", "0.5",
-                                              "--truncation", "0.8", "--no-repair")]) == 0
+    assert (
+        cli(
+            [
+                str(a)
+                for a in generate_args(
+                    workdir,
+                    "--out",
+                    out,
+                    "--algorithm",
+                    "5",
+                    "--temperature",
+                    "0.5",
+                    "--truncation",
+                    "0.8",
+                    "--no-repair",
+                )
+            ]
+        )
+        == 0
+    )
     voices = scan(out.read_bytes()).blocks[0].decoded.params
     assert (voices[:, INDEX["algorithm"]] == 4).all()  # panel 5 is stored as 4; the group holding 5 was used
 
@@ -269,9 +340,17 @@ def trained(workdir, tmp_path_factory):
     from deepdx.models.parallel import train_groups
 
     root = tmp_path_factory.mktemp("trained")
-    cfg = compose("seed=1", "model.hidden=64", "train.epochs=6", "train.steps=null", "train.batch_size=16",
-                  "train.progress_bar=false", "train.jobs=1", "mlflow.experiment=test",
-                  f"mlflow.tracking_uri=sqlite:///{root / 'mlflow.db'}")
+    cfg = compose(
+        "seed=1",
+        "model.hidden=64",
+        "train.epochs=6",
+        "train.steps=null",
+        "train.batch_size=16",
+        "train.progress_bar=false",
+        "train.jobs=1",
+        "mlflow.experiment=test",
+        f"mlflow.tracking_uri=sqlite:///{root / 'mlflow.db'}",
+    )
     routing = json.loads((workdir / "split" / "routing.json").read_text())
     train_groups([0, 1], str(workdir / "split"), root / "models", cfg, routing)
     return root / "models"
@@ -283,9 +362,30 @@ def generated(workdir, models, tmp_path, *flags, category="brass", count=128, se
     from deepdx.dx7.sysex import scan
 
     out = tmp_path / f"{category}{'_'.join(flags).replace('-', '')}.syx"
-    assert cli(["generate", "--category", category, "--models", str(models), "--routing",
-                str(workdir / "split" / "routing.json"), "--train", str(workdir / "split"), "--no-critic",
-                "--count", str(count), "--seed", str(seed), "--out", str(out), *flags]) == 0
+    assert (
+        cli(
+            [
+                "generate",
+                "--category",
+                category,
+                "--models",
+                str(models),
+                "--routing",
+                str(workdir / "split" / "routing.json"),
+                "--train",
+                str(workdir / "split"),
+                "--no-critic",
+                "--count",
+                str(count),
+                "--seed",
+                str(seed),
+                "--out",
+                str(out),
+                *flags,
+            ]
+        )
+        == 0
+    )
     files = [out] if count <= 32 else sorted(tmp_path.glob(f"{out.stem}_*.syx"))
     params = np.concatenate([scan(f.read_bytes()).blocks[0].decoded.params for f in files])
     return params, names(params)

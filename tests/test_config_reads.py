@@ -1,4 +1,5 @@
 """The config notes the keys a stage reads, and a stage fails on one dvc.yaml does not list."""
+
 import json
 import pickle
 from dataclasses import replace
@@ -51,17 +52,27 @@ def write_dvc_yaml(tmp_path, params):
 
 
 def test_unlisted_finds_a_key_the_stage_read_but_does_not_list(tmp_path):
-    read = {"seed", "generate.critic.realism", "generate.critic.candidates", "data.models", "mlflow.experiment",
-            "train.jobs"}
+    read = {
+        "seed",
+        "generate.critic.realism",
+        "generate.critic.candidates",
+        "data.models",
+        "mlflow.experiment",
+        "train.jobs",
+    }
     narrow = write_dvc_yaml(tmp_path, ["seed", "generate.critic.candidates"])
     assert config_reads.unlisted("evaluate", read, narrow) == ["generate.critic.realism"]
     section = write_dvc_yaml(tmp_path, ["seed", "generate.critic"])
     assert config_reads.unlisted("evaluate", read, section) == []
     # a prefix must end at a dot: generate.crit does not cover generate.critic.realism
     assert config_reads.unlisted("evaluate", read, write_dvc_yaml(tmp_path, ["seed", "generate.crit"])) == [
-        "generate.critic.candidates", "generate.critic.realism"]
+        "generate.critic.candidates",
+        "generate.critic.realism",
+    ]
     # params from another file: {file: [keys]}
-    assert config_reads.unlisted("evaluate", read, write_dvc_yaml(tmp_path, [{"params.yaml": ["seed", "generate"]}])) == []
+    assert (
+        config_reads.unlisted("evaluate", read, write_dvc_yaml(tmp_path, [{"params.yaml": ["seed", "generate"]}])) == []
+    )
     assert config_reads.unlisted("other", read, narrow) == []  # a stage dvc.yaml does not know: nothing to check
 
 

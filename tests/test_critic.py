@@ -30,8 +30,10 @@ def sets(n: int = 1500):
 def test_the_critic_scores_fresh_real_voices_above_fresh_generated_ones():
     critic = Critic.fit(*sets(), regularisation=0.05)
     assert 0.6 < critic.accuracy < 1 and critic.voices == 1500
-    real, fake = critic.logit(random_voices(800, 20)[:, :145], audio(800, seed=3)), \
-        critic.logit(random_voices(800, 21)[:, :145], audio(800, seed=4, shift=1.0, scale=1.3))
+    real, fake = (
+        critic.logit(random_voices(800, 20)[:, :145], audio(800, seed=3)),
+        critic.logit(random_voices(800, 21)[:, :145], audio(800, seed=4, shift=1.0, scale=1.3)),
+    )
     auc = (real[:, None] > fake[None, :]).mean()
     assert auc > 0.65 and real.mean() > 0 > fake.mean()
     alike = Critic.fit(*sets()[:2], random_voices(1500, seed=12)[:, :145], audio(1500, seed=5), regularisation=0.05)
@@ -42,12 +44,12 @@ def test_keeping_draws_by_the_critic_moves_them_towards_real_voices():
     critic = Critic.fit(*sets(), regularisation=0.05)
     n, k = 2000, 8
     sound, features = random_voices(n * k, seed=30)[:, :145], audio(n * k, seed=6, shift=1.0, scale=1.3)
-    z = lambda f: ((f - critic.audio_mean) / critic.audio_sd)  # noqa: E731
+    z = lambda f: (f - critic.audio_mean) / critic.audio_sd
     logits = critic.logit(sound, features).reshape(n, k)
     kept = choose(logits, np.zeros((n, k), bool), 1.0, np.random.default_rng(0))
     chosen = features.reshape(n, k, -1)[np.arange(n), kept]
     real, drawn = audio(n, seed=7), features.reshape(n, k, -1)[:, 0]
-    gap = lambda f: np.abs(z(f).mean(0) - z(real).mean(0)).sum() + np.abs(z(f).std(0) - z(real).std(0)).sum()  # noqa: E731
+    gap = lambda f: np.abs(z(f).mean(0) - z(real).mean(0)).sum() + np.abs(z(f).std(0) - z(real).std(0)).sum()
     assert gap(chosen) < 0.6 * gap(drawn)  # means and spreads nearer the real voices'
     weaker = choose(logits, np.zeros((n, k), bool), 0.25, np.random.default_rng(0))
     assert gap(chosen) < gap(features.reshape(n, k, -1)[np.arange(n), weaker]) < gap(drawn)
@@ -63,11 +65,14 @@ def test_choose_never_keeps_a_wrong_draw_while_a_right_one_is_left_and_is_seeded
     assert np.array_equal(kept, choose(logits, wrong, 1.0, np.random.default_rng(2)))
     assert not np.array_equal(kept, choose(logits, wrong, 1.0, np.random.default_rng(3)))
     uniform = choose(logits, np.zeros_like(wrong), 0.0, np.random.default_rng(4))
-    assert np.allclose(np.bincount(uniform, minlength=4) / 3000, 0.25, atol=0.03)  # strength 0: the logit does not count
+    assert np.allclose(
+        np.bincount(uniform, minlength=4) / 3000, 0.25, atol=0.03
+    )  # strength 0: the logit does not count
     sharp = choose(logits, np.zeros_like(wrong), 50.0, np.random.default_rng(4))
     assert (sharp == logits.argmax(1)).mean() > 0.99
-    proportional = choose(np.log(np.tile([[1.0, 3.0]], (20000, 1))), np.zeros((20000, 2), bool), 1.0,
-                          np.random.default_rng(5))
+    proportional = choose(
+        np.log(np.tile([[1.0, 3.0]], (20000, 1))), np.zeros((20000, 2), bool), 1.0, np.random.default_rng(5)
+    )
     assert proportional.mean() == pytest.approx(0.75, abs=0.015)  # in proportion to exp(logit)
 
 
@@ -80,7 +85,9 @@ def test_log_realism_is_the_best_ratio_of_a_real_balls_radius_to_the_distance_fr
 def test_realism_is_capped_at_zero_inside_a_ball_and_below_zero_outside_every_ball():
     train, others = random_voices(400, seed=40)[:, :145], random_voices(400, seed=41)[:, :145]
     realism = Realism.of(train)
-    assert (realism.score(train) == 0).all()  # at the centre of its own ball: no reward for nearness, so no pull to copies
+    assert (
+        realism.score(train) == 0
+    ).all()  # at the centre of its own ball: no reward for nearness, so no pull to copies
     raw = log_realism(realism.train, realism.radius, normalise(others))
     score = realism.score(others)
     assert (raw < 0).any() and (raw > 0).any() and np.array_equal(score, np.minimum(raw, 0))
@@ -117,13 +124,29 @@ def test_a_saved_critic_loads_equal_and_a_bad_file_is_refused(tmp_path):
     with pytest.raises(DeepDXError, match="not a critic file"):
         Critic.load(tmp_path / "junk.npz")
     with open(tmp_path / "pickled.npz", "wb") as f:  # an object array would need unpickling
-        np.savez(f, audio_mean=np.array([object()]), audio_sd=critic.audio_sd, mean=critic.mean, sd=critic.sd,
-                 coef=critic.coef, scalars=np.zeros(3))
+        np.savez(
+            f,
+            audio_mean=np.array([object()]),
+            audio_sd=critic.audio_sd,
+            mean=critic.mean,
+            sd=critic.sd,
+            coef=critic.coef,
+            scalars=np.zeros(3),
+        )
     with pytest.raises(DeepDXError, match="not a critic file"):
         Critic.load(tmp_path / "pickled.npz")
     for name, bad in (("short.npz", dict(coef=critic.coef[:10])), ("nan.npz", dict(coef=critic.coef * np.nan))):
-        arrays = {**dict(audio_mean=critic.audio_mean, audio_sd=critic.audio_sd, mean=critic.mean, sd=critic.sd,
-                         coef=critic.coef, scalars=np.zeros(3)), **bad}
+        arrays = {
+            **dict(
+                audio_mean=critic.audio_mean,
+                audio_sd=critic.audio_sd,
+                mean=critic.mean,
+                sd=critic.sd,
+                coef=critic.coef,
+                scalars=np.zeros(3),
+            ),
+            **bad,
+        }
         with open(tmp_path / name, "wb") as f:
             np.savez(f, **arrays)
         with pytest.raises(DeepDXError, match="not a critic file"):
@@ -134,9 +157,15 @@ def test_a_saved_critic_loads_equal_and_a_bad_file_is_refused(tmp_path):
     assert np.array_equal(back.category_logratio(*probe, asked), with_categories.category_logratio(*probe, asked))
     assert back.category_logratio(*probe, asked).any() and np.isnan(back.category_real[3:]).all()
     bad = {k: getattr(with_categories, k) for k in ("audio_mean", "audio_sd", "mean", "sd", "coef")}
-    for name, models in (("one.npz", dict(category_real=with_categories.category_real)),  # both or neither
-                         ("narrow.npz", dict(category_real=with_categories.category_real[:, :10],
-                                             category_fake=with_categories.category_fake[:, :10]))):
+    for name, models in (
+        ("one.npz", dict(category_real=with_categories.category_real)),  # both or neither
+        (
+            "narrow.npz",
+            dict(
+                category_real=with_categories.category_real[:, :10], category_fake=with_categories.category_fake[:, :10]
+            ),
+        ),
+    ):
         with open(tmp_path / name, "wb") as f:
             np.savez(f, **bad, scalars=np.zeros(3), **models)
         with pytest.raises(DeepDXError, match="not a critic file"):
@@ -182,8 +211,13 @@ def test_features_measured_in_blocks_equal_those_measured_at_once():
     assert np.array_equal(blocks[:, 0], np.log10(np.sqrt(np.mean(np.square(audio.astype(np.float64)), 1)) + 1e-6))
     power = np.abs(spectra) ** 2 + 1e-20
     freqs = np.fft.rfftfreq(audio.shape[1], 1 / 44100)
-    assert np.array_equal(blocks[:, 3], np.log10(freqs[np.argmax(np.cumsum(power, 1) >= 0.85 * power.sum(1)[:, None], 1)] + 1))
-    for n in (BLOCK, BLOCK + 3):  # one block; a block and leftovers (a render's chunk of fewer rows is one block, as before)
+    assert np.array_equal(
+        blocks[:, 3], np.log10(freqs[np.argmax(np.cumsum(power, 1) >= 0.85 * power.sum(1)[:, None], 1)] + 1)
+    )
+    for n in (
+        BLOCK,
+        BLOCK + 3,
+    ):  # one block; a block and leftovers (a render's chunk of fewer rows is one block, as before)
         assert np.array_equal(audio_features(audio[:n], 44100), blocks[:n])
     assert audio_features(audio[:0], 44100).shape == (0, 27)
 
@@ -198,7 +232,10 @@ def test_features_rendered_by_several_threads_equal_those_rendered_by_one():
 def test_reports_of_several_draws_are_averaged_figure_by_figure():
     from deepdx.evaluate.validation import mean_report
 
-    reports = [{"generator": {"balanced": b, "audio_frechet": f}, "other_draw": o} for b, f, o in ((0.7, 2.0, 0.5), (0.8, 4.0, 0.7))]
+    reports = [
+        {"generator": {"balanced": b, "audio_frechet": f}, "other_draw": o}
+        for b, f, o in ((0.7, 2.0, 0.5), (0.8, 4.0, 0.7))
+    ]
     mean = mean_report(reports)
     assert mean["generator"]["balanced"] == pytest.approx(0.75) and mean["generator"]["audio_frechet"] == 3.0
     assert mean["other_draw"] == pytest.approx(0.6) and mean_report(reports[:1]) == reports[0]
@@ -216,7 +253,9 @@ def test_the_pooled_report_measures_every_groups_voices_together_against_a_train
     assert out["critic"]["precision"] == out["critic"]["coverage"] == 1.0  # each at the centre of its own ball
     assert out["generator"]["precision"] == 0 and out["generator"]["balanced"] == 0
     rng, reference = np.random.default_rng(0), normalise(np.concatenate([v["params"] for v in validations]))
-    real = np.concatenate([t["params"][rng.choice(200, 60, replace=False)] for t in trains])  # 60 training voices a group
+    real = np.concatenate(
+        [t["params"][rng.choice(200, 60, replace=False)] for t in trains]
+    )  # 60 training voices a group
     ceiling = prdc(reference, normalise(real), 5)
     assert out["critic"]["balanced"] == pytest.approx(min(out["critic"][m] / ceiling[m] for m in ceiling))
     assert pooled_report(copies, validations, trains, seed=0) == out  # seeded

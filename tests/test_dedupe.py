@@ -63,13 +63,28 @@ def test_candidate_search_finds_every_near_pair(seed, max_params, max_delta):
 def test_table_outputs_account_for_every_voice():
     p = random_voices(5)
     p[3] = p[1]
-    table = {"voice_id": np.arange(5) + 100, "name": np.array(list("abcde")), "source": np.array(["f"] * 5),
-             "index": np.arange(5), "params": p}
+    table = {
+        "voice_id": np.arange(5) + 100,
+        "name": np.array(list("abcde")),
+        "source": np.array(["f"] * 5),
+        "index": np.arange(5),
+        "params": p,
+    }
     unique, merged, report = dedupe_table(table)
     assert report["voices"] == {"in": 5, "unique": 4, "exact_duplicates": 1, "near_duplicates": 0}
     assert unique["voice_id"].tolist() == [100, 101, 102, 104] and unique["merged_exact"].tolist() == [0, 1, 0, 0]
-    assert merged == [dict(voice_id=103, name="d", source="f", index=3, kind="exact", representative_id=101,
-                           representative_name="b", representative_source="f")]
+    assert merged == [
+        dict(
+            voice_id=103,
+            name="d",
+            source="f",
+            index=3,
+            kind="exact",
+            representative_id=101,
+            representative_name="b",
+            representative_source="f",
+        )
+    ]
 
 
 def test_factory_banks_add_no_new_sound_to_compact(corpus):

@@ -1,4 +1,5 @@
 """dvc.yaml against the code: a stage reruns whenever code it imports changes."""
+
 import pytest
 import yaml
 
@@ -18,11 +19,12 @@ def test_stage_depends_on_all_the_code_it_imports_and_no_more(name):
     script = ROOT / "pipeline" / f"{name}.py"
     assert f"pipeline/{name}.py" in deps
     imported = closure(script)
-    covered = lambda f: any(f == ROOT / d or (ROOT / d) in f.parents for d in deps)  # noqa: E731
+    covered = lambda f: any(f == ROOT / d or (ROOT / d) in f.parents for d in deps)
     missing = sorted(str(f.relative_to(ROOT)) for f in imported if not covered(f))
     assert not missing, f"stage {name} imports code its deps do not list: {missing}"
-    unused = [d for d in deps if d.startswith("src/") and not any(f == ROOT / d or (ROOT / d) in f.parents
-                                                                    for f in imported)]
+    unused = [
+        d for d in deps if d.startswith("src/") and not any(f == ROOT / d or (ROOT / d) in f.parents for f in imported)
+    ]
     assert not unused, f"stage {name} depends on code it never imports: {unused}"
 
 
@@ -35,8 +37,14 @@ def test_the_closure_follows_imports_inside_functions_and_packages(tmp_path):
     script = tmp_path / "s.py"
     script.write_text("def f():\n    from deepdx.generate.banks import write_banks\n")
     found = {str(f.relative_to(ROOT / "src")) for f in closure(script)}
-    assert {"deepdx/__init__.py", "deepdx/generate/__init__.py", "deepdx/generate/banks.py",
-            "deepdx/generate/sample.py", "deepdx/audio/wav.py", "deepdx/dx7/params.py"} <= found
+    assert {
+        "deepdx/__init__.py",
+        "deepdx/generate/__init__.py",
+        "deepdx/generate/banks.py",
+        "deepdx/generate/sample.py",
+        "deepdx/audio/wav.py",
+        "deepdx/dx7/params.py",
+    } <= found
 
 
 def test_inference_does_not_import_training_code():
@@ -66,7 +74,9 @@ def test_the_train_stage_declares_every_trained_group():
     train = STAGES["train"]
     groups = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["groups"]
     outs = [next(iter(o)) if isinstance(o, dict) else o for o in train["outs"]]
-    assert outs == [p for g in groups for p in (f"${{data.models}}/group{g}/generator.pt", f"${{data.models}}/group{g}/ckpt")]
+    assert outs == [
+        p for g in groups for p in (f"${{data.models}}/group{g}/generator.pt", f"${{data.models}}/group{g}/ckpt")
+    ]
     assert all(o["${data.models}/group%d/ckpt" % g]["persist"] for g, o in zip(groups, train["outs"][1::2]))
     assert train["metrics"] == [f"${{data.models}}/group{g}/summary.json" for g in groups]
     assert train["plots"] == [f"${{data.models}}/group{g}/probe.csv" for g in groups]

@@ -1,5 +1,6 @@
 """Each metric moves the right way on constructed cases; the evaluation run, its report,
 plots and MLflow run on small data."""
+
 import json
 
 import numpy as np
@@ -60,9 +61,12 @@ def test_prdc_agrees_with_the_authors_package_on_grid_voices_with_ties_and_copie
     from deepdx.distances import normalise, prdc
 
     real = normalise(population(300, seed=8)[0])
-    for fake in (population(250, seed=9)[0], population(250, centres=CENTRES[:3], seed=10)[0],
-                 np.repeat(population(50, seed=11)[0], 5, axis=0),
-                 np.concatenate([population(300, seed=8)[0][:150], population(150, seed=9)[0]])):  # copies: ties
+    for fake in (
+        population(250, seed=9)[0],
+        population(250, centres=CENTRES[:3], seed=10)[0],
+        np.repeat(population(50, seed=11)[0], 5, axis=0),
+        np.concatenate([population(300, seed=8)[0][:150], population(150, seed=9)[0]]),
+    ):  # copies: ties
         with contextlib.redirect_stdout(io.StringIO()):
             expected = compute_prdc(real, normalise(fake), 5)
         assert prdc(real, normalise(fake), 5) == pytest.approx({k: float(v) for k, v in expected.items()}, abs=1e-12)
@@ -95,7 +99,12 @@ def test_voices_in_another_key_are_counted():
 
 def test_voices_far_from_real_ones_have_low_precision(ref):
     ref, _ = ref
-    assert ref.prdc(uniform_voices(400, seed=5))["precision"] < 0.05 < 0.5 < ref.prdc(population(400, seed=6)[0])["precision"]
+    assert (
+        ref.prdc(uniform_voices(400, seed=5))["precision"]
+        < 0.05
+        < 0.5
+        < ref.prdc(population(400, seed=6)[0])["precision"]
+    )
 
 
 def test_duplicates_and_memorised_copies_are_flagged(ref):
@@ -109,7 +118,11 @@ def test_duplicates_and_memorised_copies_are_flagged(ref):
 
 def test_baselines_are_valid_and_shaped(ref):
     _, train = ref
-    for voices in (baselines.uniform(50, [1, 2], RNG), baselines.marginal(50, train, RNG), baselines.jitter(50, train, RNG)):
+    for voices in (
+        baselines.uniform(50, [1, 2], RNG),
+        baselines.marginal(50, train, RNG),
+        baselines.jitter(50, train, RNG),
+    ):
         assert voices.shape == (50, 145) and (voices <= MAX[:145]).all()
     assert set(baselines.uniform(200, [3, 4], RNG)[:, 134]) == {2, 3}
 
@@ -162,8 +175,9 @@ def test_features_rendered_once_serve_the_audio_reference_and_the_measure(ref):
     features = rendered.render_features(voices)
     given.render_features = lambda v: pytest.fail("rendered again")
     out = measure(ref, voices[:, :145], None, None, given, features=features)
-    assert {k: out[k] for k in ("silent_rate", "harsh_rate", "audio_diversity", "audio_frechet")} == \
-        rendered.evaluate(voices)
+    assert {k: out[k] for k in ("silent_rate", "harsh_rate", "audio_diversity", "audio_frechet")} == rendered.evaluate(
+        voices
+    )
 
 
 def test_the_repair_pass_given_rendered_features_repairs_as_the_full_pass():
@@ -186,8 +200,9 @@ def evaluation(workdir):
     models = load_models(workdir / "models", workdir / "split" / "routing.json", critics(workdir), critic_config(2))
     groups = load_groups(str(workdir / "split"), models.routing["groups"])
     train = np.concatenate([g.train for g in groups])
-    clf = DecisionTreeClassifier(random_state=0).fit(classifier_features(train),
-                                                     np.concatenate([g.train_category for g in groups]))
+    clf = DecisionTreeClassifier(random_state=0).fit(
+        classifier_features(train), np.concatenate([g.train_category for g in groups])
+    )
     return models, groups, clf, evaluate(groups, models, clf, seed=3, progress=False)
 
 

@@ -1,4 +1,5 @@
 """Families: near-variants linked, each family whole on one side of every split."""
+
 import numpy as np
 import pytest
 

@@ -52,21 +52,29 @@ def test_the_critic_keeps_one_of_several_draws_by_its_logit(workdir):
     routing = workdir / "split" / "routing.json"
     judged = load_models(workdir / "models", routing, critics(workdir), critic_config(4, strength=2.0, warmer=0.5))
     renderer, category = Renderer(), np.arange(200) % 8
-    streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4))  # noqa: E731
+    streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4))
     rng, torch_rng = streams()
     drawn = sample_critiqued(judged, 1, category, rng, torch_rng, renderer, torch.Generator().manual_seed(9))
     rng2, torch_rng2 = streams()
     assert np.array_equal(drawn.first, sample_group(judged, 1, category, rng2, torch_rng2))  # the generator alone
     assert rng.random() == rng2.random() and torch.equal(torch_rng.get_state(), torch_rng2.get_state())
-    features = lambda voices: render_features(renderer, with_blank_names(voices))  # noqa: E731
+    features = lambda voices: render_features(renderer, with_blank_names(voices))
     assert np.array_equal(drawn.first_features, features(drawn.first))  # as without the critic, to the last bit
-    assert np.allclose(drawn.features, features(drawn.voices), rtol=0, atol=1e-9)  # the kept voices' (rendered with the others)
+    assert np.allclose(
+        drawn.features, features(drawn.voices), rtol=0, atol=1e-9
+    )  # the kept voices' (rendered with the others)
     generator, algorithm = judged.generators[1], torch.from_numpy(drawn.first[:, INDEX["algorithm"]].astype(np.int64))
-    warm = generator.sample(torch.as_tensor(category), algorithm, torch.Generator().manual_seed(4), generator.temperature + 0.5)
-    assert np.array_equal(drawn.voices[drawn.kept == 0], warm[drawn.kept == 0])  # the first draw: the request's noise, warmer
+    warm = generator.sample(
+        torch.as_tensor(category), algorithm, torch.Generator().manual_seed(4), generator.temperature + 0.5
+    )
+    assert np.array_equal(
+        drawn.voices[drawn.kept == 0], warm[drawn.kept == 0]
+    )  # the first draw: the request's noise, warmer
     critic = judged.critics[1]
     kept, alone = critic.logit(drawn.voices, drawn.features), critic.logit(drawn.first, drawn.first_features)
-    assert 0.4 < (drawn.kept > 0).mean() < 0.95 and kept.mean() > alone.mean() + 0.1  # likelier draws kept, not always another
+    assert (
+        0.4 < (drawn.kept > 0).mean() < 0.95 and kept.mean() > alone.mean() + 0.1
+    )  # likelier draws kept, not always another
     assert np.array_equal(drawn.voices[:, INDEX["algorithm"]], drawn.first[:, INDEX["algorithm"]])  # same request
     again = sample_critiqued(judged, 1, category, *streams(), renderer, torch.Generator().manual_seed(9))
     assert np.array_equal(again.voices, drawn.voices)  # seeded
@@ -89,14 +97,23 @@ def test_the_realism_term_keeps_draws_inside_the_training_voices_balls(workdir):
     assert plain.realism is None and len(judged.realism) == 2 and judged.realism_weight == 1000.0
     realism = judged.realism[1]
     assert len(realism.train) == 80  # group 1's training voices, read beside the routing statistics
-    realism.radius = realism.radius * 0.6  # 80 random voices' balls hold nearly everything: smaller ones leave every draw outside
+    realism.radius = (
+        realism.radius * 0.6
+    )  # 80 random voices' balls hold nearly everything: smaller ones leave every draw outside
     renderer, category = Renderer(), np.arange(200) % 8
-    streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4), renderer, torch.Generator().manual_seed(9))  # noqa: E731
+    streams = lambda: (
+        np.random.default_rng(4),
+        torch.Generator().manual_seed(4),
+        renderer,
+        torch.Generator().manual_seed(9),
+    )
     before, after = sample_critiqued(plain, 1, category, *streams()), sample_critiqued(judged, 1, category, *streams())
     assert np.array_equal(before.first, after.first)  # the same draws, other ones kept
     score_before, score_after = realism.score(before.voices), realism.score(after.voices)
     assert (score_before < 0).all()  # work for the term
-    assert (score_after >= score_before).mean() > 0.9 and score_after.mean() > score_before.mean() + 0.02  # nearer a ball
+    assert (
+        score_after >= score_before
+    ).mean() > 0.9 and score_after.mean() > score_before.mean() + 0.02  # nearer a ball
 
 
 def test_the_category_ratio_keeps_draws_likelier_of_the_category_asked_for(workdir):
@@ -107,7 +124,12 @@ def test_the_category_ratio_keeps_draws_likelier_of_the_category_asked_for(workd
     judged = load_models(workdir / "models", routing, critics(workdir), critic_config(4, category=50.0))
     critic, renderer, category = judged.critics[1], Renderer(), np.arange(200) % 8
     assert plain.category_weight == 0 and judged.category_weight == 50.0 and critic.category_real is not None
-    streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4), renderer, torch.Generator().manual_seed(9))  # noqa: E731
+    streams = lambda: (
+        np.random.default_rng(4),
+        torch.Generator().manual_seed(4),
+        renderer,
+        torch.Generator().manual_seed(9),
+    )
     before, after = sample_critiqued(plain, 1, category, *streams()), sample_critiqued(judged, 1, category, *streams())
     assert np.array_equal(before.first, after.first)  # the same draws, other ones kept
     ratio_before = critic.category_logratio(before.voices, before.features, category)
@@ -120,8 +142,13 @@ def test_the_screen_never_keeps_a_draw_the_repair_pass_calls_wrong_while_a_right
 
     judged = load_models(workdir / "models", workdir / "split" / "routing.json", critics(workdir), critic_config(3))
     renderer, category = Renderer(), np.arange(200) % 8
-    streams = lambda: (np.random.default_rng(4), torch.Generator().manual_seed(4), renderer, torch.Generator().manual_seed(9))  # noqa: E731
-    features = lambda voices: render_features(renderer, with_blank_names(voices))  # noqa: E731
+    streams = lambda: (
+        np.random.default_rng(4),
+        torch.Generator().manual_seed(4),
+        renderer,
+        torch.Generator().manual_seed(9),
+    )
+    features = lambda voices: render_features(renderer, with_blank_names(voices))
     unscreened = sample_critiqued(judged, 1, category, *streams())
     median_hz = 10 ** np.median(features(unscreened.first)[:, CENTROID]) - 1
     judged.screen = RepairConfig(max_centroid_hz=median_hz)  # about half the draws "shrill"
@@ -129,8 +156,13 @@ def test_the_screen_never_keeps_a_draw_the_repair_pass_calls_wrong_while_a_right
     before, after = wrong(features(drawn.first), judged.screen), wrong(drawn.features, judged.screen)
     assert 0.3 < before.mean() < 0.9 and wrong(unscreened.features, judged.screen).mean() > 0.2  # work for the screen
     assert np.array_equal(drawn.first, unscreened.first)
-    noise, algorithm = torch.Generator().manual_seed(9), torch.from_numpy(drawn.first[:, INDEX["algorithm"]].astype(np.int64))
-    more = [judged.generators[1].sample(torch.as_tensor(category), algorithm, noise) for _ in range(2)]  # the other draws
+    noise, algorithm = (
+        torch.Generator().manual_seed(9),
+        torch.from_numpy(drawn.first[:, INDEX["algorithm"]].astype(np.int64)),
+    )
+    more = [
+        judged.generators[1].sample(torch.as_tensor(category), algorithm, noise) for _ in range(2)
+    ]  # the other draws
     every = np.stack([before, *(wrong(features(m), judged.screen) for m in more)], 1)
     assert 0 < every.all(1).mean() < after.mean() + 1e-9 < before.mean() - 0.2
     assert every.all(1)[after].all()  # a wrong voice kept only where all three draws were wrong
@@ -177,8 +209,9 @@ def test_repair_flips_a_wrongly_fixed_operator():
 
 def test_generate_run_writes_valid_banks_manifest_and_previews(workdir, tmp_path):
     m = models(workdir)
-    rows, report = generate_run(m, [("keys", 32), ("bass", 40)], 3, tmp_path, set(), previews=True,
-                                repair_cfg=RepairConfig(), progress=False)
+    rows, report = generate_run(
+        m, [("keys", 32), ("bass", 40)], 3, tmp_path, set(), previews=True, repair_cfg=RepairConfig(), progress=False
+    )
     banks = sorted((tmp_path / "banks").glob("*.syx"))
     assert [b.name for b in banks] == ["bass_1.syx", "bass_2.syx", "keys_1.syx"]
     for bank in banks:
@@ -200,8 +233,9 @@ def test_names_stay_readable_past_999():
 
 
 def test_repeated_categories_are_merged_not_overwritten(workdir, tmp_path):
-    rows, report = generate_run(models(workdir), [("keys", 32), ("keys", 32)], 3, tmp_path, set(), previews=False,
-                                progress=False)
+    rows, report = generate_run(
+        models(workdir), [("keys", 32), ("keys", 32)], 3, tmp_path, set(), previews=False, progress=False
+    )
     assert report["banks"] == 2 and sorted({r["bank"] for r in rows}) == ["banks/keys_1.syx", "banks/keys_2.syx"]
     assert len({r["name"] for r in rows}) == 64
 
@@ -211,10 +245,12 @@ def test_each_model_samples_as_calibrated_unless_told_otherwise(workdir, tmp_pat
     for g in m.generators:  # as calibrated generator.pt files say
         g.temperature, g.truncation = 1.5, 1.2
     own = generate_run(m, [("keys", 32)], 3, tmp_path / "own", set(), previews=False, progress=False)
-    told = generate_run(m, [("keys", 32)], 3, tmp_path / "told", set(), previews=False, progress=False,
-                        temperature=1.5, truncation=1.2)
-    ones = generate_run(m, [("keys", 32)], 3, tmp_path / "ones", set(), previews=False, progress=False,
-                        temperature=1.0, truncation=1.0)
+    told = generate_run(
+        m, [("keys", 32)], 3, tmp_path / "told", set(), previews=False, progress=False, temperature=1.5, truncation=1.2
+    )
+    ones = generate_run(
+        m, [("keys", 32)], 3, tmp_path / "ones", set(), previews=False, progress=False, temperature=1.0, truncation=1.0
+    )
     assert own[1]["sampling"]["0"] == told[1]["sampling"]["0"] == {"temperature": 1.5, "truncation": 1.2}
     assert ones[1]["sampling"]["0"] == {"temperature": 1.0, "truncation": 1.0}
     bank = "banks/keys_1.syx"

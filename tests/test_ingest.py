@@ -42,15 +42,22 @@ def test_every_voice_and_file_is_accounted_for(tmp_path):
     assert reasons[("raw.bin", 0)].startswith("out of range: op6_eg_rate1=120")
     assert reasons[("raw.bin", 2)].startswith("corrupt")
     status = {f["source"].split("/")[-1]: f["status"] for f in r.files}
-    assert status == {"good.syx": "read", "badsum.SYX": "read, with rejections", "raw.bin": "read, with rejections",
-                      "notes.syx": "not DX7", "readme.txt": "skipped"}
+    assert status == {
+        "good.syx": "read",
+        "badsum.SYX": "read, with rejections",
+        "raw.bin": "read, with rejections",
+        "notes.syx": "not DX7",
+        "readme.txt": "skipped",
+    }
     assert r.table["params"].shape == (62, 155) and r.table["name"].shape == (62,)
 
 
 def test_policies_differ_as_documented(tmp_path):
     make_collection(tmp_path)
-    accepted = {p: ingest([str(tmp_path)], IngestConfig(policy=p), progress=False).report["voices"]["accepted"]
-                for p in ("strict", "mask", "clamp")}
+    accepted = {
+        p: ingest([str(tmp_path)], IngestConfig(policy=p), progress=False).report["voices"]["accepted"]
+        for p in ("strict", "mask", "clamp")
+    }
     assert accepted == {"strict": 61, "mask": 62, "clamp": 63}
     clamp = ingest([str(tmp_path)], IngestConfig(policy="clamp", checksum="accept"), progress=False)
     assert clamp.report["voices"]["accepted"] == 95
@@ -66,8 +73,12 @@ def test_bad_configuration_and_missing_source_fail_clearly(tmp_path):
 
 
 def test_stage_script_exits_non_zero_with_one_line(tmp_path):
-    out = subprocess.run([sys.executable, "pipeline/ingest.py", f"data.raw={tmp_path / 'missing'}",
-                          f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "pipeline/ingest.py", f"data.raw={tmp_path / 'missing'}", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: ingest source") and "Traceback" not in out.stderr
 
@@ -87,5 +98,5 @@ def test_decoder_agrees_with_dexed_on_the_real_corpus(corpus):
     rows = np.random.default_rng(0).choice(len(r.table["params"]), 3000, replace=False)
     for row in rows:
         i = r.table["index"][row]
-        patch = dexed.Patch.from_packed(data[i * 128:(i + 1) * 128])
+        patch = dexed.Patch.from_packed(data[i * 128 : (i + 1) * 128])
         assert np.array_equal(patch.to_raw(), r.table["params"][row]), (i, r.table["name"][row])

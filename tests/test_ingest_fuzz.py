@@ -1,5 +1,6 @@
 """Property test: banks (the factory ones, or built ones without the corpus), damaged the ways
 real files are, never crash ingest or lose a voice."""
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -7,8 +8,17 @@ from hypothesis import strategies as st
 from deepdx.corpus.ingest import ingest
 from deepdx.dx7 import check_ranges
 
-MUTATIONS = ("truncate", "bit_flips", "wrong_manufacturer", "bad_checksum", "concatenate", "empty", "not_sysex",
-             "drop_end", "insert_garbage")
+MUTATIONS = (
+    "truncate",
+    "bit_flips",
+    "wrong_manufacturer",
+    "bad_checksum",
+    "concatenate",
+    "empty",
+    "not_sysex",
+    "drop_end",
+    "insert_garbage",
+)
 
 
 def mutate(data: bytes, other: bytes, kind: str, rng: np.random.Generator) -> bytes:
@@ -38,8 +48,11 @@ def mutate(data: bytes, other: bytes, kind: str, rng: np.random.Generator) -> by
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.integers(0, 31), st.sampled_from(MUTATIONS), st.integers(0, 2**32 - 1)),
-                min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 31), st.sampled_from(MUTATIONS), st.integers(0, 2**32 - 1)), min_size=1, max_size=6
+    )
+)
 def test_mutated_banks_never_crash_and_every_voice_is_accounted(banks, tmp_path_factory, files):
     folder = tmp_path_factory.mktemp("fuzz")
     for n, (bank, kind, seed) in enumerate(files):

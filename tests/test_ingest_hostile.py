@@ -1,5 +1,6 @@
 """Hostile collections (issue 13): odd names, amplifying files, misplaced headers, blank voices,
 special files.  Ingest never crashes, stays small, and accounts for every file and voice."""
+
 import csv
 import os
 import subprocess
@@ -39,22 +40,26 @@ def test_a_name_that_is_not_utf8_is_ingested_and_kept_losslessly(tmp_path):
     assert path_label("plain/ünïcode.syx") == "plain/ünïcode.syx"
 
 
-@pytest.mark.parametrize("piece", [BANK_HEADER, b"\xF0"], ids=["repeated headers", "F0 bytes"])
+@pytest.mark.parametrize("piece", [BANK_HEADER, b"\xf0"], ids=["repeated headers", "F0 bytes"])
 def test_an_amplifying_file_gives_a_summary_not_millions_of_rows(tmp_path, piece):
     (tmp_path / "hostile.syx").write_bytes(piece * (2**20 // len(piece)))
     result = ingest([str(tmp_path)], IngestConfig(listed_rejections=100), progress=False)
     n = accounted(result)
     assert len(result.rejected) <= 101 and len(result.files[0]["detail"]) < 2000
     if piece == BANK_HEADER:  # every declared voice slot is still counted, and rejected with its reason
-        assert n == 32 * (2**20 // 6) and {r["reason"] for r in result.rejected[100:]} == {"malformed bulk32 message: summarised"}
+        assert n == 32 * (2**20 // 6) and {r["reason"] for r in result.rejected[100:]} == {
+            "malformed bulk32 message: summarised"
+        }
         assert "summarised by reason" in result.files[0]["detail"]
     else:
-        assert result.files[0]["status"] == "not DX7" and "more: one-byte sysex messages" not in result.files[0]["detail"]
+        assert (
+            result.files[0]["status"] == "not DX7" and "more: one-byte sysex messages" not in result.files[0]["detail"]
+        )
 
 
 def test_scanning_time_is_linear_in_the_size_of_a_hostile_file():
     def seconds(mb):
-        data = (BANK_HEADER + b"\xF0" * 7 + b"\x01" * 50) * (mb * 2**20 // 63)
+        data = (BANK_HEADER + b"\xf0" * 7 + b"\x01" * 50) * (mb * 2**20 // 63)
         start = time.perf_counter()
         scan(data)
         return time.perf_counter() - start
@@ -66,7 +71,9 @@ def test_scanning_time_is_linear_in_the_size_of_a_hostile_file():
 def test_a_file_above_the_size_cap_is_listed_with_the_reason(tmp_path):
     (tmp_path / "huge.syx").write_bytes(bank_bytes(random_voices(32)) * 300)  # 1.2 MB
     result = ingest([str(tmp_path)], IngestConfig(max_file_mb=1), progress=False)
-    assert result.files[0]["status"] == "not read" and "larger than ingest.max_file_mb (1 MB)" in result.files[0]["detail"]
+    assert (
+        result.files[0]["status"] == "not read" and "larger than ingest.max_file_mb (1 MB)" in result.files[0]["detail"]
+    )
     assert accounted(result) == 0
 
 
@@ -121,14 +128,22 @@ def test_special_files_are_listed_with_their_reason_and_a_fifo_never_blocks(tmp_
 
 
 def test_a_fifo_swapped_in_after_the_walk_does_not_block(tmp_path):
-    code = ("import os, sys\nfrom deepdx.corpus import ingest as m\n"
-            "found = m.find_files([sys.argv[1]], ['.syx'])\n"
-            "os.remove(sys.argv[1] + '/late.syx'); os.mkfifo(sys.argv[1] + '/late.syx')\n"
-            "m.find_files = lambda *a: found\n"
-            "print(m.ingest([sys.argv[1]], progress=False).files[0]['detail'])\n")
+    code = (
+        "import os, sys\nfrom deepdx.corpus import ingest as m\n"
+        "found = m.find_files([sys.argv[1]], ['.syx'])\n"
+        "os.remove(sys.argv[1] + '/late.syx'); os.mkfifo(sys.argv[1] + '/late.syx')\n"
+        "m.find_files = lambda *a: found\n"
+        "print(m.ingest([sys.argv[1]], progress=False).files[0]['detail'])\n"
+    )
     (tmp_path / "late.syx").write_bytes(b"x")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "not a regular file (FIFO)" in proc.stdout
 

@@ -1,5 +1,6 @@
 """scripts/setup.sh installs at the versions of scripts/constraints.txt: every package the
 project asks for is pinned there, at a version its requirement admits."""
+
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -28,4 +29,6 @@ def test_every_requirement_is_pinned_at_a_version_it_admits():
             assert name not in pinned
             continue
         assert name in pinned, f"{req.name} is not in scripts/constraints.txt (refresh it: see its header)"
-        assert req.specifier.contains(pinned[name], prereleases=True), f"{req.name}: {pinned[name]} not in {req.specifier}"
+        assert req.specifier.contains(pinned[name], prereleases=True), (
+            f"{req.name}: {pinned[name]} not in {req.specifier}"
+        )

@@ -24,12 +24,19 @@ from deepdx.config import compose
 from tests.conftest import cgan, random_voices, split_dir
 
 
-@pytest.mark.parametrize("kw", [
-    {}, {"kernel_size": 3}, {"kernel_size": 4, "layers": 2}, {"kernel_size": 5, "d_first_kernel": 3, "layers": 4},
-    {"kernel_size": 1, "layers": 1}, {"conditional": "projection", "minibatch_std": True, "d_norm": "spectral"},
-    {"g_kernels": [2, 3, 4], "d_kernels": [3, 3, 2], "g_channels": [32, 16, 8], "d_channels": [8, 16, 32]},
-    {"algorithm_embed": 0},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"kernel_size": 3},
+        {"kernel_size": 4, "layers": 2},
+        {"kernel_size": 5, "d_first_kernel": 3, "layers": 4},
+        {"kernel_size": 1, "layers": 1},
+        {"conditional": "projection", "minibatch_std": True, "d_norm": "spectral"},
+        {"g_kernels": [2, 3, 4], "d_kernels": [3, 3, 2], "g_channels": [32, 16, 8], "d_channels": [8, 16, 32]},
+        {"algorithm_embed": 0},
+    ],
+)
 def test_conv_forward_shapes(kw):
     cfg = Architecture.of(ModelConfig(arch="conv", **kw), n_classes=8, layout="operator_blocks")
     z, c, a = torch.randn(6, cfg.latent), torch.randint(0, 8, (6,)), torch.randint(0, 32, (6,))
@@ -38,9 +45,17 @@ def test_conv_forward_shapes(kw):
     assert Discriminator(cfg)(grid, c, a).shape == (6,)
 
 
-@pytest.mark.parametrize("kw", [{}, {"layers": 0}, {"max_choices": 2}, {"max_choices": 100, "hidden": 32},
-                                {"algorithm_embed": 0, "minibatch_std": False, "conditional": "none"},
-                                {"g_norm": "batch"}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"layers": 0},
+        {"max_choices": 2},
+        {"max_choices": 100, "hidden": 32},
+        {"algorithm_embed": 0, "minibatch_std": False, "conditional": "none"},
+        {"g_norm": "batch"},
+    ],
+)
 def test_mlp_forward_shapes(kw):
     cfg = Architecture.of(ModelConfig(arch="mlp", **kw), n_classes=8, layout="operator_blocks")
     heads = cfg.codec()
@@ -49,8 +64,15 @@ def test_mlp_forward_shapes(kw):
     assert x.shape == (6, heads.width) and Discriminator(cfg)(x, c, a).shape == (6,)
 
 
-@pytest.mark.parametrize("kw", [{}, {"layers": 0}, {"token_width": 16, "attention_heads": 2, "max_choices": 2},
-                                {"algorithm_embed": 0, "level_margin": 0.0}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"layers": 0},
+        {"token_width": 16, "attention_heads": 2, "max_choices": 2},
+        {"algorithm_embed": 0, "level_margin": 0.0},
+    ],
+)
 def test_operator_tokens_write_their_own_parameters_heads(kw):
     spikes = ((INDEX["op1_output_level"], 99), (INDEX["pitch_eg_level1"], 50))
     cfg = Architecture.of(ModelConfig(arch="operators", **kw), n_classes=8, layout="operator_blocks", spikes=spikes)
@@ -67,7 +89,7 @@ def test_operator_tokens_write_their_own_parameters_heads(kw):
         assert grads == [t == blocks[column] for t in range(7)]
         G.zero_grad(set_to_none=True)
     assert blocks[heads.width - 1] == BLOCK[INDEX["pitch_eg_level1"]] == 6  # the last gate: a global level's
-    levels = np.bincount(blocks[:len(heads.continuous)])
+    levels = np.bincount(blocks[: len(heads.continuous)])
     assert len(set(levels[:6].tolist())) == 1 and levels[6] > 0  # the six operators alike; the globals their own
 
 
@@ -77,8 +99,10 @@ def test_an_operator_generator_file_loads_and_samples_as_it_was_trained(tmp_path
     loaded = load_generator(tmp_path / "generator.pt")
     assert loaded.cfg.arch == "operators" and loaded.cfg.token_width == 16
     category, algorithm = torch.arange(16) % 8, torch.arange(16) % 32
-    assert np.array_equal(loaded.sample(category, algorithm, torch.Generator().manual_seed(3)),
-                          module.voice_generator().sample(category, algorithm, torch.Generator().manual_seed(3)))
+    assert np.array_equal(
+        loaded.sample(category, algorithm, torch.Generator().manual_seed(3)),
+        module.voice_generator().sample(category, algorithm, torch.Generator().manual_seed(3)),
+    )
 
 
 def test_bad_architectures_are_refused():
@@ -93,8 +117,9 @@ def test_bad_architectures_are_refused():
     with pytest.raises(DeepDXError, match="attention_heads"):
         ModelConfig(arch="operators", token_width=100, attention_heads=3)
     with pytest.raises(DeepDXError, match="attention_heads"):  # a generator file's word is checked too
-        Architecture.from_dict({**Architecture.of(ModelConfig(arch="operators"), 8, "operator_blocks").to_dict(),
-                                "token_width": 10 ** 6})
+        Architecture.from_dict(
+            {**Architecture.of(ModelConfig(arch="operators"), 8, "operator_blocks").to_dict(), "token_width": 10**6}
+        )
 
 
 @pytest.mark.parametrize("max_choices", [0, 8, 32, 100])
@@ -102,7 +127,7 @@ def test_heads_round_trip_every_voice_and_put_choices_in_one_hot_blocks(max_choi
     heads = Heads(max_choices)
     x = heads.encode(voices)
     assert x.shape == (len(x), heads.width) and np.array_equal(heads.decode(x), voices[:, :145])
-    blocks = x[:, len(heads.continuous):]
+    blocks = x[:, len(heads.continuous) :]
     assert set(np.unique(blocks)) <= {0.0, 1.0} and blocks.sum(1).tolist() == [len(heads.categorical)] * len(x)
     assert len(heads.continuous) + len(heads.categorical) == 145
     assert all(MAX[i] + 1 <= max_choices for i in heads.categorical)
@@ -123,11 +148,11 @@ def test_training_samples_are_hard_one_hots_with_soft_gradients(choices):
     heads = Heads(8, choices)
     raw = torch.randn(5, heads.width, requires_grad=True)
     x = heads.finish(raw)
-    blocks = x[:, len(heads.continuous):]
+    blocks = x[:, len(heads.continuous) :]
     assert set(blocks.detach().unique().tolist()) <= {0.0, 1.0}
     assert (blocks.sum(1) == len(heads.categorical)).all()
-    (x[:, len(heads.continuous):] * torch.randn_like(blocks)).sum().backward()
-    assert raw.grad[:, len(heads.continuous):].abs().sum() > 0  # straight-through: logits learn
+    (x[:, len(heads.continuous) :] * torch.randn_like(blocks)).sum().backward()
+    assert raw.grad[:, len(heads.continuous) :].abs().sum() > 0  # straight-through: logits learn
 
 
 def test_sampling_gives_only_valid_values_the_requested_algorithm_and_is_seeded():
@@ -135,7 +160,7 @@ def test_sampling_gives_only_valid_values_the_requested_algorithm_and_is_seeded(
         generator = cgan("model.channels=16", "model.hidden=32", *overrides).voice_generator()
         category, algorithm = torch.arange(64) % 8, torch.arange(64) % 32
 
-        def draw(seed, **kw):
+        def draw(seed, generator=generator, category=category, algorithm=algorithm, **kw):
             return generator.sample(category, algorithm, torch.Generator().manual_seed(seed), **kw)
 
         a = draw(1)
@@ -241,7 +266,7 @@ def test_gates_take_their_more_likely_side_at_any_temperature():
     spikes = spikes_of(spiked_voices(), 8, ("transpose",), 0.3)
     heads = Heads(8, ("transpose",), spikes)
     raw = torch.randn(500, heads.width)
-    gate_cols = heads.starts[len(heads.categorical):]
+    gate_cols = heads.starts[len(heads.categorical) :]
     likely = (raw[:, gate_cols] > raw[:, gate_cols + 1]).numpy()  # "at the spike" the more likely side
     for temperature, seed in ((1.0, 0), (4.0, 1), (0.0, 2)):
         x = heads.sample(raw, temperature, torch.Generator().manual_seed(seed)).numpy()
@@ -286,7 +311,9 @@ def test_a_generator_file_keeps_its_level_margin_bad_margins_are_refused_and_con
             compose(f"model.arch={arch}", "model.level_margin=1.5")
     with pytest.raises(DeepDXError, match="level_margin"):  # a generator file bypasses the config
         replace(Architecture.of(ModelConfig(), 8, "operator_blocks"), level_margin=1.5).check()
-    assert Architecture.of(ModelConfig(arch="conv", level_margin=0.1), 8, "operator_blocks").level_margin == 0  # no heads
+    assert (
+        Architecture.of(ModelConfig(arch="conv", level_margin=0.1), 8, "operator_blocks").level_margin == 0
+    )  # no heads
     with pytest.raises(DeepDXError, match="conv has none"):  # a file that says otherwise
         replace(Architecture.of(ModelConfig(arch="conv"), 8, "operator_blocks"), level_margin=0.1).check()
 
@@ -326,7 +353,11 @@ def test_a_few_discriminator_steps_lower_its_loss_on_real_data(voices):
 def first_batch(voices: np.ndarray, module: CGAN) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``voices`` as a training batch: every category in turn, each voice's own algorithm."""
     c = torch.arange(len(voices)) % module.net_cfg.n_classes
-    return torch.from_numpy(module.codec.encode(voices)), c, torch.from_numpy(voices[:, INDEX["algorithm"]].astype(np.int64))
+    return (
+        torch.from_numpy(module.codec.encode(voices)),
+        c,
+        torch.from_numpy(voices[:, INDEX["algorithm"]].astype(np.int64)),
+    )
 
 
 def small_cgan(*overrides: str) -> CGAN:
@@ -335,7 +366,9 @@ def small_cgan(*overrides: str) -> CGAN:
     return cgan("model.hidden=32", "model.dequantize=false", *overrides)
 
 
-def first_losses(*overrides: str, batches: int = 1, per_epoch: int = 100, frozen_d: bool = False) -> dict[str, list[float]]:
+def first_losses(
+    *overrides: str, batches: int = 1, per_epoch: int = 100, frozen_d: bool = False
+) -> dict[str, list[float]]:
     """The discriminator's and generator's losses on each of the first ``batches`` training
     steps of a small CGAN (epochs of ``per_epoch`` batches), its optimisers driven by hand (no
     Trainer); the same weights and noise for any overrides.  ``frozen_d``: the discriminator's
@@ -403,7 +436,9 @@ def test_the_auxiliary_classifier_adds_its_cross_entropy_to_both_losses():
     module = small_cgan("model.aux_class=1")  # first_losses' model: the classifier's loss on its batch, before any step
     real, c, a = first_batch(random_voices(64), module)
     with torch.no_grad():
-        assert full - without == pytest.approx(float(cross_entropy(module.D(real, c, a, classify=True)[1], c)), rel=1e-4)
+        assert full - without == pytest.approx(
+            float(cross_entropy(module.D(real, c, a, classify=True)[1], c)), rel=1e-4
+        )
     # G's: on generated voices against the categories asked for (the same scores for every weight)
     without, half, full = (first_losses(f"model.aux_class={w}", frozen_d=True)["g_loss"][0] for w in (0, 0.5, 1))
     assert half > without and full - without == pytest.approx(2 * (half - without), rel=1e-4)
@@ -457,9 +492,17 @@ def split(tmp_path):
 
 
 def tiny_config(tmp_path, epochs=2, *more: str):
-    return compose("seed=1", "model.channels=16", f"train.epochs={epochs}", "train.steps=null", "train.batch_size=32",
-                   "train.progress_bar=false", "mlflow.experiment=test",
-                   f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}", *more)
+    return compose(
+        "seed=1",
+        "model.channels=16",
+        f"train.epochs={epochs}",
+        "train.steps=null",
+        "train.batch_size=32",
+        "train.progress_bar=false",
+        "mlflow.experiment=test",
+        f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        *more,
+    )
 
 
 CATS = [f"c{i}" for i in range(8)]
@@ -483,9 +526,17 @@ def test_training_is_deterministic_and_tracked(split, tmp_path):
 
 
 def test_training_gates_the_spikes_of_its_own_training_voices(split, tmp_path):
-    cfg = compose("seed=1", "model.hidden=32", "model.spike_share=0.04", "train.epochs=1", "train.steps=null",
-                  "train.batch_size=32", "train.progress_bar=false", "mlflow.experiment=test",
-                  f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}")
+    cfg = compose(
+        "seed=1",
+        "model.hidden=32",
+        "model.spike_share=0.04",
+        "train.epochs=1",
+        "train.steps=null",
+        "train.batch_size=32",
+        "train.progress_bar=false",
+        "mlflow.experiment=test",
+        f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
+    )
     train_group(0, str(split), str(tmp_path / "m"), cfg, CATS, [1, 2])
     expected = spikes_of(read_table(split / "train" / "group0.parquet")["params"], 8, ("transpose",), 0.04)
     assert expected and load_generator(tmp_path / "m" / "generator.pt").cfg.spikes == expected
@@ -495,8 +546,8 @@ TRAIN_IN_A_FRESH_PROCESS = """
 import sys
 from deepdx.config import compose
 from deepdx.models.train import train_group
-cfg = compose("seed=1", "model.channels=16", "train.epochs=2", "train.steps=null", "train.batch_size=32", "train.progress_bar=false",
-              "mlflow.experiment=test", f"mlflow.tracking_uri=sqlite:///{sys.argv[2]}/mlflow.db")
+cfg = compose("seed=1", "model.channels=16", "train.epochs=2", "train.steps=null", "train.batch_size=32",
+              "train.progress_bar=false", "mlflow.experiment=test", f"mlflow.tracking_uri=sqlite:///{sys.argv[2]}/mlflow.db")
 train_group(0, sys.argv[1], sys.argv[2], cfg, [f"c{i}" for i in range(8)], [1, 2])
 """
 
@@ -508,8 +559,12 @@ def test_training_twice_in_fresh_processes_saves_the_same_bytes(split, tmp_path)
     import sys
 
     for run, threads in (("a", "1"), ("b", "3")):
-        subprocess.run([sys.executable, "-c", TRAIN_IN_A_FRESH_PROCESS, str(split), str(tmp_path / run)],
-                       check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": threads})
+        subprocess.run(
+            [sys.executable, "-c", TRAIN_IN_A_FRESH_PROCESS, str(split), str(tmp_path / run)],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "OMP_NUM_THREADS": threads},
+        )
     assert (tmp_path / "a" / "generator.pt").read_bytes() == (tmp_path / "b" / "generator.pt").read_bytes()
 
 
@@ -618,7 +673,10 @@ def test_checkpoints_are_written_first_last_and_once_so_many_seconds_have_passed
 
     clock, written = [0.0], []
     trainer = SimpleNamespace(should_stop=False, max_epochs=10, current_epoch=0)
-    trainer.save_checkpoint = lambda path, weights_only: (path.write_text("ckpt"), written.append(trainer.current_epoch))
+    trainer.save_checkpoint = lambda path, weights_only: (
+        path.write_text("ckpt"),
+        written.append(trainer.current_epoch),
+    )
     monkeypatch.setattr(train_module.time, "monotonic", lambda: clock[0])
     for every, expected in ((60, [0, 2, 4, 9]), (0, list(range(10)))):
         written.clear()

@@ -1,4 +1,5 @@
 """Several groups trained at once (train.jobs): the same bytes as in turn, errors that reach the stage."""
+
 from __future__ import annotations
 
 import shutil
@@ -21,9 +22,17 @@ def split(tmp_path):
 
 
 def config(tmp_path, *overrides):
-    return compose("seed=1", "model.hidden=32", "train.epochs=2", "train.steps=null", "train.batch_size=32",
-                   "train.progress_bar=false", "mlflow.experiment=test",
-                   f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}", *overrides)
+    return compose(
+        "seed=1",
+        "model.hidden=32",
+        "train.epochs=2",
+        "train.steps=null",
+        "train.batch_size=32",
+        "train.progress_bar=false",
+        "mlflow.experiment=test",
+        f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        *overrides,
+    )
 
 
 def test_two_groups_at_once_give_the_bytes_of_two_in_turn(split, tmp_path):
@@ -36,8 +45,9 @@ def test_two_groups_at_once_give_the_bytes_of_two_in_turn(split, tmp_path):
     for g in (0, 1):
         a, b = (tmp_path / run / f"group{g}" / "generator.pt" for run in ("at_once", "in_turn"))
         assert a.read_bytes() == b.read_bytes()
-    assert (tmp_path / "at_once" / "group0" / "generator.pt").read_bytes() != \
-        (tmp_path / "at_once" / "group1" / "generator.pt").read_bytes()
+    assert (tmp_path / "at_once" / "group0" / "generator.pt").read_bytes() != (
+        tmp_path / "at_once" / "group1" / "generator.pt"
+    ).read_bytes()
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("test").experiment_id])
     assert sorted(r.info.run_name for r in runs) == ["group0", "group0", "group1", "group1"]

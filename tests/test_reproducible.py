@@ -1,4 +1,5 @@
 """Importing deepdx pins the numeric libraries' CPU code paths (same bits on any x86-64 machine)."""
+
 import os
 import subprocess
 import sys
@@ -7,15 +8,22 @@ import pytest
 
 from deepdx.reproducible import PINS, wanted
 
-SHOW = ("import os, {first}\n"
-        "from deepdx.reproducible import PINS, unpinned\n"
-        "print(torch.backends.cpu.get_cpu_capability(), unpinned(), {{k: os.environ.get(k) for k in PINS}})")
+SHOW = (
+    "import os, {first}\n"
+    "from deepdx.reproducible import PINS, unpinned\n"
+    "print(torch.backends.cpu.get_cpu_capability(), unpinned(), {{k: os.environ.get(k) for k in PINS}})"
+)
 
 
 def fresh(first="deepdx, torch, numpy", **env):
     clean = {k: v for k, v in os.environ.items() if k not in PINS and k != "DEEPDX_NATIVE_CPU"}
-    proc = subprocess.run([sys.executable, "-c", SHOW.format(first=first)], env={**clean, **env},
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", SHOW.format(first=first)],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return proc.stdout.strip()
 
 
@@ -24,12 +32,22 @@ def test_importing_deepdx_first_pins_every_library():
     assert fresh() == f"AVX2 [] {PINS}"
 
 
-@pytest.mark.skipif(not wanted() or os.environ.get("OPENBLAS_CORETYPE") not in (None, PINS["OPENBLAS_CORETYPE"]),
-                    reason="pins apply to x86-64 CPUs with AVX2 only")
+@pytest.mark.skipif(
+    not wanted() or os.environ.get("OPENBLAS_CORETYPE") not in (None, PINS["OPENBLAS_CORETYPE"]),
+    reason="pins apply to x86-64 CPUs with AVX2 only",
+)
 def test_numpy_loaded_before_deepdx_is_reported():
-    native = subprocess.run([sys.executable, "-c", "import numpy; from threadpoolctl import threadpool_info; "
-                             "print({i.get('architecture') for i in threadpool_info()})"], capture_output=True,
-                            text=True, env={k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}).stdout
+    native = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import numpy; from threadpoolctl import threadpool_info; "
+            "print({i.get('architecture') for i in threadpool_info()})",
+        ],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"},
+    ).stdout
     if PINS["OPENBLAS_CORETYPE"] in native:
         pytest.skip("this CPU's own OpenBLAS kernels are the pinned ones")
     assert "numpy/scipy (OpenBLAS kernels: import deepdx before numpy)" in fresh("numpy, deepdx, torch")

@@ -1,4 +1,5 @@
 """What the discriminator sees of a voice's sound (deepdx.dx7.tuning, deepdx.models.sound)."""
+
 import math
 
 import numpy as np
@@ -16,15 +17,16 @@ from tests.conftest import cgan, random_voices
 
 
 def test_tuning_follows_the_dx7():
-    assert tuning.frequency_ratio(np.array([0, 1, 1, 3]), np.array([0, 0, 50, 99])).tolist() == \
-        pytest.approx([0.5, 1.0, 1.5, 5.97])
+    assert tuning.frequency_ratio(np.array([0, 1, 1, 3]), np.array([0, 0, 50, 99])).tolist() == pytest.approx(
+        [0.5, 1.0, 1.5, 5.97]
+    )
     assert float(tuning.level_gain(99)) == 1.0
     assert float(tuning.level_gain(91)) == pytest.approx(0.5, rel=0.01)  # eight steps: about 6 dB
     assert tuning.frequency_ratio(torch.tensor([0.0, 2.0]), torch.tensor([0.0, 0.0])).tolist() == [0.5, 2.0]
 
 
 def _features(voices: np.ndarray, heads: Heads = Heads(8), roles: bool = False) -> np.ndarray:
-    return SoundFeatures(heads, roles)(torch.from_numpy(heads.encode(voices)))[:, heads.width:].numpy()
+    return SoundFeatures(heads, roles)(torch.from_numpy(heads.encode(voices)))[:, heads.width :].numpy()
 
 
 def test_features_say_each_operators_amplitude_and_frequency_ratio():
@@ -52,8 +54,8 @@ def test_with_roles_each_amplitude_is_a_carriers_or_a_modulators_by_the_algorith
     voices[:, INDEX["algorithm"]] = np.arange(32)  # stored 0-31: algorithms 1-32
     plain, f = _features(voices), _features(voices, roles=True)
     n = len(OPS)
-    gain, as_carrier, as_modulator = plain[:, :n], f[:, :n], f[:, n:2 * n]
-    assert np.array_equal(f[:, 2 * n:], plain[:, n:])  # the ratios as without roles
+    gain, as_carrier, as_modulator = plain[:, :n], f[:, :n], f[:, n : 2 * n]
+    assert np.array_equal(f[:, 2 * n :], plain[:, n:])  # the ratios as without roles
     for alg in range(1, 33):
         is_carrier = np.isin(OPS, carriers(alg))  # OPS: panel numbers in the codec's order
         row = alg - 1
@@ -91,8 +93,10 @@ def test_sound_features_apply_where_levels_and_frequencies_are_tanh_outputs():
     assert applied() and applied(max_choices=31)
     assert not applied(arch="conv") and not applied(max_choices=32)  # the grid; coarse as a softmax
     roles = Architecture.of(ModelConfig(sound_features=True, sound_roles=True), 8, "operator_blocks")
-    assert roles.sound_roles and not Architecture.of(ModelConfig(sound_roles=True, choices=["algorithm"]), 8,
-                                                     "operator_blocks").sound_roles  # algorithm as a softmax
+    assert (
+        roles.sound_roles
+        and not Architecture.of(ModelConfig(sound_roles=True, choices=["algorithm"]), 8, "operator_blocks").sound_roles
+    )  # algorithm as a softmax
     assert not Architecture.of(ModelConfig(sound_features=False), 8, "operator_blocks").sound_roles
     net = Architecture.of(ModelConfig(max_choices=32), 8, "operator_blocks").to_dict()
     with pytest.raises(DeepDXError, match="sound_features"):  # a file that claims otherwise

@@ -3,7 +3,14 @@ import pytest
 
 from deepdx.corpus.families import SPLITS
 from deepdx.config import SplitConfig
-from deepdx.corpus.groups import balanced_cut, check_groups, choose_groups, group_of, structural_groups, structure_classes
+from deepdx.corpus.groups import (
+    balanced_cut,
+    check_groups,
+    choose_groups,
+    group_of,
+    structural_groups,
+    structure_classes,
+)
 from deepdx.corpus.split import algorithms_of, group_path, held_out_distances, report, routing, write_groups
 from deepdx.corpus.table import read_table
 from deepdx.dx7.params import INDEX
@@ -38,7 +45,9 @@ def test_held_out_and_validation_voices_cannot_move_a_group_boundary():
     train = rng.integers(1, 33, 6000)
     held = np.full(6000, 32)  # as many held-out voices, all on algorithm 32: counted, the cut moves
     algorithm, split = np.r_[train, held], np.r_[["train"] * 6000, ["held_out"] * 3000, ["validation"] * 3000]
-    assert structural_groups(np.bincount(algorithm - 1, minlength=32)) != structural_groups(np.bincount(train - 1, minlength=32))
+    assert structural_groups(np.bincount(algorithm - 1, minlength=32)) != structural_groups(
+        np.bincount(train - 1, minlength=32)
+    )
     assert choose_groups(SplitConfig(), algorithm, split) == structural_groups(np.bincount(train - 1, minlength=32))
     assert choose_groups(SplitConfig(), train, np.full(6000, "train")) == choose_groups(SplitConfig(), algorithm, split)
 
@@ -54,9 +63,13 @@ def test_explicit_groups_are_checked():
 def table():
     p = random_voices(3000, seed=1)
     groups = structural_groups(np.bincount(algorithms_of(p) - 1, minlength=32))
-    return {"params": p, "category": np.random.default_rng(2).integers(0, 8, 3000),
-            "group": group_of(groups)[p[:, INDEX["algorithm"]]], "family": np.arange(3000) // 3,
-            "split": np.array(SPLITS)[np.random.default_rng(3).choice(3, 1000, p=[0.8, 0.1, 0.1])].repeat(3)}, groups
+    return {
+        "params": p,
+        "category": np.random.default_rng(2).integers(0, 8, 3000),
+        "group": group_of(groups)[p[:, INDEX["algorithm"]]],
+        "family": np.arange(3000) // 3,
+        "split": np.array(SPLITS)[np.random.default_rng(3).choice(3, 1000, p=[0.8, 0.1, 0.1])].repeat(3),
+    }, groups
 
 
 def test_each_split_of_each_group_is_a_file_of_its_own(table, tmp_path):

@@ -1,4 +1,5 @@
 """The stage scripts as DVC runs them: Hydra apps reading the composed params.yaml."""
+
 import json
 import subprocess
 import sys
@@ -15,11 +16,29 @@ def test_params_yaml_is_in_step_with_conf(capsys):
 
 def run_stage(name, tmp_path, *overrides):
     out = tmp_path / "out"
-    paths = [f"data.{k}={out}/{v}" for k, v in dict(voices="voices.parquet", rejected="rejected.csv",
-                                                     files="files.csv", unique="unique.parquet",
-                                                     merged="merged.csv", metrics="metrics").items()]
-    cmd = [sys.executable, f"pipeline/{name}.py", "--config-path", "..", "--config-name", "params",
-           f"hydra.run.dir={tmp_path}", "hydra.output_subdir=null", *paths, *overrides]
+    paths = [
+        f"data.{k}={out}/{v}"
+        for k, v in dict(
+            voices="voices.parquet",
+            rejected="rejected.csv",
+            files="files.csv",
+            unique="unique.parquet",
+            merged="merged.csv",
+            metrics="metrics",
+        ).items()
+    ]
+    cmd = [
+        sys.executable,
+        f"pipeline/{name}.py",
+        "--config-path",
+        "..",
+        "--config-name",
+        "params",
+        f"hydra.run.dir={tmp_path}",
+        "hydra.output_subdir=null",
+        *paths,
+        *overrides,
+    ]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True), out
 
 
@@ -53,13 +72,43 @@ def test_train_stage_and_a_hydra_sweep_land_in_mlflow(tmp_path):
 
     split = tiny_split(tmp_path)
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
-    common = [f"data.split={split}", "train.groups=[0]", "train.epochs=1", "train.steps=null", "train.batch_size=32",
-              "model.channels=8", "train.progress_bar=false"]
-    subprocess.run([sys.executable, "pipeline/train.py", f"hydra.run.dir={tmp_path}/run",
-                    f"data.models={tmp_path}/models", *common], cwd=ROOT, env=env, check=True, capture_output=True)
+    common = [
+        f"data.split={split}",
+        "train.groups=[0]",
+        "train.epochs=1",
+        "train.steps=null",
+        "train.batch_size=32",
+        "model.channels=8",
+        "train.progress_bar=false",
+    ]
+    subprocess.run(
+        [
+            sys.executable,
+            "pipeline/train.py",
+            f"hydra.run.dir={tmp_path}/run",
+            f"data.models={tmp_path}/models",
+            *common,
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     assert (tmp_path / "models" / "group0" / "generator.pt").exists()
-    subprocess.run([sys.executable, "pipeline/train.py", "-m", f"hydra.sweep.dir={tmp_path}/sweep",
-                    "model.kernel_size=2,3", *common], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "pipeline/train.py",
+            "-m",
+            f"hydra.sweep.dir={tmp_path}/sweep",
+            "model.kernel_size=2,3",
+            *common,
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
     runs = client.search_runs([client.get_experiment_by_name("deepdx").experiment_id])
     swept = [r for r in runs if r.data.tags.get("sweep") == f"{tmp_path}/sweep"]

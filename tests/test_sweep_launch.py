@@ -2,6 +2,7 @@
 server` on a loopback port; a failed job is marked failed and the sweep goes on; a sweep
 launched again skips what it finished; the Optuna sweeper searches; and MLflow's web UI,
 in headless Chromium, opens the experiment on its runs and compares sweep runs."""
+
 from __future__ import annotations
 
 import os
@@ -26,9 +27,22 @@ def sweep(tmp_path, name: str, *overrides: str, uri: str, check: bool = True) ->
     if not (tmp_path / "split").exists():
         tiny_split(tmp_path)
     split = [] if any(o.startswith("data.split=") for o in overrides) else [f"data.split={tmp_path / 'split'}"]
-    proc = subprocess.run([sys.executable, "pipeline/train.py", "-m", f"hydra.sweep.dir={tmp_path / name}", *split,
-                           *TINY, f"mlflow.tracking_uri={uri}", f"mlflow.experiment={name}", *overrides],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "pipeline/train.py",
+            "-m",
+            f"hydra.sweep.dir={tmp_path / name}",
+            *split,
+            *TINY,
+            f"mlflow.tracking_uri={uri}",
+            f"mlflow.experiment={name}",
+            *overrides,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
@@ -94,8 +108,14 @@ def test_a_failed_job_is_marked_failed_and_the_sweep_goes_on(server, tmp_path):
     # four jobs, in this order: no data (bad input: the stage's one-line error, before any run),
     # a good one, no data again, and one whose optimiser refuses its learning rate (an error
     # inside training, after its run began)
-    proc = sweep(tmp_path, "failing", "train.lr_g=0.0003,-1", f"data.split={tmp_path}/nowhere,{tmp_path}/split",
-                 uri=server, check=False)
+    proc = sweep(
+        tmp_path,
+        "failing",
+        "train.lr_g=0.0003,-1",
+        f"data.split={tmp_path}/nowhere,{tmp_path}/split",
+        uri=server,
+        check=False,
+    )
     assert proc.returncode != 0  # the sweep reports its failures at the end
     _, _, runs = runs_of(server, "failing")
     status = sorted((r.data.params["train.lr_g"], r.info.status) for r in runs)
@@ -139,9 +159,13 @@ def test_the_mlflow_ui_opens_on_the_runs_and_compares_sweep_runs(server, launche
         boxes = wait.until(lambda d: d.find_elements("css selector", ".ag-row .ag-checkbox-input") or None)
         for box in {b.id: b for b in boxes}.values():
             driver.execute_script("arguments[0].click()", box)
-        compare = wait.until(lambda d: [b for b in d.find_elements("css selector", "button") if b.text == "Compare"] or None)
+        compare = wait.until(
+            lambda d: [b for b in d.find_elements("css selector", "button") if b.text == "Compare"] or None
+        )
         compare[0].click()
-        wait.until(lambda d: "compare-runs" in d.current_url and "model.hidden" in d.find_element("tag name", "body").text)
+        wait.until(
+            lambda d: "compare-runs" in d.current_url and "model.hidden" in d.find_element("tag name", "body").text
+        )
         text = driver.find_element("tag name", "body").text
         assert "Comparing 2 Runs" in text
         assert all(n in text for n in names)

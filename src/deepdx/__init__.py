@@ -1,4 +1,5 @@
 """DeepDX: learn from real DX7 voices, generate new playable banks."""
+
 from .reproducible import pin
 
 pin()  # before numpy or torch load: the same bits on any x86-64 machine (see reproducible.py)

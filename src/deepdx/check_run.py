@@ -6,6 +6,7 @@ a valid 32-voice bulk dump and the generate stage's report counts them, the eval
 measured every reference in every group with finite figures, and the browse page shows
 every generated voice.  Each failure is one line; exit status 1 when any, 0 when none.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ def problems(repo: Path) -> list[str]:
 
     params = yaml.safe_load((repo / "params.yaml").read_text())
     data, groups = params["data"], params["train"]["groups"]
-    path = lambda key, *more: repo.joinpath(data[key], *more)  # noqa: E731
+    path = lambda key, *more: repo.joinpath(data[key], *more)
     found = []
     for g in groups:
         try:
@@ -36,7 +37,9 @@ def problems(repo: Path) -> list[str]:
     for bank in banks:
         if errors := check_bank(bank.read_bytes()):
             found.append(f"{bank.name}: not a valid bank ({errors[0]})")
-    report = json.loads(path("metrics", "generate.json").read_text()) if path("metrics", "generate.json").is_file() else {}
+    report = (
+        json.loads(path("metrics", "generate.json").read_text()) if path("metrics", "generate.json").is_file() else {}
+    )
     if not banks or report.get("banks") != len(banks):
         found.append(f"{len(banks)} banks written, the generate stage's report says {report.get('banks')}")
     evaluation = path("metrics", "evaluate.json")
@@ -46,8 +49,12 @@ def problems(repo: Path) -> list[str]:
     for where, rows in [("overall", results.get("overall", {})), *results["groups"].items()]:
         if missing := [r for r in REFERENCES if r not in rows]:
             found.append(f"evaluate.json, {where}: no figures for {', '.join(missing)}")
-        bad = [f"{r}.{k}" for r, row in rows.items() for k, v in row.items()
-               if isinstance(v, float) and not math.isfinite(v)]
+        bad = [
+            f"{r}.{k}"
+            for r, row in rows.items()
+            for k, v in row.items()
+            if isinstance(v, float) and not math.isfinite(v)
+        ]
         if bad:
             found.append(f"evaluate.json, {where}: not finite: {', '.join(bad[:5])}")
     page = path("browse", "index.html")
@@ -66,8 +73,10 @@ def main(argv: list[str]) -> int:
     for line in found:
         print(f"check_run: {line}", file=sys.stderr)
     if not found:
-        print(f"check_run: {repo}: every generator loads, every bank is valid, every reference evaluated, "
-              "every voice on the browse page")
+        print(
+            f"check_run: {repo}: every generator loads, every bank is valid, every reference evaluated, "
+            "every voice on the browse page"
+        )
     return 1 if found else 0
 
 

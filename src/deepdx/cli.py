@@ -1,7 +1,8 @@
 """The `deepdx` command: generate, inspect, hear and send DX7 banks.
 
     deepdx generate --category brass --count 32 --out bank.syx [--seed N] [--models DIR]
-                    [--algorithm 1-32] [--temperature T] [--truncation PSI] [--candidates K [--realism W] [--category-ratio W] | --no-critic]
+                    [--algorithm 1-32] [--temperature T] [--truncation PSI]
+                    [--candidates K [--realism W] [--category-ratio W] | --no-critic]
     deepdx show bank.syx
     deepdx render bank.syx --out DIR
     deepdx send bank.syx --port NAME        deepdx send --list-ports
@@ -11,6 +12,7 @@ Bad input gives one line on stderr and exit status 2, never a traceback; `show` 
 for a file whose voices it can list but that is not a valid 32-voice bank, `browse` for a
 bank it could not read (the page says why, on that bank's section).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,16 +67,24 @@ def cmd_generate(args) -> None:
     if not all(k is None or knob_ok(k) for k in (args.temperature, args.truncation)):
         raise DeepDXError(f"--temperature and --truncation must be between 0 and {KNOB_MAX:g}")
     if args.candidates < 1 or not args.realism >= 0 or not args.category_ratio >= 0:
-        raise DeepDXError(f"--candidates must be 1 or more, --realism and --category-ratio 0 or more; "
-                          f"got {args.candidates}, {args.realism} and {args.category_ratio}")
+        raise DeepDXError(
+            f"--candidates must be 1 or more, --realism and --category-ratio 0 or more; "
+            f"got {args.candidates}, {args.realism} and {args.category_ratio}"
+        )
     critic_dir = None if args.no_critic or not Path(args.critic).is_dir() else args.critic
-    models = load_models(args.models, args.routing, critic_dir,
-                         replace(GenerateConfig().critic, candidates=args.candidates, realism=args.realism,
-                                 category=args.category_ratio))
+    models = load_models(
+        args.models,
+        args.routing,
+        critic_dir,
+        replace(
+            GenerateConfig().critic, candidates=args.candidates, realism=args.realism, category=args.category_ratio
+        ),
+    )
     exclude = training_keys(args.train) if Path(args.train).is_dir() else set()
     if not exclude:
-        print(f"warning: no training voices under {args.train}; the novelty check covers this run only",
-              file=sys.stderr)
+        print(
+            f"warning: no training voices under {args.train}; the novelty check covers this run only", file=sys.stderr
+        )
     n_banks = -(-args.count // BANK_VOICES)
     renderer = None
     if not args.no_repair or models.critics is not None:
@@ -84,15 +94,27 @@ def cmd_generate(args) -> None:
     out = Path(args.out)
     paths = [out] if n_banks == 1 else [out.with_name(f"{out.stem}_{b + 1}{out.suffix}") for b in range(n_banks)]
     with only_writer(out):  # a second run to the same --out refuses rather than mixing its banks in
-        made = generate(models, args.category, n_banks * BANK_VOICES, args.seed, exclude, args.routing_mode,
-                        renderer, RepairConfig(enabled=not args.no_repair), temperature=args.temperature,
-                        truncation=args.truncation, algorithm=args.algorithm)
+        made = generate(
+            models,
+            args.category,
+            n_banks * BANK_VOICES,
+            args.seed,
+            exclude,
+            args.routing_mode,
+            renderer,
+            RepairConfig(enabled=not args.no_repair),
+            temperature=args.temperature,
+            truncation=args.truncation,
+            algorithm=args.algorithm,
+        )
         write_banks(paths, made.params)
     for path in paths:
         print(f"wrote {path}: {BANK_VOICES} {args.category} voices")
     if critic_dir is None and not args.no_critic:
-        print(f"warning: no critics under {args.critic} (`dvc repro critic`): each voice is its model's first draw",
-              file=sys.stderr)
+        print(
+            f"warning: no critics under {args.critic} (`dvc repro critic`): each voice is its model's first draw",
+            file=sys.stderr,
+        )
     if args.count % BANK_VOICES:
         print(f"note: {args.count} voices rounded up to {n_banks * BANK_VOICES} (whole banks of {BANK_VOICES})")
     repaired = sum(1 for f in made.fix if f)
@@ -220,8 +242,10 @@ def cmd_browse(args) -> int:
         print(f"warning: no training voices at {TRAINING}; nearest voices not shown (--training DIR)", file=sys.stderr)
         training = None
     made = build(args.out, args.banks, args.manifest, training, args.metrics, args.models, args.mlflow_ui)
-    print(f"wrote {Path(args.out) / 'index.html'}: {made['voices']} voices of {made['banks']} banks"
-          + (f"; {made['missing_previews']} previews missing" if made["missing_previews"] else ""))
+    print(
+        f"wrote {Path(args.out) / 'index.html'}: {made['voices']} voices of {made['banks']} banks"
+        + (f"; {made['missing_previews']} previews missing" if made["missing_previews"] else "")
+    )
     for path, error in made["unreadable"].items():
         print(f"{path}: not shown: {error}", file=sys.stderr)
     return 1 if made["unreadable"] else 0
@@ -240,21 +264,41 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--train", default="data/split", help="training voices, for the novelty check")
     g.add_argument("--routing-mode", default="sample", choices=ROUTINGS)
     g.add_argument("--algorithm", type=int, default=None, help="every voice on this algorithm (1-32)")
-    g.add_argument("--temperature", type=float, default=GenerateConfig.temperature,
-                   help="choices (modes, curves, waveforms) drawn sharper (< 1, 0: the most likely) or looser (> 1); "
-                        "default: each model's own, calibrated on validation voices")
-    g.add_argument("--truncation", type=float, default=GenerateConfig.truncation,
-                   help="noise scale: < 1 more typical voices, > 1 more varied; default: each model's own")
+    g.add_argument(
+        "--temperature",
+        type=float,
+        default=GenerateConfig.temperature,
+        help="choices (modes, curves, waveforms) drawn sharper (< 1, 0: the most likely) or looser (> 1); "
+        "default: each model's own, calibrated on validation voices",
+    )
+    g.add_argument(
+        "--truncation",
+        type=float,
+        default=GenerateConfig.truncation,
+        help="noise scale: < 1 more typical voices, > 1 more varied; default: each model's own",
+    )
     g.add_argument("--no-repair", action="store_true", help="skip the fixed/ratio repair pass")
     g.add_argument("--critic", default="data/critic", help="the critic stage's critics, by which draws are kept")
-    g.add_argument("--candidates", type=int, default=GenerateConfig().critic.candidates,
-                   help="draws per voice, one kept by the critic (1: the first draw)")
-    g.add_argument("--realism", type=float, default=GenerateConfig().critic.realism,
-                   help="with the critic: how strongly draws outside the training voices' neighbourhoods are passed over "
-                        "(more typical voices; 0: not at all)")
-    g.add_argument("--category-ratio", type=float, default=GenerateConfig().critic.category,
-                   help="with the critic: how strongly draws likelier of the category asked for among real voices than "
-                        "among the generator's are preferred (voices more surely of it, a little less varied; 0: not at all)")
+    g.add_argument(
+        "--candidates",
+        type=int,
+        default=GenerateConfig().critic.candidates,
+        help="draws per voice, one kept by the critic (1: the first draw)",
+    )
+    g.add_argument(
+        "--realism",
+        type=float,
+        default=GenerateConfig().critic.realism,
+        help="with the critic: how strongly draws outside the training voices' neighbourhoods are passed over "
+        "(more typical voices; 0: not at all)",
+    )
+    g.add_argument(
+        "--category-ratio",
+        type=float,
+        default=GenerateConfig().critic.category,
+        help="with the critic: how strongly draws likelier of the category asked for among real voices than "
+        "among the generator's are preferred (voices more surely of it, a little less varied; 0: not at all)",
+    )
     g.add_argument("--no-critic", action="store_true", help="keep each voice's first draw")
     g.set_defaults(func=cmd_generate)
     s = sub.add_parser("show", help="list a bank's voices and validate it")

@@ -14,6 +14,7 @@ reads ``params.yaml``:  ``python -m deepdx.config sync`` rewrites it after an ed
 
 This module imports nothing heavy: DVC loads it to compose, and every stage to validate.
 """
+
 from __future__ import annotations
 
 import sys
@@ -24,7 +25,8 @@ from typing import Dict, List, Optional
 
 from omegaconf import MISSING
 
-from .config_reads import Section, key
+from .config_reads import Section
+from .config_reads import key as key_sections
 from .errors import DeepDXError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,8 +50,11 @@ LEVEL_MARGIN_MEANING = "the levels' range (0: none)"
 def check_tokens(width: int, heads: int) -> None:
     """model.token_width and model.attention_heads (arch operators): a width its heads divide."""
     if not (1 <= heads <= 64 and 1 <= width <= 4096 and width % heads == 0):
-        raise DeepDXError(f"model.token_width must be 1-4096 and a multiple of model.attention_heads (1-64); "
-                          f"got {width} and {heads}")
+        raise DeepDXError(
+            f"model.token_width must be 1-4096 and a multiple of model.attention_heads (1-64); got {width} and {heads}"
+        )
+
+
 KNOB_MAX = 10.0  # the largest sampling temperature or truncation anything accepts
 
 
@@ -65,7 +70,8 @@ class DataPaths(Section):
 
     raw: str = "data/raw"  # the collection to learn from: a folder or a file
     voices: str = "data/ingest/voices.parquet"  # accepted voices
-    rejected: str = "data/ingest/rejected.csv"  # rejected voices with their reason (a row per voice, or per reason and file beyond ingest.listed_rejections)
+    # rejected voices with their reason (a row per voice, or per reason and file beyond ingest.listed_rejections)
+    rejected: str = "data/ingest/rejected.csv"
     files: str = "data/ingest/files.csv"  # one row per file found under the sources
     unique: str = "data/dedupe/unique.parquet"  # one representative per sound
     merged: str = "data/dedupe/merged.csv"  # every voice merged into a representative
@@ -161,7 +167,7 @@ SELECTIONS = ("last", "coverage", "balanced")  # see deepdx.models.cgan
 @dataclass
 class ModelConfig(Section):
     """The default CGAN, chosen by measurement on validation voices against the seed's design
-    (conf/model/seed.yaml) and the alternatives in the README's ablation table.
+    (conf/model/seed.yaml) and the alternatives in docs/decisions.md.
 
     ``arch: conv`` works on the seed's 16x16 grid; its scalar knobs (``layers``,
     ``kernel_size``, ``channels``) set every layer and are what sweeps turn, and the
@@ -172,7 +178,9 @@ class ModelConfig(Section):
     globals, ``layers`` transformer blocks over them, each token then writing its own
     parameters' heads."""
 
-    arch: str = "mlp"  # conv (the seed's grid) | mlp (parameter vector, a head per parameter) | operators (the mlp's heads and discriminator; a generator of operator tokens)
+    # conv (the seed's grid) | mlp (parameter vector, a head per parameter) | operators (the mlp's heads and
+    # discriminator; a generator of operator tokens)
+    arch: str = "mlp"
     latent: int = 100  # noise size
     embed: int = 50  # category embedding size (the seed's 50)
     algorithm_embed: int = 16  # the generator is told the algorithm (embedding size); 0: not (the seed)
@@ -181,7 +189,9 @@ class ModelConfig(Section):
     token_width: int = 128  # operators: units per token (six operators and the voice's globals)
     attention_heads: int = 4  # operators: the tokens' attention heads (token_width divisible by it)
     max_choices: int = 8  # mlp: parameters with at most this many values get a softmax head
-    choices: List[str] = field(default_factory=lambda: ["transpose"])  # mlp: these get one too, whatever their count (a name, or an operator's without opN_: freq_coarse)
+    choices: List[str] = field(
+        default_factory=lambda: ["transpose"]
+    )  # mlp: these get one too, whatever their count (a name, or an operator's without opN_: freq_coarse)
     tau: float = 1.0  # mlp: Gumbel-softmax temperature of the choices while training
     kernel_size: int = 2  # conv: every G layer, and every D layer after the first
     d_first_kernel: int = 4
@@ -195,7 +205,9 @@ class ModelConfig(Section):
     slope: float = 0.2  # LeakyReLU
     g_norm: str = "none"  # none | batch
     d_norm: str = "spectral"  # none | spectral
-    spectral_once: bool = True  # spectral norm's power iteration once per discriminator step (as SN-GAN), not at each of D's three calls a step (PyTorch's way)
+    # spectral norm's power iteration once per discriminator step (as SN-GAN), not at each of D's three calls a
+    # step (PyTorch's way)
+    spectral_once: bool = True
     conditional: str = "projection"  # none (the seed's unconditional D) | projection
     minibatch_std: bool = True  # D sees the batch's spread (against collapse)
     loss: str = "hinge"  # bce (the seed's) | hinge | wgan (with gradient penalty)
@@ -203,14 +215,25 @@ class ModelConfig(Section):
     r1: float = 1.0  # R1 penalty on real voices (Mescheder et al. 2018); 0: off
     r1_every: int = 2  # the penalty on every this many batches, weighted by it (lazy, as StyleGAN2's)
     mode_seeking: float = 0.5  # weight of the mode-seeking term (Mao et al. 2019): other noise, other voice; 0: off
-    mode_seeking_warmup: int = 0  # generator steps over which that weight rises from 0 (README: recall up, audio worse); 0: none
+    mode_seeking_warmup: int = (
+        0  # generator steps over which that weight rises from 0 (docs/decisions.md: recall up, audio worse); 0: none
+    )
     dequantize: bool = True  # spread real levels over their rounding bins (deepdx.models.cgan)
-    ema: float = 0.999  # the generator kept as an exponential moving average of its weights; 0: off.  The cap of its decay, which rises as (1 + s) / (10 + s) after s generator steps (0.9984 after 5,800, 0.9989 after the largest group's 8,249: the cap is not reached, so 0.9995 trains the same bits)
+    # the generator kept as an exponential moving average of its weights; 0: off.  The cap of its decay, which
+    # rises as (1 + s) / (10 + s) after s generator steps (0.9984 after 5,800, 0.9989 after the largest group's
+    # 8,249: the cap is not reached, so 0.9995 trains the same bits)
+    ema: float = 0.999
     sound_features: bool = True  # D also sees operator amplitudes and frequency ratios (mlp, max_choices < 32)
     sound_roles: bool = True  # ... each amplitude as a carrier's and as a modulator's, by the voice's algorithm
-    aux_class: float = 0.2  # weight of D's auxiliary category classifier (AC-GAN, Odena et al. 2017): D learns real voices' categories, G is asked for voices it classifies as requested; 0: none
-    level_margin: float = 0.1  # mlp: each level's tanh stretched by this share beyond its range and clipped, so that its end values (0, 99) are not only in tanh's flat tails; 0: none (arch conv: not applied)
-    spike_share: float = 0.5  # mlp: a level whose most common value is held by this share of the group's training voices gets a gate to it (codec.Heads); 0: none
+    # weight of D's auxiliary category classifier (AC-GAN, Odena et al. 2017): D learns real voices' categories,
+    # G is asked for voices it classifies as requested; 0: none
+    aux_class: float = 0.2
+    # mlp: each level's tanh stretched by this share beyond its range and clipped, so that its end values (0, 99)
+    # are not only in tanh's flat tails; 0: none (arch conv: not applied)
+    level_margin: float = 0.1
+    # mlp: a level whose most common value is held by this share of the group's training voices gets a gate to it
+    # (codec.Heads); 0: none
+    spike_share: float = 0.5
 
     def __post_init__(self):
         check_choice("model", "arch", self.arch, ARCHS)
@@ -223,7 +246,9 @@ class ModelConfig(Section):
         if self.r1_every < 1:
             raise DeepDXError(f"model.r1_every is a number of batches, at least 1; got {self.r1_every}")
         if self.mode_seeking_warmup < 0:
-            raise DeepDXError(f"model.mode_seeking_warmup is a number of steps (0: none); got {self.mode_seeking_warmup}")
+            raise DeepDXError(
+                f"model.mode_seeking_warmup is a number of steps (0: none); got {self.mode_seeking_warmup}"
+            )
         check_share("model", "spike_share", self.spike_share, "voices (0: no gates)")
         check_tokens(self.token_width, self.attention_heads)
         check_share("model", "level_margin", self.level_margin, LEVEL_MARGIN_MEANING)
@@ -236,14 +261,17 @@ class CalibrateConfig(Section):
     value in each list: no choice (the seed's design keeps 1 and 1)."""
 
     temperatures: List[float] = field(default_factory=lambda: [1.0, 1.25, 1.5, 2.0])  # of the choices (mlp)
-    truncations: List[float] = field(default_factory=lambda: [1.0])  # of the noise (above 1 it cost audio, see README)
+    # of the noise (above 1 it cost audio: docs/decisions.md)
+    truncations: List[float] = field(default_factory=lambda: [1.0])
     draws: int = 3  # noise draws averaged per pair
 
     def __post_init__(self):
         knobs = [*self.temperatures, *self.truncations]
         if not self.temperatures or not self.truncations or not all(knob_ok(k, True) for k in knobs) or self.draws < 1:
-            raise DeepDXError("train.calibrate: temperatures and truncations need at least one value each, "
-                              f"all in (0, {KNOB_MAX:g}], and draws at least 1; got {knobs}, draws {self.draws}")
+            raise DeepDXError(
+                "train.calibrate: temperatures and truncations need at least one value each, "
+                f"all in (0, {KNOB_MAX:g}], and draws at least 1; got {knobs}, draws {self.draws}"
+            )
 
 
 @dataclass
@@ -251,19 +279,19 @@ class TrainConfig(Section):
     steps: Optional[int] = 5800  # batches per group, rounded up to whole epochs (5,800-5,809); null: train.epochs
     # a group of more training voices than this trains steps x voices / this batches; null: steps for
     # every group.  The three large groups (4,400-4,700 voices) still rose at 5,800: 8,000 lifted their
-    # mean validation balanced by 0.019 at seeds 42 and 2; 3,300 gives them 7,684-8,249 (README,
-    # "More steps for the large groups")
+    # mean validation balanced by 0.019 at seeds 42 and 2; 3,300 gives them 7,684-8,249 (docs/decisions.md)
     scale_steps_above: Optional[int] = 3300
     epochs: int = 100  # when steps is null
-    batch_size: int = 64  # 5,800 of 64 cost what 4,000 of 128 did on 2 threads, and sounded nearer real voices (README)
+    # 5,800 of 64 cost what 4,000 of 128 did on 2 threads, and sounded nearer real voices (docs/decisions.md)
+    batch_size: int = 64
     lr_g: float = 0.0003
     lr_d: float = 0.0003
     # Adam without momentum (beta1 0, beta2 0.99, as StyleGAN2): validation balanced 0.802 -> 0.831
     # through the critic, higher in all six groups at seed 42 (at seed 2 lower in group 0), against DCGAN's
-    # [0.5, 0.999] (README, "Adam without momentum")
+    # [0.5, 0.999] (docs/decisions.md)
     betas: List[float] = field(default_factory=lambda: [0.0, 0.99])
     # the share of the steps, at the end, over which both rates fall linearly to 0 (as pix2pix's
-    # schedule); 0: constant rates.  0.5 lost on validation at both seeds (README, "A falling learning rate")
+    # schedule); 0: constant rates.  0.5 lost on validation at both seeds (docs/decisions.md)
     lr_decay: float = 0.0
     n_critic: int = 1  # discriminator steps per generator step
     select: str = "balanced"  # which epoch's generator is kept: last | coverage | balanced (on validation voices)
@@ -289,9 +317,16 @@ class TrainConfig(Section):
         if not self.checkpoint_every >= 0:
             raise DeepDXError(f"train.checkpoint_every is seconds, at least 0; got {self.checkpoint_every}")
         if self.scale_steps_above is not None and self.scale_steps_above < 1:
-            raise DeepDXError(f"train.scale_steps_above is a number of training voices (null: no scaling); "
-                              f"got {self.scale_steps_above}")
-        check_share("train", "lr_decay", self.lr_decay, "the training steps, at the end, over which the rates fall to 0 (0: none)")
+            raise DeepDXError(
+                f"train.scale_steps_above is a number of training voices (null: no scaling); "
+                f"got {self.scale_steps_above}"
+            )
+        check_share(
+            "train",
+            "lr_decay",
+            self.lr_decay,
+            "the training steps, at the end, over which the rates fall to 0 (0: none)",
+        )
 
 
 @dataclass
@@ -324,24 +359,43 @@ class CriticConfig(Section):
 
     candidates: int = 4  # draws per voice; 1: no critic (the first draw)
     strength: float = 1.0  # 1: importance weights as estimated; 0: uniform over the right draws
-    warmer: float = 0.25  # the draws' temperature above the sampling one (calibrated, or generate.temperature): more varied draws, the critic taking back what sounds unlike real voices
-    voices: int = 4000  # at most this many of a group's training voices rendered (the sound stage), and as many generated to fit against
+    # the draws' temperature above the sampling one (calibrated, or generate.temperature): more varied draws, the
+    # critic taking back what sounds unlike real voices
+    warmer: float = 0.25
+    # at most this many of a group's training voices rendered (the sound stage), and as many generated to fit against
+    voices: int = 4000
     regularisation: float = 0.05  # inverse L2 weight of the logistic regression (scikit-learn's C)
-    screen: bool = True  # a draw the repair pass calls wrong (silent, shrill, inaudible: generate.repair's thresholds) is never kept while a right one is left
-    realism: float = 10.0  # weight of each draw's realism score (deepdx.generate.critic.Realism: 0 inside a training voice's 5-nearest-neighbour ball, -log of how many radii away outside), added to the critic's logit; 0: none
-    # weight of the critic's category ratio (Critic.category_logratio: log p_train(c | x) - log p_generator(c | x), c the
-    # category asked for) added to its logit; 0: none.  1 raised validation category fidelity by 0.011-0.014 at three seeds
-    # and lowered pooled recall by 0.000-0.012 (README, "A category ratio in the critic")
+    # a draw the repair pass calls wrong (silent, shrill, inaudible: generate.repair's thresholds) is never kept
+    # while a right one is left
+    screen: bool = True
+    # weight of each draw's realism score (deepdx.generate.critic.Realism: 0 inside a training voice's
+    # 5-nearest-neighbour ball, -log of how many radii away outside), added to the critic's logit; 0: none
+    realism: float = 10.0
+    # weight of the critic's category ratio (Critic.category_logratio: log p_train(c | x) - log p_generator(c | x),
+    # c the category asked for) added to its logit; 0: none.  1 raised validation category fidelity by 0.011-0.014
+    # at three seeds and lowered pooled recall by 0.000-0.012 (docs/decisions.md)
     category: float = 0.0
-    report_draws: int = 0  # the critic stage's report on validation voices (metrics/critic.json), the mean of this many draws; each renders every validation voice 6 times (about a minute); 0: none
+    # the critic stage's report on validation voices (metrics/critic.json), the mean of this many draws; each
+    # renders every validation voice 6 times (about a minute); 0: none
+    report_draws: int = 0
 
     def __post_init__(self):
         if self.candidates < 1 or self.voices < 100 or self.report_draws < 0:
-            raise DeepDXError(f"generate.critic: candidates at least 1, voices at least 100, report_draws at least 0; "
-                              f"got {self.candidates}, {self.voices} and {self.report_draws}")
-        if not (self.strength >= 0 and self.warmer >= 0 and self.realism >= 0 and self.category >= 0 and self.regularisation > 0):
-            raise DeepDXError(f"generate.critic: strength, warmer, realism and category at least 0, regularisation above 0; "
-                              f"got {self.strength}, {self.warmer}, {self.realism}, {self.category} and {self.regularisation}")
+            raise DeepDXError(
+                f"generate.critic: candidates at least 1, voices at least 100, report_draws at least 0; "
+                f"got {self.candidates}, {self.voices} and {self.report_draws}"
+            )
+        if not (
+            self.strength >= 0
+            and self.warmer >= 0
+            and self.realism >= 0
+            and self.category >= 0
+            and self.regularisation > 0
+        ):
+            raise DeepDXError(
+                f"generate.critic: strength, warmer, realism and category at least 0, regularisation above 0; "
+                f"got {self.strength}, {self.warmer}, {self.realism}, {self.category} and {self.regularisation}"
+            )
 
 
 ROUTINGS = ("sample", "argmax")  # see deepdx.generate.sample
@@ -364,7 +418,9 @@ class GenerateConfig(Section):
         for key in ("temperature", "truncation"):
             value = getattr(self, key)
             if value is not None and not knob_ok(value):
-                raise DeepDXError(f"generate.{key} must be null (calibrated) or between 0 and {KNOB_MAX:g}; got {value}")
+                raise DeepDXError(
+                    f"generate.{key} must be null (calibrated) or between 0 and {KNOB_MAX:g}; got {value}"
+                )
 
 
 @dataclass
@@ -415,7 +471,7 @@ def load(cfg) -> Config:
     from omegaconf.errors import OmegaConfBaseException
 
     try:
-        return key(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), cfg)))
+        return key_sections(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), cfg)))
     except OmegaConfBaseException as exc:
         raise DeepDXError(f"bad configuration: {str(exc).splitlines()[0]}") from None
 
@@ -451,9 +507,13 @@ def _differences(params: Path, fresh: Path, shown: int = 5) -> str:
     import yaml
 
     def flat(d, prefix=""):
-        return {k: v for key, value in (d or {}).items()
-                for k, v in (flat(value, f"{prefix}{key}.").items() if isinstance(value, dict)
-                             else {f"{prefix}{key}": value}.items())}
+        return {
+            k: v
+            for key, value in (d or {}).items()
+            for k, v in (
+                flat(value, f"{prefix}{key}.").items() if isinstance(value, dict) else {f"{prefix}{key}": value}.items()
+            )
+        }
 
     old = flat(yaml.safe_load(params.read_text())) if params.exists() else {}
     new = flat(yaml.safe_load(fresh.read_text()))
@@ -481,9 +541,12 @@ def main(argv: list[str], repo: Path | None = None) -> int:
             fresh = Path(tmp) / "params.yaml"
             compose_params(fresh, repo=repo)
             if not params.exists() or fresh.read_text() != params.read_text():
-                print(f"params.yaml is out of step with conf/{_differences(params, fresh)}: run "
-                      "`python -m deepdx.config sync` (a run synced with overrides, such as experiment=smoke, "
-                      "leaves it so)", file=sys.stderr)
+                print(
+                    f"params.yaml is out of step with conf/{_differences(params, fresh)}: run "
+                    "`python -m deepdx.config sync` (a run synced with overrides, such as experiment=smoke, "
+                    "leaves it so)",
+                    file=sys.stderr,
+                )
                 return 1
         print("params.yaml matches conf/")
         return 0

@@ -12,6 +12,7 @@ Keys that change how a stage runs but none of its outputs are never params (``NO
 paths (DVC sees them as deps and outs), MLflow's address, progress bars, parallel jobs,
 checkpoint timing.
 """
+
 from __future__ import annotations
 
 from dataclasses import fields, is_dataclass

@@ -5,6 +5,7 @@ by its maximum, so every parameter spans [0, 1] (Euclidean distance).  PRDC foll
 authors' ``prdc`` package (Naeem et al. 2020) with its distances computed here: the package
 spreads each distance matrix over 8 joblib workers, which made it 0.2 s of a 0.26 s probe.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +29,7 @@ def pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def by_chunks(a: np.ndarray, b: np.ndarray, reduce, chunk: int = 2048) -> np.ndarray:
     """``reduce(d, start)`` for the distances ``d`` from ``chunk`` rows of a (from row ``start``)
     to every row of b, one value per row, concatenated: the len(a) x len(b) matrix is never whole."""
-    return np.concatenate([reduce(pairwise(a[i:i + chunk], b), i) for i in range(0, len(a), chunk)])
+    return np.concatenate([reduce(pairwise(a[i : i + chunk], b), i) for i in range(0, len(a), chunk)])
 
 
 def nearest(a: np.ndarray, b: np.ndarray, chunk: int = 2048) -> np.ndarray:
@@ -50,6 +51,7 @@ def kth(d: np.ndarray, k: int) -> np.ndarray:
 
 def nearest_other(x: np.ndarray, k: int = 1, chunk: int = 2048) -> np.ndarray:
     """Distance of each row to its k-th nearest other row of the same set."""
+
     def kth_other(d: np.ndarray, start: int) -> np.ndarray:
         rows = np.arange(len(d))
         d[rows, start + rows] = np.inf  # a row's own distance
@@ -64,8 +66,13 @@ def mean_pairwise(x: np.ndarray) -> float:
     return float(pairwise(x, x).sum() / (n * (n - 1))) if n > 1 else float("nan")
 
 
-def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, real_radius: np.ndarray | None = None,
-         fake_radius: np.ndarray | None = None) -> dict[str, float]:
+def prdc(
+    real: np.ndarray,
+    fake: np.ndarray,
+    k: int = 5,
+    real_radius: np.ndarray | None = None,
+    fake_radius: np.ndarray | None = None,
+) -> dict[str, float]:
     """Precision, recall, density, coverage of ``fake`` against ``real`` (both already features).
     A point's radius is the distance to its k-th nearest other point of its own set
     (``real_radius``, ``fake_radius``: the radii, when the caller already has them)."""
@@ -73,8 +80,12 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, real_radius: np.ndarray
     fake_radius = nearest_other(fake, k) if fake_radius is None else fake_radius
     d = pairwise(real, fake)
     inside = d < real_radius[:, None]  # fake j inside real i's ball
-    return {"precision": float(inside.any(0).mean()), "recall": float((d < fake_radius[None, :]).any(1).mean()),
-            "density": float(inside.sum(0).mean() / k), "coverage": float((d.min(1) < real_radius).mean())}
+    return {
+        "precision": float(inside.any(0).mean()),
+        "recall": float((d < fake_radius[None, :]).any(1).mean()),
+        "density": float(inside.sum(0).mean() / k),
+        "coverage": float((d.min(1) < real_radius).mean()),
+    }
 
 
 def log_realism(real: np.ndarray, radius: np.ndarray, fake: np.ndarray, chunk: int = 2048) -> np.ndarray:

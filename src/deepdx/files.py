@@ -1,4 +1,5 @@
 """Output files written whole or not at all, and one writer at a time."""
+
 from __future__ import annotations
 
 import fcntl
@@ -35,8 +36,10 @@ def only_writer(path: str | Path):
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0)
-            raise DeepDXError(f"{path} is being written by another process (pid {lock.read().strip() or '?'}); "
-                              "wait for it or choose another path") from None
+            raise DeepDXError(
+                f"{path} is being written by another process (pid {lock.read().strip() or '?'}); "
+                "wait for it or choose another path"
+            ) from None
         lock.truncate(0)
         lock.write(str(os.getpid()))
         lock.flush()

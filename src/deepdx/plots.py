@@ -1,4 +1,5 @@
 """Pictures of the data: written as PNG for people, and as CSV where `dvc plots` can draw them."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,17 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def data_plots(out: str | Path, params, category, algorithm, categories: list[str], names, layout: str,
-               per_category: int = 6, seed: int = 0) -> list[Path]:
+def data_plots(
+    out: str | Path,
+    params,
+    category,
+    algorithm,
+    categories: list[str],
+    names,
+    layout: str,
+    per_category: int = 6,
+    seed: int = 0,
+) -> list[Path]:
     out = Path(out)
     n_cat = len(categories)
     heat = np.zeros((n_cat, 32), dtype=int)
@@ -35,9 +45,15 @@ def data_plots(out: str | Path, params, category, algorithm, categories: list[st
     ax.set_title("voices per category and algorithm")
     fig.colorbar(im, ax=ax, label="voices")
     _save(fig, out / "category_algorithm.png")
-    write_csv(out / "category_algorithm.csv",
-              [dict(category=c, algorithm=a + 1, voices=int(heat[i, a])) for i, c in enumerate(categories) for a in range(32)],
-              ["category", "algorithm", "voices"])
+    write_csv(
+        out / "category_algorithm.csv",
+        [
+            dict(category=c, algorithm=a + 1, voices=int(heat[i, a]))
+            for i, c in enumerate(categories)
+            for a in range(32)
+        ],
+        ["category", "algorithm", "voices"],
+    )
 
     alg_counts = heat.sum(0)
     fig, ax = plt.subplots(figsize=(10, 3.5))
@@ -47,8 +63,11 @@ def data_plots(out: str | Path, params, category, algorithm, categories: list[st
     ax.set_ylabel("voices")
     ax.set_title(f"algorithm use (most used: {int(alg_counts.argmax()) + 1})")
     _save(fig, out / "algorithms.png")
-    write_csv(out / "algorithms.csv", [dict(algorithm=a + 1, voices=int(n)) for a, n in enumerate(alg_counts)],
-              ["algorithm", "voices"])
+    write_csv(
+        out / "algorithms.csv",
+        [dict(algorithm=a + 1, voices=int(n)) for a, n in enumerate(alg_counts)],
+        ["algorithm", "voices"],
+    )
 
     cat_counts = heat.sum(1)
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -56,8 +75,11 @@ def data_plots(out: str | Path, params, category, algorithm, categories: list[st
     ax.set_ylabel("voices")
     ax.set_title("voices per category")
     _save(fig, out / "categories.png")
-    write_csv(out / "categories.csv", [dict(category=c, voices=int(n)) for c, n in zip(categories, cat_counts)],
-              ["category", "voices"])
+    write_csv(
+        out / "categories.csv",
+        [dict(category=c, voices=int(n)) for c, n in zip(categories, cat_counts)],
+        ["category", "voices"],
+    )
 
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(n_cat, per_category, figsize=(per_category * 1.4, n_cat * 1.55))
@@ -88,13 +110,23 @@ def distance_plot(out: str | Path, distances: dict[str, np.ndarray], top: float 
     shares = {}
     for name, d in distances.items():
         shares[name] = np.histogram(np.minimum(d, top), edges)[0] / max(len(d), 1)
-        ax.stairs(shares[name], edges, label=f"{name} (median {np.median(d):.2f}; {np.mean(d <= 0.1):.0%} within 0.1)",
-                  linewidth=1.6)
+        ax.stairs(
+            shares[name],
+            edges,
+            label=f"{name} (median {np.median(d):.2f}; {np.mean(d <= 0.1):.0%} within 0.1)",
+            linewidth=1.6,
+        )
     ax.set_xlabel(f"distance to the nearest training voice (normalised parameters; > {top:g} drawn at {top:g})")
     ax.set_ylabel("share of held-out voices")
     ax.set_title("held-out voices against the training voices, by way of splitting")
     ax.legend()
     _save(fig, out / "held_out_to_training.png")
-    write_csv(out / "held_out_to_training.csv",
-              [dict(distance=round(float(lo), 3), split=name, share=round(float(v[i]), 5))
-               for name, v in shares.items() for i, lo in enumerate(edges[:-1])], ["distance", "split", "share"])
+    write_csv(
+        out / "held_out_to_training.csv",
+        [
+            dict(distance=round(float(lo), 3), split=name, share=round(float(v[i]), 5))
+            for name, v in shares.items()
+            for i, lo in enumerate(edges[:-1])
+        ],
+        ["distance", "split", "share"],
+    )

@@ -15,14 +15,14 @@ variable already set in the environment is kept, and ``DEEPDX_NATIVE_CPU=1`` ski
 (faster, but the bits then depend on the machine).  :func:`unpinned` tells which libraries
 loaded before the pins could act.
 """
+
 from __future__ import annotations
 
 import os
 import platform
 import sys
 
-PINS = {"MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
-        "OPENBLAS_CORETYPE": "Haswell"}
+PINS = {"MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "OPENBLAS_CORETYPE": "Haswell"}
 
 
 def _has_avx2() -> bool:
@@ -34,8 +34,7 @@ def _has_avx2() -> bool:
 
 
 def wanted() -> bool:
-    return (platform.machine().lower() in ("x86_64", "amd64") and not os.environ.get("DEEPDX_NATIVE_CPU")
-            and _has_avx2())
+    return platform.machine().lower() in ("x86_64", "amd64") and not os.environ.get("DEEPDX_NATIVE_CPU") and _has_avx2()
 
 
 def pin() -> None:
@@ -54,7 +53,9 @@ def unpinned() -> list[str]:
     if "numpy" in sys.modules:
         from threadpoolctl import threadpool_info
 
-        if any(i.get("internal_api") == "openblas" and i.get("architecture") != PINS["OPENBLAS_CORETYPE"]
-               for i in threadpool_info()):
+        if any(
+            i.get("internal_api") == "openblas" and i.get("architecture") != PINS["OPENBLAS_CORETYPE"]
+            for i in threadpool_info()
+        ):
             out.append("numpy/scipy (OpenBLAS kernels: import deepdx before numpy)")
     return out

@@ -15,6 +15,7 @@ read a key its dvc.yaml entry does not list as a param fails after its run, nami
 for DVC would not rerun it when that key changes.  With ``DEEPDX_PARAMS_READ`` set to a
 folder, each stage also writes the keys it read there, as ``<stage>.json`` (the tests).
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,8 +37,10 @@ def stage(fn):
     @functools.wraps(fn)
     def wrapper(cfg, *args, **kwargs):
         for library in unpinned():
-            print(f"warning: {library} is not pinned to its AVX2 code path; results may differ by machine",
-                  file=sys.stderr)
+            print(
+                f"warning: {library} is not pinned to its AVX2 code path; results may differ by machine",
+                file=sys.stderr,
+            )
         name = Path(inspect.getfile(fn)).stem
         try:
             config_reads.start()
@@ -61,8 +64,10 @@ def check_params_read(name: str) -> None:
         Path(folder, f"{name}.json").write_text(json.dumps(sorted(read), indent=1))
     missing = config_reads.unlisted(name, read, config.ROOT / "dvc.yaml")
     if missing:
-        raise DeepDXError(f"stage {name} read config keys that dvc.yaml does not list as its params, so DVC "
-                          f"would not rerun it when they change: {', '.join(missing)} (add them to stages.{name}.params)")
+        raise DeepDXError(
+            f"stage {name} read config keys that dvc.yaml does not list as its params, so DVC "
+            f"would not rerun it when they change: {', '.join(missing)} (add them to stages.{name}.params)"
+        )
 
 
 def in_sweep() -> bool:

@@ -10,6 +10,7 @@ several processes at once corrupts it, so creation is serialised with that file 
 server has no such lock: jobs launched at once may each find no experiment and try to create
 it, and all but the first are told it exists, then read it.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -56,7 +57,7 @@ def _lock(path: Path):
 def store_folder(uri: str) -> Path | None:
     """The folder of a SQLite store's database file (None for a server or another backend)."""
     if uri.startswith("sqlite:///"):
-        return Path(uri[len("sqlite:///"):]).resolve().parent
+        return Path(uri[len("sqlite:///") :]).resolve().parent
     return None
 
 

@@ -4,6 +4,7 @@
 Hydra imports every module under ``hydra_plugins`` when it looks for plugins; importing this
 one registers the schema in Hydra's ConfigStore.  It defines no plugin of its own.
 """
+
 from deepdx.config import register
 
 register()

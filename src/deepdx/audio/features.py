@@ -3,6 +3,7 @@
 and the log-RMS of 6 time segments.  The evaluation's audio metrics and the sampling's
 typical-sound check (:mod:`.typical`) both read them.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,7 @@ def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     audio = np.atleast_2d(audio)
     if not len(audio):
         return np.zeros((0, N_FEATURES))
-    starts = list(range(0, len(audio), BLOCK))[:max(1, len(audio) // BLOCK)]
+    starts = list(range(0, len(audio), BLOCK))[: max(1, len(audio) // BLOCK)]
     return np.concatenate([_features(audio[a:b], sample_rate) for a, b in zip(starts, [*starts[1:], len(audio)])])
 
 
@@ -42,9 +43,17 @@ def _features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     bands = np.stack([power[:, (freqs >= lo) & (freqs < hi)].sum(1) for lo, hi in zip(BANDS[:-1], BANDS[1:])], 1)
     segments = np.array_split(audio, SEGMENTS, axis=1)
     envelope = np.stack([np.log10(rms(s) + 1e-6) for s in segments], 1)
-    return np.column_stack([np.log10(rms(audio) + 1e-6), np.log10(hz + 1), np.log10(flatness + 1e-12),
-                            np.log10(rolloff + 1), subaudio_share(spec),
-                            np.log10(bands / total[:, None] + 1e-12), envelope])
+    return np.column_stack(
+        [
+            np.log10(rms(audio) + 1e-6),
+            np.log10(hz + 1),
+            np.log10(flatness + 1e-12),
+            np.log10(rolloff + 1),
+            subaudio_share(spec),
+            np.log10(bands / total[:, None] + 1e-12),
+            envelope,
+        ]
+    )
 
 
 def render_features(renderer: Renderer, voices: np.ndarray, chunk: int = 256, threads: int | None = None) -> np.ndarray:
@@ -56,7 +65,7 @@ def render_features(renderer: Renderer, voices: np.ndarray, chunk: int = 256, th
     rendered before, and the chunks are the same for any count of threads (the FFT's last
     bits depend on which rows it transforms together), so the numbers are too (tested)."""
     voices = np.asarray(voices)
-    chunks = [voices[i:i + chunk] for i in range(0, len(voices), chunk)]
+    chunks = [voices[i : i + chunk] for i in range(0, len(voices), chunk)]
     if not chunks:
         return np.zeros((0, N_FEATURES))
     threads = max(1, min(threads or os.cpu_count() or 1, MAX_THREADS, len(chunks)))

@@ -3,6 +3,7 @@
 Every render uses the same note, velocity and lengths (``RenderSettings``), so voices can be
 compared by their audio.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,7 @@ class Renderer:
     def render(self, voice: np.ndarray) -> np.ndarray:
         s = self.settings
         self._synth.load_patch(self._dexed.Patch.from_raw(np.asarray(voice, dtype=np.uint8)[:VOICE_SIZE]))
-        return self._synth.render(midi_note=s.note, velocity=s.velocity, note_duration=s.hold,
-                                  render_duration=s.length)
+        return self._synth.render(midi_note=s.note, velocity=s.velocity, note_duration=s.hold, render_duration=s.length)
 
     def render_all(self, voices: np.ndarray) -> np.ndarray:
         return np.stack([self.render(v) for v in np.asarray(voices)])

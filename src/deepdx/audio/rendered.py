@@ -1,6 +1,7 @@
 """A group's training voices as the critic reads them: a seeded sample of them, their
 categories and their 27 audio features (:mod:`.features`), rendered once by the sound stage
 so that refitting the critic after a new training run renders the generated voices only."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,7 +35,11 @@ class RenderedVoices:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise DeepDXError(f"{path}: not rendered voices from the sound stage ({reason})") from None
         n = len(out.sound)
-        if out.sound.shape != (n, N_SOUND_PARAMS) or out.category.shape != (n,) or out.features.shape != (n, N_FEATURES):
+        if (
+            out.sound.shape != (n, N_SOUND_PARAMS)
+            or out.category.shape != (n,)
+            or out.features.shape != (n, N_FEATURES)
+        ):
             raise DeepDXError(f"{path}: not rendered voices from the sound stage (shapes do not fit)")
         return out
 
@@ -42,5 +47,8 @@ class RenderedVoices:
 def render_group(voices: np.ndarray, category: np.ndarray, renderer: Renderer, n: int, seed: int) -> RenderedVoices:
     """A seeded sample of at most ``n`` of a group's training voices (N x 155), rendered."""
     rows = np.sort(np.random.default_rng(seed).permutation(len(voices))[:n])
-    return RenderedVoices(np.asarray(voices)[rows, :N_SOUND_PARAMS], np.asarray(category)[rows].astype(np.int64),
-                          render_features(renderer, np.asarray(voices)[rows]))
+    return RenderedVoices(
+        np.asarray(voices)[rows, :N_SOUND_PARAMS],
+        np.asarray(category)[rows].astype(np.int64),
+        render_features(renderer, np.asarray(voices)[rows]),
+    )

@@ -4,6 +4,7 @@ single operators switched between fixed and ratio frequency (the seed author's m
 Thresholds (:class:`deepdx.config.RepairConfig`) sit beyond what 99 % of real voices do;
 the evaluation's "silent" and "harsh" rates use the same ones.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 One FFT per call of :func:`spectrum`; everything spectral derives from its result, so the
 repair pass and the evaluation's audio features mean the same thing by "centroid".
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ class Spectrum:
 
     @cached_property
     def power(self) -> np.ndarray:  # computed once: the features read it three times
-        return self.magnitude ** 2
+        return self.magnitude**2
 
 
 def spectrum(audio: np.ndarray, sample_rate: int) -> Spectrum:

@@ -1,4 +1,5 @@
 """WAV previews: 16-bit mono, written with scipy."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -8,6 +8,7 @@ voice's category, group and repair notes, and its preview, which is linked (or c
 Voices without a manifest row are rendered here, as are their nearest training voices, with
 the settings and peak level generate's previews use (:func:`deepdx.audio.render.normalised`).
 """
+
 from __future__ import annotations
 
 import csv
@@ -111,8 +112,9 @@ class Audio:
         return Sound(rel)
 
 
-def _voices(bank: Path, params: np.ndarray, label: str, manifest: dict, manifest_dir: Path,
-            audio: Audio) -> list[Voice]:
+def _voices(
+    bank: Path, params: np.ndarray, label: str, manifest: dict, manifest_dir: Path, audio: Audio
+) -> list[Voice]:
     voices = []
     for i, (name, row) in enumerate(zip(names(params), params)):
         slot, wav = i + 1, f"audio/{label}/{i + 1:02d}.wav"
@@ -127,8 +129,18 @@ def _voices(bank: Path, params: np.ndarray, label: str, manifest: dict, manifest
         else:
             sound = audio.render(row, wav)
         note = "; ".join(f"{k}: {entry[k]}" for k in ("problem", "repair") if entry.get(k))
-        voices.append(Voice(slot, name, int(row[INDEX["algorithm"]]) + 1, row, sound, entry.get("category", ""),
-                            entry.get("group", ""), note))
+        voices.append(
+            Voice(
+                slot,
+                name,
+                int(row[INDEX["algorithm"]]) + 1,
+                row,
+                sound,
+                entry.get("category", ""),
+                entry.get("group", ""),
+                note,
+            )
+        )
     return voices
 
 
@@ -154,8 +166,9 @@ def _runs(models: Path, mlflow_ui: str) -> list[GroupRun]:
         summary = summary if isinstance(summary, dict) else {}
         run_id, algorithms = summary.get("mlflow_run_id"), summary.get("algorithms")
         algorithms = [a for a in algorithms if isinstance(a, int)] if isinstance(algorithms, list) else []
-        runs.append(GroupRun(path.parent.name[5:], algorithms,
-                             f"{mlflow_ui.rstrip('/')}/#/runs/{run_id}" if run_id else ""))
+        runs.append(
+            GroupRun(path.parent.name[5:], algorithms, f"{mlflow_ui.rstrip('/')}/#/runs/{run_id}" if run_id else "")
+        )
     return runs
 
 
@@ -168,15 +181,22 @@ def _metrics(path: Path | None) -> tuple[dict | None, str]:
         return None, f"The evaluation at {path} cannot be read ({exc})."
     groups = data.get("groups", {}) if isinstance(data, dict) else None
     tables = [data.get("overall", {}), *groups.values()] if isinstance(groups, dict) else [None]
-    if not all(isinstance(t, dict) and all(isinstance(r, dict) for r in t.values()) for t in tables) \
-            or not all(str(g).isdigit() for g in groups):
+    if not all(isinstance(t, dict) and all(isinstance(r, dict) for r in t.values()) for t in tables) or not all(
+        str(g).isdigit() for g in groups
+    ):
         return None, f"{path} does not hold the evaluate stage's figures (overall and groups, per reference)."
     return data, ""
 
 
-def build(out: str | Path, banks: list[str | Path], manifest: str | Path | None = None,
-          training: str | Path | None = None, metrics: str | Path | None = None, models: str | Path | None = None,
-          mlflow_ui: str = "http://127.0.0.1:5000") -> dict:
+def build(
+    out: str | Path,
+    banks: list[str | Path],
+    manifest: str | Path | None = None,
+    training: str | Path | None = None,
+    metrics: str | Path | None = None,
+    models: str | Path | None = None,
+    mlflow_ui: str = "http://127.0.0.1:5000",
+) -> dict:
     """Write ``<out>/index.html`` and ``<out>/audio/``; returns counts (banks, voices, unreadable
     banks by path, missing previews)."""
     out = Path(out)
@@ -199,10 +219,15 @@ def build(out: str | Path, banks: list[str | Path], manifest: str | Path | None 
         data, missing = _metrics(Path(metrics) if metrics else None)
         evaluation = evaluation_section(data, _runs(Path(models), mlflow_ui) if models else [], mlflow_ui, missing)
     s = RenderSettings()
-    intro = (f"{len(shown)} banks, {sum(len(b.voices) for b in shown)} voices. Each player: MIDI note {s.note}, "
-             f"velocity {s.velocity}, held {s.hold:g} s of {s.length:g} s, rendered with dexed-py and normalised.")
+    intro = (
+        f"{len(shown)} banks, {sum(len(b.voices) for b in shown)} voices. Each player: MIDI note {s.note}, "
+        f"velocity {s.velocity}, held {s.hold:g} s of {s.length:g} s, rendered with dexed-py and normalised."
+    )
     with replacing(out / "index.html") as partial:
         partial.write_text(page(TITLE, shown, evaluation, intro))
-    return {"banks": len(shown), "voices": sum(len(b.voices) for b in shown),
-            "unreadable": {b.path: b.error for b in shown if b.error},
-            "missing_previews": sum(1 for b in shown for v in b.voices if v.sound.problem)}
+    return {
+        "banks": len(shown),
+        "voices": sum(len(b.voices) for b in shown),
+        "unreadable": {b.path: b.error for b in shown if b.error},
+        "missing_previews": sum(1 for b in shown for v in b.voices if v.sound.problem),
+    }

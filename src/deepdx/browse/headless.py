@@ -1,10 +1,11 @@
-"""A built page in headless Chromium (Selenium): what the tests, the benchmark and the README's
+"""A built page in headless Chromium (Selenium): what the tests, the benchmark and the docs'
 screenshot see.
 
 Needs Chromium and its driver (Debian: ``apt-get install chromium chromium-driver``) and the
 ``selenium`` package; :func:`missing` says what is absent.  Nothing here is imported by the
 pipeline.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -12,14 +13,25 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--mute-audio")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
+)
 
 
 def _binaries() -> tuple[str | None, str | None]:
-    return (shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome"),
-            shutil.which("chromedriver"))
+    return (
+        shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome"),
+        shutil.which("chromedriver"),
+    )
 
 
 def missing() -> str:
@@ -60,12 +72,16 @@ def open_page(driver, path: str | Path) -> dict:
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(Path(path).resolve().as_uri())
-    WebDriverWait(driver, 30).until(lambda d: d.execute_script(
-        "const n = performance.getEntriesByType('navigation')[0]; return n && n.loadEventEnd > 0;"))
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script(
+            "const n = performance.getEntriesByType('navigation')[0]; return n && n.loadEventEnd > 0;"
+        )
+    )
     return driver.execute_script(
         "const n = performance.getEntriesByType('navigation')[0];"
         "return {load: n.loadEventEnd, dom: n.domContentLoadedEventEnd,"
-        " dom_to_load: n.loadEventEnd - n.domContentLoadedEventStart};")
+        " dom_to_load: n.loadEventEnd - n.domContentLoadedEventStart};"
+    )
 
 
 # Loads every <audio> (a few at a time) and reports its duration, or its error code.

@@ -5,6 +5,7 @@ functions here only turn them into markup.  Audio is referenced by relative path
 files sit in ``audio/`` beside the page) with ``preload="none"``, so opening the page reads
 no audio until a player is pressed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -65,7 +66,8 @@ class GroupRun:
 CSS = """
 body{font:14px/1.35 system-ui,sans-serif;margin:0 auto;padding:0 16px 40px;max-width:1500px;color:#222}
 h1{font-size:22px;margin:14px 0 4px}h2{font-size:18px;margin:24px 0 6px;border-bottom:1px solid #ccc}
-.lead,.legend{color:#555;margin:4px 0}.legend span{display:inline-block;width:10px;height:10px;border:1px solid #333;margin:0 3px 0 8px}
+.lead,.legend{color:#555;margin:4px 0}
+.legend span{display:inline-block;width:10px;height:10px;border:1px solid #333;margin:0 3px 0 8px}
 nav a{margin-right:10px;white-space:nowrap}
 .error{background:#fde2e1;border:1px solid #d9534f;padding:6px 10px;border-radius:4px}
 .warn{background:#fff6d6;border:1px solid #e0b400;padding:4px 8px;border-radius:4px;font-size:13px}
@@ -93,19 +95,26 @@ def _sound(sound: Sound) -> str:
 
 
 def voice_card(v: Voice) -> str:
-    tags = "".join(f'<span class="tag">{escape(t)}</span>' for t in
-                   (v.category, f"group {v.group}" if v.group != "" else "", f"alg {v.algorithm}") if t)
+    tags = "".join(
+        f'<span class="tag">{escape(t)}</span>'
+        for t in (v.category, f"group {v.group}" if v.group != "" else "", f"alg {v.algorithm}")
+        if t
+    )
     near = ""
     if v.nearest:
         n = v.nearest
-        near = (f'<div class="near">nearest training voice: <span class="name">{escape(n.name)}</span> '
-                f'{escape(n.category)} at <b>{n.distance:.2f}</b>{_sound(n.sound)}</div>')
+        near = (
+            f'<div class="near">nearest training voice: <span class="name">{escape(n.name)}</span> '
+            f"{escape(n.category)} at <b>{n.distance:.2f}</b>{_sound(n.sound)}</div>"
+        )
     note = f'<p class="warn">{escape(v.note)}</p>' if v.note else ""
-    return (f'<article class="card voice"><header><span class="slot">{v.slot:02d}</span>'
-            f'<span class="name">{escape(v.name)}</span>{tags}</header>'
-            f'<div class="pics"><svg class="alg" role="img" aria-label="algorithm {v.algorithm}">'
-            f'<use href="#alg-{v.algorithm}"/></svg>{envelopes_svg(v.params, v.algorithm)}</div>'
-            f'{_sound(v.sound)}{note}{near}</article>')
+    return (
+        f'<article class="card voice"><header><span class="slot">{v.slot:02d}</span>'
+        f'<span class="name">{escape(v.name)}</span>{tags}</header>'
+        f'<div class="pics"><svg class="alg" role="img" aria-label="algorithm {v.algorithm}">'
+        f'<use href="#alg-{v.algorithm}"/></svg>{envelopes_svg(v.params, v.algorithm)}</div>'
+        f"{_sound(v.sound)}{note}{near}</article>"
+    )
 
 
 def bank_section(i: int, bank: Bank) -> str:
@@ -160,17 +169,22 @@ def evaluation_section(metrics: dict | None, runs: list[GroupRun], mlflow_ui: st
         out.append(f'<p class="lead">{escape(missing)}</p>')
         out += [f"<p>group {escape(r.group)}: {_run_link(r)}</p>" for r in runs]
     else:
-        out.append('<p class="lead">Each generator against real training voices (<b>real</b>, the ceiling) and the '
-                   'baselines, measured on held-out voices (the evaluate stage; <code>data/evaluate/report.md</code>).'
-                   '</p><table class="eval"><tr><th>group</th>'
-                   + "".join(f"<th>{label}</th>" for _, label in PLOTTED) + "<th>model</th></tr>")
+        out.append(
+            '<p class="lead">Each generator against real training voices (<b>real</b>, the ceiling) and the '
+            "baselines, measured on held-out voices (the evaluate stage; <code>data/evaluate/report.md</code>)."
+            '</p><table class="eval"><tr><th>group</th>'
+            + "".join(f"<th>{label}</th>" for _, label in PLOTTED)
+            + "<th>model</th></tr>"
+        )
         by_group = {r.group: r for r in runs}
         groups = sorted(metrics.get("groups", {}).items(), key=lambda kv: int(kv[0]))
         out += [_group_row(g, refs, by_group.get(g)) for g, refs in [("overall", metrics.get("overall", {}))] + groups]
         out.append("</table>")
     if runs:
-        out.append(f'<p class="lead">Training-run links open in MLflow\'s web UI at {escape(mlflow_ui)}: start it at '
-                   'the repository root first, <code>mlflow ui --backend-store-uri sqlite:///mlflow.db</code>.</p>')
+        out.append(
+            f'<p class="lead">Training-run links open in MLflow\'s web UI at {escape(mlflow_ui)}: start it at '
+            "the repository root first, <code>mlflow ui --backend-store-uri sqlite:///mlflow.db</code>.</p>"
+        )
     return "".join(out) + "</section>"
 
 
@@ -180,16 +194,21 @@ EVAL_LINK = ' <a href="#evaluation">evaluation</a>'
 def page(title: str, banks: list[Bank], evaluation: str, intro: str) -> str:
     algorithms = sorted({v.algorithm for b in banks for v in b.voices})
     symbols = "".join(algorithm_symbol(a) for a in algorithms)
-    nav = " ".join(f'<a href="#bank-{i}">{escape(b.label)}{" (unreadable)" if b.error else ""}</a>'
-                   for i, b in enumerate(banks))
-    legend = (f'<p class="legend">Algorithm: operators<span style="background:{CARRIER}"></span>carrier'
-              f'<span style="background:{MODULATOR}"></span>modulator, arrows modulate, dashed red: feedback. '
-              'Envelopes OP1-OP6 (operator:output level), log time, from L4 through L1-L3, a hold, back to L4. '
-              'Distances: normalised parameter space (each of the 145 sound parameters over its range; 0 is the '
-              'same sound).</p>')
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head><body>'
-            f'<svg width="0" height="0" style="position:absolute" aria-hidden="true">{symbols}</svg>'
-            f'<h1>{escape(title)}</h1><p class="lead">{escape(intro)}</p>{legend}'
-            f'<nav>{nav}{EVAL_LINK if evaluation else ""}</nav>'
-            f'{"".join(bank_section(i, b) for i, b in enumerate(banks))}{evaluation}</body></html>')
+    nav = " ".join(
+        f'<a href="#bank-{i}">{escape(b.label)}{" (unreadable)" if b.error else ""}</a>' for i, b in enumerate(banks)
+    )
+    legend = (
+        f'<p class="legend">Algorithm: operators<span style="background:{CARRIER}"></span>carrier'
+        f'<span style="background:{MODULATOR}"></span>modulator, arrows modulate, dashed red: feedback. '
+        "Envelopes OP1-OP6 (operator:output level), log time, from L4 through L1-L3, a hold, back to L4. "
+        "Distances: normalised parameter space (each of the 145 sound parameters over its range; 0 is the "
+        "same sound).</p>"
+    )
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head><body>'
+        f'<svg width="0" height="0" style="position:absolute" aria-hidden="true">{symbols}</svg>'
+        f'<h1>{escape(title)}</h1><p class="lead">{escape(intro)}</p>{legend}'
+        f"<nav>{nav}{EVAL_LINK if evaluation else ''}</nav>"
+        f"{''.join(bank_section(i, b) for i, b in enumerate(banks))}{evaluation}</body></html>"
+    )

@@ -17,6 +17,7 @@ same segment's time at rate 99, so one slow segment does not flatten the others,
 same scale serves every operator and voice (comparable at a glance).  Levels are the panel's
 0-99, drawn linearly; the attack's faster curve, rate scaling and key tracking are left out.
 """
+
 from __future__ import annotations
 
 from html import escape
@@ -51,8 +52,9 @@ def layout(algorithm: int) -> dict[int, tuple[float, int]]:
     rows = _rows(algorithm)
     col = {op: float(i) for i, op in enumerate(sorted(o for o in rows if rows[o] == 0))}
     for r in range(1, max(rows.values()) + 1):
-        wanted = {op: float(np.mean([col[t] for s, t in edges(algorithm) if s == op]))
-                  for op in sorted(rows) if rows[op] == r}
+        wanted = {
+            op: float(np.mean([col[t] for s, t in edges(algorithm) if s == op])) for op in sorted(rows) if rows[op] == r
+        }
         for x in set(wanted.values()):  # operators over the same targets: side by side around them
             same = [op for op in wanted if wanted[op] == x]
             for i, op in enumerate(same):
@@ -71,8 +73,10 @@ def _arrow(x1: float, y1: float, x2: float, y2: float) -> str:
     ux, uy = dx / n, dy / n
     bx, by = x2 - 5 * ux, y2 - 5 * uy
     head = f"{x2:.1f},{y2:.1f} {bx - 3 * uy:.1f},{by + 3 * ux:.1f} {bx + 3 * uy:.1f},{by - 3 * ux:.1f}"
-    return (f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{bx:.1f}" y2="{by:.1f}" stroke="#444"/>'
-            f'<polygon points="{head}" fill="#444"/>')
+    return (
+        f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{bx:.1f}" y2="{by:.1f}" stroke="#444"/>'
+        f'<polygon points="{head}" fill="#444"/>'
+    )
 
 
 def graph(algorithm: int) -> tuple[str, int, int]:
@@ -98,13 +102,17 @@ def graph(algorithm: int) -> tuple[str, int, int]:
     else:
         sm, dm, dr = sy + _BOX / 2, dy + _BOX / 2, dx + _BOX  # from the source's right side to the target's
         d = f"M{r},{sm} C{r + 14},{sm} {dr + 14},{dm} {dr},{dm}"
-    parts.append(f'<path class="feedback" data-from="{src}" data-to="{dst}" d="{d}" fill="none" stroke="#c0392b" '
-                 'stroke-dasharray="3 2"/>')
+    parts.append(
+        f'<path class="feedback" data-from="{src}" data-to="{dst}" d="{d}" fill="none" stroke="#c0392b" '
+        'stroke-dasharray="3 2"/>'
+    )
     for op, (x, y) in sorted(xy.items()):
         kind = "carrier" if op in carriers(algorithm) else "modulator"
-        parts.append(f'<g class="op {kind}" data-op="{op}"><rect x="{x}" y="{y}" width="{_BOX}" height="{_BOX}" '
-                     f'rx="3" fill="{CARRIER if kind == "carrier" else MODULATOR}" stroke="#333"/>'
-                     f'<text x="{x + _BOX / 2}" y="{y + 12}" text-anchor="middle" font-size="11">{op}</text></g>')
+        parts.append(
+            f'<g class="op {kind}" data-op="{op}"><rect x="{x}" y="{y}" width="{_BOX}" height="{_BOX}" '
+            f'rx="3" fill="{CARRIER if kind == "carrier" else MODULATOR}" stroke="#333"/>'
+            f'<text x="{x + _BOX / 2}" y="{y + 12}" text-anchor="middle" font-size="11">{op}</text></g>'
+        )
     return "".join(parts), width, height
 
 
@@ -154,16 +162,22 @@ def envelopes_svg(voice: np.ndarray, algorithm: int) -> str:
         x0, y0 = (i % 3) * (w + gap), (i // 3) * (h + gap)
         rates = [voice[op_index(op, f"eg_rate{k}")] for k in range(1, 5)]
         levels = [voice[op_index(op, f"eg_level{k}")] for k in range(1, 5)]
-        pts = " ".join(f"{x0 + t / MAX_WIDTH * w:.1f},{y0 + h - 2 - v / 99 * (h - 4):.1f}"
-                       for t, v in envelope_points(rates, levels))
+        pts = " ".join(
+            f"{x0 + t / MAX_WIDTH * w:.1f},{y0 + h - 2 - v / 99 * (h - 4):.1f}"
+            for t, v in envelope_points(rates, levels)
+        )
         carrier = op in carriers(algorithm)
-        parts.append(f'<g class="env{" carrier" if carrier else ""}" data-op="{op}">'
-                     f'<rect x="{x0}" y="{y0}" width="{w}" height="{h}" fill="{"#fdf0d8" if carrier else "#eef4fa"}"/>'
-                     f'<polyline points="{pts}" fill="none" stroke="#222" stroke-width="1.2"/>'
-                     f'<text x="{x0 + w - 2}" y="{y0 + 9}" text-anchor="end" font-size="8" fill="#555">'
-                     f'{op}:{int(voice[op_index(op, "output_level")])}</text></g>')
-    return (f'<svg class="envs" viewBox="0 0 {3 * w + 2 * gap} {2 * h + gap}" role="img" '
-            f'aria-label="operator envelopes">{"".join(parts)}</svg>')
+        parts.append(
+            f'<g class="env{" carrier" if carrier else ""}" data-op="{op}">'
+            f'<rect x="{x0}" y="{y0}" width="{w}" height="{h}" fill="{"#fdf0d8" if carrier else "#eef4fa"}"/>'
+            f'<polyline points="{pts}" fill="none" stroke="#222" stroke-width="1.2"/>'
+            f'<text x="{x0 + w - 2}" y="{y0 + 9}" text-anchor="end" font-size="8" fill="#555">'
+            f"{op}:{int(voice[op_index(op, 'output_level')])}</text></g>"
+        )
+    return (
+        f'<svg class="envs" viewBox="0 0 {3 * w + 2 * gap} {2 * h + gap}" role="img" '
+        f'aria-label="operator envelopes">{"".join(parts)}</svg>'
+    )
 
 
 # --------------------------------------------------------------------------- bar plots
@@ -182,7 +196,10 @@ def bars_svg(values: list[tuple[str, float | None]], highlight: str, top: float 
             parts.append(f'<text x="{label_w}" y="{y + 8.5}" font-size="9" fill="#888">n/a</text>')
             continue
         length = max(min(value / top, 1.0), 0.0) * bar_w
-        parts.append(f'<rect x="{label_w}" y="{y + 1}" width="{length:.1f}" height="{row - 3}" fill="{colour}"/>'
-                     f'<text x="{label_w + length + 3:.1f}" y="{y + 8.5}" font-size="9">{value:.3f}</text>')
-    return (f'<svg class="bars" viewBox="0 0 {label_w + bar_w + 36} {row * len(values)}" role="img">'
-            f'{"".join(parts)}</svg>')
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 1}" width="{length:.1f}" height="{row - 3}" fill="{colour}"/>'
+            f'<text x="{label_w + length + 3:.1f}" y="{y + 8.5}" font-size="9">{value:.3f}</text>'
+        )
+    return (
+        f'<svg class="bars" viewBox="0 0 {label_w + bar_w + 36} {row * len(values)}" role="img">{"".join(parts)}</svg>'
+    )

@@ -12,6 +12,7 @@ is reported against the majority-class baseline.  The classifier is
 saved with skops (no pickle: loading checks every type against a short trusted list), so
 the evaluate stage judges category fidelity with the very model that labelled the voices.
 """
+
 from __future__ import annotations
 
 import re
@@ -63,8 +64,21 @@ class NameRules:
 # --------------------------------------------------------------------------- features
 
 _OPS = range(1, 7)
-_FIELDS = ("output_level", "freq_coarse", "freq_fine", "osc_mode", "eg_rate1", "eg_rate2", "eg_rate3", "eg_rate4",
-           "eg_level1", "eg_level2", "eg_level3", "eg_level4", "key_vel_sens")
+_FIELDS = (
+    "output_level",
+    "freq_coarse",
+    "freq_fine",
+    "osc_mode",
+    "eg_rate1",
+    "eg_rate2",
+    "eg_rate3",
+    "eg_rate4",
+    "eg_level1",
+    "eg_level2",
+    "eg_level3",
+    "eg_level4",
+    "key_vel_sens",
+)
 
 
 def classifier_features(params: np.ndarray) -> np.ndarray:
@@ -92,9 +106,12 @@ def classifier_features(params: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- classifier
 
 
-def train_classifier(X: np.ndarray, y: np.ndarray, seed: int = 0, max_iter: int = 200) -> HistGradientBoostingClassifier:
-    model = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=0.1, random_state=seed,
-                                           early_stopping=False)
+def train_classifier(
+    X: np.ndarray, y: np.ndarray, seed: int = 0, max_iter: int = 200
+) -> HistGradientBoostingClassifier:
+    model = HistGradientBoostingClassifier(
+        max_iter=max_iter, learning_rate=0.1, random_state=seed, early_stopping=False
+    )
     return model.fit(X, y)
 
 
@@ -107,8 +124,9 @@ class CategorizeResult:
     model: HistGradientBoostingClassifier  # fitted on the training split's name-labelled voices
 
 
-def categorize(params: np.ndarray, names, rules: NameRules, split: np.ndarray, seed: int = 0,
-               max_iter: int = 200) -> CategorizeResult:
+def categorize(
+    params: np.ndarray, names, rules: NameRules, split: np.ndarray, seed: int = 0, max_iter: int = 200
+) -> CategorizeResult:
     """Name rules, then a classifier for the rest.  The classifier learns from the training
     split's name-labelled voices only; its number of boosting rounds is chosen, and its
     accuracy measured, on the validation split's (other families); held-out voices are only
@@ -147,8 +165,10 @@ def categorize(params: np.ndarray, names, rules: NameRules, split: np.ndarray, s
             "accuracy": round(float(accuracy_score(by_name[valid], predicted)), 4),
             "balanced_accuracy": round(float(balanced_accuracy_score(by_name[valid], predicted)), 4),
             "majority_baseline_accuracy": round(float(np.mean(by_name[valid] == majority)), 4),
-            "confusion": {"labels": names_, "matrix": confusion_matrix(by_name[valid], predicted,
-                                                                       labels=range(n_cat)).tolist()},
+            "confusion": {
+                "labels": names_,
+                "matrix": confusion_matrix(by_name[valid], predicted, labels=range(n_cat)).tolist(),
+            },
         },
         "classes": {c: int(n) for c, n in zip(names_, np.bincount(category, minlength=n_cat))},
         "classes_by_rule": {c: int(n) for c, n in zip(names_, np.bincount(by_name[by_name >= 0], minlength=n_cat))},
@@ -174,8 +194,9 @@ def _canonical(archive: bytes) -> bytes:
 
     src = zipfile.ZipFile(io.BytesIO(archive))
     ids: dict[str, str] = {}
-    schema = _OBJECT_ID.sub(lambda m: m.group(1) + ids.setdefault(m.group(2), str(len(ids))),
-                            src.read("schema.json").decode())
+    schema = _OBJECT_ID.sub(
+        lambda m: m.group(1) + ids.setdefault(m.group(2), str(len(ids))), src.read("schema.json").decode()
+    )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
         for info in src.infolist():

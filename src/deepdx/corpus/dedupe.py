@@ -13,6 +13,7 @@ least ``blocks - t`` slices, so they share one of the C(blocks, t) keys made of 
 t slices.  Hashing each key and grouping equal hashes yields the candidate pairs, which
 are then checked exactly.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -71,8 +72,9 @@ def _pairs_with_equal_keys(keys: np.ndarray, max_group: int) -> np.ndarray:
     return np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int64)
 
 
-def near_pairs(sound: np.ndarray, max_params: int, max_delta: int, blocks: int = 8,
-               max_group: int = 2000) -> np.ndarray:
+def near_pairs(
+    sound: np.ndarray, max_params: int, max_delta: int, blocks: int = 8, max_group: int = 2000
+) -> np.ndarray:
     """Pairs (i, j), i < j, that differ in 1..max_params parameters, each by <= max_delta."""
     if len(sound) < 2 or max_params < 1:
         return np.zeros((0, 2), np.int64)
@@ -126,9 +128,16 @@ def dedupe_table(table: dict, cfg: DedupeConfig = DedupeConfig()):
     for k in ("exact", "near"):
         unique[f"merged_{k}"] = np.bincount(rep[result.kind == k], minlength=len(rep))[kept]
     merged = [
-        dict(voice_id=int(table["voice_id"][i]), name=table["name"][i], source=table["source"][i],
-             index=int(table["index"][i]), kind=result.kind[i], representative_id=int(table["voice_id"][rep[i]]),
-             representative_name=table["name"][rep[i]], representative_source=table["source"][rep[i]])
+        dict(
+            voice_id=int(table["voice_id"][i]),
+            name=table["name"][i],
+            source=table["source"][i],
+            index=int(table["index"][i]),
+            kind=result.kind[i],
+            representative_id=int(table["voice_id"][rep[i]]),
+            representative_name=table["name"][rep[i]],
+            representative_source=table["source"][rep[i]],
+        )
         for i in np.flatnonzero(result.kind != "unique")
     ]
     sizes = np.bincount(rep)[kept]
@@ -148,12 +157,22 @@ def dedupe_table(table: dict, cfg: DedupeConfig = DedupeConfig()):
     return unique, merged, report
 
 
-MERGED_FIELDS = ["voice_id", "name", "source", "index", "kind", "representative_id",
-                 "representative_name", "representative_source"]
+MERGED_FIELDS = [
+    "voice_id",
+    "name",
+    "source",
+    "index",
+    "kind",
+    "representative_id",
+    "representative_name",
+    "representative_source",
+]
 
 
 def summary(report: dict) -> str:
     v, g = report["voices"], report["groups"]
-    return (f"dedupe: {v['in']} voices -> {v['unique']} unique "
-            f"({v['exact_duplicates']} exact and {v['near_duplicates']} near duplicates merged "
-            f"into {g['with_duplicates']} groups; largest group {g['largest']})")
+    return (
+        f"dedupe: {v['in']} voices -> {v['unique']} unique "
+        f"({v['exact_duplicates']} exact and {v['near_duplicates']} near duplicates merged "
+        f"into {g['with_duplicates']} groups; largest group {g['largest']})"
+    )

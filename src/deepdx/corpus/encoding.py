@@ -18,6 +18,7 @@ Layouts (``encoding.layout``):
 
 ``row_major`` - the seed's: the 145 parameters in VCED order, row by row, zero padded.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,16 @@ _OP_ROWS = (
 )
 _GLOBAL_ROWS = (
     [f"pitch_eg_rate{i}" for i in range(1, 5)] + [f"pitch_eg_level{i}" for i in range(1, 5)],
-    ["algorithm", "feedback", "osc_key_sync", "lfo_speed", "lfo_delay", "lfo_pitch_mod_depth",
-     "lfo_amp_mod_depth", "lfo_sync"],
+    [
+        "algorithm",
+        "feedback",
+        "osc_key_sync",
+        "lfo_speed",
+        "lfo_delay",
+        "lfo_pitch_mod_depth",
+        "lfo_amp_mod_depth",
+        "lfo_sync",
+    ],
     ["lfo_waveform", "pitch_mod_sens", "transpose"],
 )
 assert sorted(sum(_OP_ROWS, [])) == sorted(OPERATOR_FIELDS)

@@ -11,6 +11,7 @@ Assignment: families in a seeded random order, each to the split whose share of 
 family's algorithms is furthest below its target (relative to the target), so every
 algorithm (and so every algorithm group) is split in the configured proportions.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,7 +32,7 @@ def linked_pairs(sound: np.ndarray, distance: float, chunk: int = 2048) -> np.nd
     x = normalise(sound)
     out = [np.zeros((0, 2), np.int64)]
     for start in range(0, len(x), chunk):
-        i, j = np.nonzero(pairwise(x[start:start + chunk], x[start:]) <= distance)
+        i, j = np.nonzero(pairwise(x[start : start + chunk], x[start:]) <= distance)
         keep = i < j  # the block is compared with itself and everything after it
         out.append(np.stack([i[keep] + start, j[keep] + start], axis=1))
     return np.concatenate(out)
@@ -72,14 +73,23 @@ def summary(family: np.ndarray, split: np.ndarray | None = None) -> dict:
     """How many families, how large, and (given each voice's split name) how they divide."""
     counts = np.bincount(family)
     sizes = counts[counts > 0]
-    bins = {(f"{lo}" if lo == hi else f"{lo}+" if hi is None else f"{lo}-{hi}"):
-            int(((sizes >= lo) & (sizes <= (hi or sizes.max(initial=lo)))).sum()) for lo, hi in SIZE_BINS}
-    out = {"families": int(len(sizes)), "voices": int(len(family)), "largest": int(sizes.max(initial=0)),
-           "voices_with_a_variant": round(float((counts[family] > 1).mean()), 4) if len(family) else 0.0,
-           "families_by_size": bins}
+    bins = {
+        (f"{lo}" if lo == hi else f"{lo}+" if hi is None else f"{lo}-{hi}"): int(
+            ((sizes >= lo) & (sizes <= (hi or sizes.max(initial=lo)))).sum()
+        )
+        for lo, hi in SIZE_BINS
+    }
+    out = {
+        "families": int(len(sizes)),
+        "voices": int(len(family)),
+        "largest": int(sizes.max(initial=0)),
+        "voices_with_a_variant": round(float((counts[family] > 1).mean()), 4) if len(family) else 0.0,
+        "families_by_size": bins,
+    }
     if split is not None:
-        out["by_split"] = {s: {"voices": int((split == s).sum()), "families": int(len(np.unique(family[split == s])))}
-                           for s in SPLITS}
+        out["by_split"] = {
+            s: {"voices": int((split == s).sum()), "families": int(len(np.unique(family[split == s])))} for s in SPLITS
+        }
     return out
 
 
@@ -89,13 +99,17 @@ def partition(params: np.ndarray, cfg: FamiliesConfig, seed: int) -> dict[str, n
     algorithm = np.asarray(params)[:, INDEX["algorithm"]].astype(np.int64)
     fractions = (1 - cfg.validation - cfg.held_out, cfg.validation, cfg.held_out)
     if min(fractions) < 0:
-        raise DeepDXError(f"families.validation + families.held_out must be at most 1; got {cfg.validation} + {cfg.held_out}")
+        raise DeepDXError(
+            f"families.validation + families.held_out must be at most 1; got {cfg.validation} + {cfg.held_out}"
+        )
     split = np.array(SPLITS)[assign(family, algorithm, fractions, seed)]
     return {"family": family, "split": split}
 
 
 def describe(report: dict) -> str:
     by = report["by_split"]
-    return (f"families: {report['voices']} voices in {report['families']} families (largest {report['largest']}; "
-            f"{report['voices_with_a_variant']:.1%} of voices have a variant) -> "
-            + ", ".join(f"{s} {v['voices']} voices / {v['families']} families" for s, v in by.items()))
+    return (
+        f"families: {report['voices']} voices in {report['families']} families (largest {report['largest']}; "
+        f"{report['voices_with_a_variant']:.1%} of voices have a variant) -> "
+        + ", ".join(f"{s} {v['voices']} voices / {v['families']} families" for s, v in by.items())
+    )

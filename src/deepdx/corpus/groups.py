@@ -14,6 +14,7 @@ Derivation (``grouping: structural``):
 
 ``grouping: explicit`` takes ``groups`` from the config instead.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -13,6 +13,7 @@ folders that cannot be listed are listed with the reason (a FIFO is never opened
 that blocks); a path that is not valid UTF-8 is kept losslessly with ``\\xNN`` escapes
 (:func:`path_label`, :func:`label_bytes`).
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,7 @@ def path_label(path: str | Path) -> str:
 
 def label_bytes(label: str) -> bytes:
     """The path bytes a :func:`path_label` stands for."""
-    return re.sub(rb"\\(\\|x([0-9a-f]{2}))", lambda m: bytes([int(m[2], 16)]) if m[2] else b"\\",
-                  label.encode("utf-8"))
+    return re.sub(rb"\\(\\|x([0-9a-f]{2}))", lambda m: bytes([int(m[2], 16)]) if m[2] else b"\\", label.encode("utf-8"))
 
 
 @dataclass
@@ -63,8 +63,19 @@ class Found:
 
 
 def _kind(mode: int) -> str:
-    return next((name for test, name in [(stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "device"),
-                                         (stat.S_ISBLK, "device")] if test(mode)), "special file")
+    return next(
+        (
+            name
+            for test, name in [
+                (stat.S_ISFIFO, "FIFO"),
+                (stat.S_ISSOCK, "socket"),
+                (stat.S_ISCHR, "device"),
+                (stat.S_ISBLK, "device"),
+            ]
+            if test(mode)
+        ),
+        "special file",
+    )
 
 
 def _classify(path: Path, extensions: list[str]) -> Found:
@@ -94,8 +105,10 @@ def find_files(sources: list[str], extensions: list[str]) -> list[Found]:
             found.append(_classify(source, extensions))
             continue
         here: list[Found] = []
-        unlisted = lambda exc: here.append(Found(Path(exc.filename), "unreadable",  # noqa: E731
-                                                 f"folder cannot be listed ({exc.strerror or exc})"))
+
+        def unlisted(exc: OSError, here: list[Found] = here) -> None:
+            here.append(Found(Path(exc.filename), "unreadable", f"folder cannot be listed ({exc.strerror or exc})"))
+
         for folder, dirs, files in os.walk(source, onerror=unlisted):
             here += [_classify(Path(folder) / name, extensions) for name in files]
             # a symlink to a folder is listed among dirs; os.walk does not descend into it
@@ -139,8 +152,11 @@ class _Collector:
         try:
             data = _read(path, int(self.cfg.max_file_mb * 2**20))
         except OSError as exc:
-            self.files.append(dict(source=label, voices=0, accepted=0, rejected=0, status="unreadable",
-                                   detail=exc.strerror or str(exc)))
+            self.files.append(
+                dict(
+                    source=label, voices=0, accepted=0, rejected=0, status="unreadable", detail=exc.strerror or str(exc)
+                )
+            )
             return
         except ValueError as exc:  # too large, or no longer a regular file
             self.files.append(dict(source=label, voices=0, accepted=0, rejected=0, status="not read", detail=str(exc)))
@@ -156,11 +172,26 @@ class _Collector:
         accepted = len(self.columns["source"]) - accepted_before
         rejected = index - accepted
         status = "not DX7" if result.error else ("read" if not rejected else "read, with rejections")
-        notes = result.notes + ([f"{sum(r['count'] for r in self._summarised.values())} rejections beyond the first "
-                                 f"{self.cfg.listed_rejections} summarised by reason"] if self._summarised else [])
+        notes = result.notes + (
+            [
+                f"{sum(r['count'] for r in self._summarised.values())} rejections beyond the first "
+                f"{self.cfg.listed_rejections} summarised by reason"
+            ]
+            if self._summarised
+            else []
+        )
         forms = ",".join(sorted({b.form for b in result.blocks}))
-        self.files.append(dict(source=label, voices=index, accepted=accepted, rejected=rejected,
-                               status=status, form=forms, detail="; ".join(filter(None, [result.error, *notes]))))
+        self.files.append(
+            dict(
+                source=label,
+                voices=index,
+                accepted=accepted,
+                rejected=rejected,
+                status=status,
+                form=forms,
+                detail="; ".join(filter(None, [result.error, *notes])),
+            )
+        )
 
     def _add_block(self, block: Block, label: str, first_index: int) -> None:
         if block.decoded is None:
@@ -193,12 +224,23 @@ class _Collector:
         one up to ``ingest.listed_rejections`` per file, then added to one row per reason."""
         listed = max(0, min(count, self.cfg.listed_rejections - self._listed))
         for i in range(index, index + listed):
-            self.rejected.append(dict(source=label, index=int(i), offset=int(offset), name=name, reason=reason, count=1))
+            self.rejected.append(
+                dict(source=label, index=int(i), offset=int(offset), name=name, reason=reason, count=1)
+            )
         self._listed += listed
         if count > listed:
             key = reason.split(":")[0]
-            row = self._summarised.setdefault(key, dict(source=label, index=int(index + listed), offset=int(offset),
-                                                        name="", reason=f"{key}: summarised", count=0))
+            row = self._summarised.setdefault(
+                key,
+                dict(
+                    source=label,
+                    index=int(index + listed),
+                    offset=int(offset),
+                    name="",
+                    reason=f"{key}: summarised",
+                    count=0,
+                ),
+            )
             row["count"] += count - listed
 
     def table(self) -> Table:
@@ -221,8 +263,17 @@ def ingest(sources: list[str], cfg: IngestConfig = IngestConfig(), progress: boo
         collector.add_file(f.path, path_label(f.path))
     for f in found:
         if f.status != "read":
-            collector.files.append(dict(source=path_label(f.path), voices=0, accepted=0, rejected=0,
-                                        status=f.status, form="", detail=f.detail))
+            collector.files.append(
+                dict(
+                    source=path_label(f.path),
+                    voices=0,
+                    accepted=0,
+                    rejected=0,
+                    status=f.status,
+                    form="",
+                    detail=f.detail,
+                )
+            )
     table = collector.table()
     voices_in = sum(f["voices"] for f in collector.files)
     n_acc, n_rej = len(table["params"]), sum(r["count"] for r in collector.rejected)
@@ -234,7 +285,10 @@ def ingest(sources: list[str], cfg: IngestConfig = IngestConfig(), progress: boo
     status = Counter(f["status"] for f in collector.files)
     report = {
         "policy": {"policy": cfg.policy, "eight_bit": cfg.eight_bit, "checksum": cfg.checksum},
-        "files": {"found": len(collector.files), **{k.replace(" ", "_").replace(",", ""): v for k, v in sorted(status.items())}},
+        "files": {
+            "found": len(collector.files),
+            **{k.replace(" ", "_").replace(",", ""): v for k, v in sorted(status.items())},
+        },
         "voices": {
             "in": voices_in,
             "accepted": n_acc,
@@ -257,6 +311,8 @@ def summary(report: dict) -> str:
         f"{v['accepted_with_values_clamped']} clamped]",
     ]
     lines += [f"  rejected, {reason}: {n}" for reason, n in report["rejected_by_reason"].items()]
-    lines.append("  accepted under each policy (checked blocks): "
-                 + ", ".join(f"{k} {n}" for k, n in report["accepted_under_each_policy"].items()))
+    lines.append(
+        "  accepted under each policy (checked blocks): "
+        + ", ".join(f"{k} {n}" for k, n in report["accepted_under_each_policy"].items())
+    )
     return "\n".join(lines)

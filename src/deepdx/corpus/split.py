@@ -10,6 +10,7 @@ Routing (from training voices only):
 ``p_group[c][g]`` = P(group g | category c) and
 ``p_algorithm[g][c][a]`` = P(algorithm a | group g, category c).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,12 +37,14 @@ def write_groups(table: Table, split_dir: str | Path, n_groups: int) -> None:
     """One file per split and group (every file written, empty or not)."""
     for s in SPLITS:
         for g in range(n_groups):
-            write_table(group_path(split_dir, s, g), take(table, np.flatnonzero((table["split"] == s)
-                                                                                 & (table["group"] == g))))
+            write_table(
+                group_path(split_dir, s, g), take(table, np.flatnonzero((table["split"] == s) & (table["group"] == g)))
+            )
 
 
-def routing(category: np.ndarray, group: np.ndarray, algorithm: np.ndarray, categories: list[str],
-            groups: list[list[int]]) -> dict:
+def routing(
+    category: np.ndarray, group: np.ndarray, algorithm: np.ndarray, categories: list[str], groups: list[list[int]]
+) -> dict:
     """Routing statistics from training voices (pass only those)."""
     p_group, p_alg = {}, {str(g): {} for g in range(len(groups))}
     for c, name in enumerate(categories):
@@ -62,8 +65,10 @@ def held_out_distances(params: np.ndarray, split: np.ndarray, seed: int) -> dict
     x = normalise(params)
     held, train = split == "held_out", split == "train"
     shuffled = np.random.default_rng(seed).permutation(split)
-    return {"voice by voice": nearest(x[shuffled == "held_out"], x[shuffled == "train"]),
-            "by family": nearest(x[held], x[train])}
+    return {
+        "voice by voice": nearest(x[shuffled == "held_out"], x[shuffled == "train"]),
+        "by family": nearest(x[held], x[train]),
+    }
 
 
 def report(table: Table, categories: list[str], groups: list[list[int]], distances: dict[str, np.ndarray]) -> dict:
@@ -78,8 +83,19 @@ def report(table: Table, categories: list[str], groups: list[list[int]], distanc
             "families": int(len(np.unique(family[sel]))),
             "by_category": {c: int((sel & (category == i)).sum()) for i, c in enumerate(categories)},
         }
-    near = {name: {"within_0.1": round(float((d <= 0.1).mean()), 4), "within_0.5": round(float((d <= 0.5).mean()), 4),
-                   "median": round(float(np.median(d)), 4)} for name, d in distances.items()}
-    return {"voices": int(len(group)), **{s: int((split == s).sum()) for s in SPLITS},
-            "smallest_group": int(min(v["voices"] for v in per_group.values())),
-            "families": summary(family, split), "held_out_to_nearest_training": near, "groups": per_group}
+    near = {
+        name: {
+            "within_0.1": round(float((d <= 0.1).mean()), 4),
+            "within_0.5": round(float((d <= 0.5).mean()), 4),
+            "median": round(float(np.median(d)), 4),
+        }
+        for name, d in distances.items()
+    }
+    return {
+        "voices": int(len(group)),
+        **{s: int((split == s).sum()) for s in SPLITS},
+        "smallest_group": int(min(v["voices"] for v in per_group.values())),
+        "families": summary(family, split),
+        "held_out_to_nearest_training": near,
+        "groups": per_group,
+    }

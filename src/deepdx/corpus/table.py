@@ -6,6 +6,7 @@ Parquet; in memory a plain ``dict`` of NumPy arrays, with the parameters as one
 written whole or not at all (:func:`deepdx.files.replacing`): a killed stage leaves the old
 output or none, never half of one.
 """
+
 from __future__ import annotations
 
 import csv

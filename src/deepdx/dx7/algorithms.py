@@ -4,6 +4,7 @@ dexed-py numbers algorithms 0-31 and operators 0-5 (OP1 == 0); this module speak
 DX7 panel's language: algorithms 1-32, operators 1-6.  tests/test_dx7_algorithms.py checks
 the table against the DX7 manual's diagrams.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

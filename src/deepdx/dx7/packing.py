@@ -3,6 +3,7 @@
 All functions take and return ``N x ...`` uint8 arrays; no Python loop runs per voice or
 per parameter.  The layout comes from :mod:`deepdx.dx7.params`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

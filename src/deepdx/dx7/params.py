@@ -16,6 +16,7 @@ arrays used everywhere (``N x 155`` uint8) are in VCED order.
 Operator numbering: ``OPS`` holds the DX7 panel numbers (1-6) in VCED order, i.e.
 ``OPS[0] == 6``.  dexed-py numbers operators 0-5 with OP1 == 0.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -115,8 +116,12 @@ BLOCK = np.array([OPS.index(int(n[2])) if n.startswith("op") else len(OPS) for n
 # Parameters whose values name a choice (a mode, a curve, a waveform, an algorithm), not an
 # amount: no value lies "between" two others.  Every other sound parameter is a level, rate,
 # sensitivity or ratio, whose neighbouring values sound alike.
-_CHOICES = ({f"op{op}_{f}" for op in OPS for f in ("osc_mode", "kls_left_curve", "kls_right_curve")}
-            | {"algorithm", "osc_key_sync", "lfo_sync", "lfo_waveform"})
+_CHOICES = {f"op{op}_{f}" for op in OPS for f in ("osc_mode", "kls_left_curve", "kls_right_curve")} | {
+    "algorithm",
+    "osc_key_sync",
+    "lfo_sync",
+    "lfo_waveform",
+}
 CHOICE = np.array([p.name in _CHOICES for p in PARAMS[:N_SOUND_PARAMS]])  # 145 bools
 
 

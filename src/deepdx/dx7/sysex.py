@@ -15,6 +15,7 @@ writing goes through mido.)
 Nothing here decides whether a voice is acceptable: :func:`scan` reports what it found,
 block by block, and :mod:`deepdx.dx7.validate` applies the policy.
 """
+
 from __future__ import annotations
 
 import re
@@ -132,11 +133,15 @@ class _Scanner:
     def run(self, pos: int) -> Scan:
         data = self.data
         if pos:
-            self.notes.add("stray bytes before the first sysex message", f"{pos} stray bytes before the first sysex message")
+            self.notes.add(
+                "stray bytes before the first sysex message", f"{pos} stray bytes before the first sysex message"
+            )
         while pos < len(data):
             run = _F0_RUN.match(data, pos).end() - pos
             if run > 1:  # F0 F0 F0 ...: each byte but the last opens a message that ends at once
-                self.notes.add("one-byte sysex messages", f"{run - 1} one-byte sysex messages at {pos} (a run of F0 bytes)")
+                self.notes.add(
+                    "one-byte sysex messages", f"{run - 1} one-byte sysex messages at {pos} (a run of F0 bytes)"
+                )
                 pos += run - 1
             end = self._message(pos)
             nxt = data.find(bytes([SYSEX_START]), end)
@@ -154,8 +159,10 @@ class _Scanner:
         if not (known and header[1] == YAMAHA and header[2] & 0xF0 == 0):
             end = self._unframed_end(pos)
             what = "truncated header" if len(header) < 6 else "header " + header.hex(" ")
-            self.notes.add("sysex messages that are not DX7 voice dumps",
-                           f"skipped a {end - pos}-byte sysex message at {pos} that is not a DX7 voice dump ({what})")
+            self.notes.add(
+                "sysex messages that are not DX7 voice dumps",
+                f"skipped a {end - pos}-byte sysex message at {pos} that is not a DX7 voice dump ({what})",
+            )
             return end
         form, size, voices = known
         end = pos + _HEADER_SIZE + size + 2  # payload, checksum, F7

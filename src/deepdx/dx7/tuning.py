@@ -10,6 +10,7 @@ these functions say how large.
 Written with plain arithmetic, so they take NumPy arrays and torch tensors alike (values
 as the voice stores them: integers, or floats on the same scale).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -17,6 +17,7 @@ Policies (``ingest.policy`` in conf/):
 Bytes above 127 are rejected under every policy unless ``eight_bit="mask"``.  A blank voice
 (every byte zero: an empty slot, or zeros mistaken for voices) is rejected under every policy.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -9,6 +9,7 @@ with the held-out real voices' statistics.
 * diversity: mean pairwise distance of standardised features;
 * Frechet distance of the standardised features to the held-out voices'.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,13 @@ from .metrics import frechet_distance
 
 
 class AudioReference:
-    def __init__(self, held_out_voices: np.ndarray | None, renderer: Renderer, thresholds: RepairConfig = RepairConfig(),
-                 features: np.ndarray | None = None):
+    def __init__(
+        self,
+        held_out_voices: np.ndarray | None,
+        renderer: Renderer,
+        thresholds: RepairConfig = RepairConfig(),
+        features: np.ndarray | None = None,
+    ):
         """``thresholds``: silence and shrillness as the generate stage's repair pass defines them;
         ``features``: the held-out voices' features when they were rendered already (``real``)."""
         self.renderer = renderer
@@ -44,6 +50,9 @@ class AudioReference:
         quiet = silent(f, self.thresholds)
         harsh = ~quiet & (shrill(f, self.thresholds) | (f[:, FLATNESS] > self.flatness_limit))
         z = (f - self.mu) / self.sd
-        return {"silent_rate": float(quiet.mean()), "harsh_rate": float(harsh.mean()),
-                "audio_diversity": mean_pairwise(z),
-                "audio_frechet": frechet_distance(z, self.z_mu, self.z_cov)}
+        return {
+            "silent_rate": float(quiet.mean()),
+            "harsh_rate": float(harsh.mean()),
+            "audio_diversity": mean_pairwise(z),
+            "audio_frechet": frechet_distance(z, self.z_mu, self.z_cov),
+        }

@@ -2,6 +2,7 @@
 
 All return ``n x 145`` valid sound parameters for one algorithm group.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +36,9 @@ def jitter(n: int, train: np.ndarray, rng: np.random.Generator, params: int = 3,
     return np.clip(out, 0, MAX[:N_SOUND_PARAMS]).astype(np.uint8)
 
 
-def interpolation(category: np.ndarray, train: np.ndarray, train_category: np.ndarray, rng: np.random.Generator,
-                  neighbours: int = 5) -> np.ndarray:
+def interpolation(
+    category: np.ndarray, train: np.ndarray, train_category: np.ndarray, rng: np.random.Generator, neighbours: int = 5
+) -> np.ndarray:
     """For each requested category, a training voice of that category mixed with one of its
     ``neighbours`` nearest training voices of the same category: levels interpolated at one
     random point per voice, choices (modes, curves, waveforms, the algorithm) taken from
@@ -50,7 +52,7 @@ def interpolation(category: np.ndarray, train: np.ndarray, train_category: np.nd
             members = np.arange(len(train))
         d = pairwise(normalise(train[members]), normalise(train[members]))
         np.fill_diagonal(d, np.inf)
-        near = np.argsort(d, axis=1)[:, :min(neighbours, len(members) - 1)]
+        near = np.argsort(d, axis=1)[:, : min(neighbours, len(members) - 1)]
         first = rng.integers(0, len(members), len(rows))
         second = near[first, rng.integers(0, near.shape[1], len(rows))]
         a, b = train[members[first]], train[members[second]]

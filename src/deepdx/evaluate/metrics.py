@@ -9,6 +9,7 @@
 * Frechet distance between Gaussian fits of generated and held-out features;
 * diversity: mean pairwise distance, overall and per category.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,13 +36,22 @@ def duplicate_rate(sound: np.ndarray) -> float:
 class Reference:
     """What every evaluated set is compared with: one group's training and held-out voices."""
 
-    def __init__(self, train: np.ndarray, held_out: np.ndarray, k: int = 5, bins: int = 20,
-                 memo_quantile: float = 0.05, seed: int = 0):
+    def __init__(
+        self,
+        train: np.ndarray,
+        held_out: np.ndarray,
+        k: int = 5,
+        bins: int = 20,
+        memo_quantile: float = 0.05,
+        seed: int = 0,
+    ):
         self.train_f, self.held_f = normalise(train), normalise(held_out)
         self.train_keys = set(sound_keys(train))
         self.k = k
         self.held_radius = nearest_other(self.held_f, k)  # every set evaluated here meets the same radii
-        self.held_nearest = nearest(self.held_f, self.train_f)  # each held-out voice's distance to its nearest training voice
+        self.held_nearest = nearest(
+            self.held_f, self.train_f
+        )  # each held-out voice's distance to its nearest training voice
         self.memo_threshold = float(np.quantile(self.held_nearest, memo_quantile))
         self.kmeans = KMeans(n_clusters=min(bins, len(self.train_f)), n_init=3, random_state=seed).fit(self.train_f)
         self.held_bins = np.bincount(self.kmeans.predict(self.held_f), minlength=self.kmeans.n_clusters)

@@ -8,6 +8,7 @@ stage's fixed/ratio repair pass: what a user gets; only with audio), and the bas
 ``uniform``, ``marginal``, ``jitter`` and ``interpolation`` (see :mod:`.baselines`).  Each set has as many
 voices as the group's held-out split, so set-size effects on the metrics are equal.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,7 +44,9 @@ class EvalGroup:
     held_out_category: np.ndarray
 
 
-def load_groups(split_dir: str, groups: list[list[int]], max_voices: int | None = None, seed: int = 0) -> list[EvalGroup]:
+def load_groups(
+    split_dir: str, groups: list[list[int]], max_voices: int | None = None, seed: int = 0
+) -> list[EvalGroup]:
     """Each group's training and held-out voices from the split stage; ``max_voices`` keeps a
     seeded subset of each group's held-out voices (smoke runs)."""
     out = []
@@ -52,13 +55,21 @@ def load_groups(split_dir: str, groups: list[list[int]], max_voices: int | None 
         if max_voices is not None and max_voices < len(held["params"]):
             rows = np.random.default_rng(seed + g).choice(len(held["params"]), max_voices, replace=False)
             held = take(held, np.sort(rows))
-        out.append(EvalGroup(algorithms, train["params"], train["category"].astype(np.int64),
-                             held["params"], held["category"].astype(np.int64)))
+        out.append(
+            EvalGroup(
+                algorithms,
+                train["params"],
+                train["category"].astype(np.int64),
+                held["params"],
+                held["category"].astype(np.int64),
+            )
+        )
     return out
 
 
-def repaired(sound: np.ndarray, renderer, config: RepairConfig,
-             features: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def repaired(
+    sound: np.ndarray, renderer, config: RepairConfig, features: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """``sound`` after the generate stage's repair pass, and its audio features when ``features``
     (those of ``sound``, rendered already) are given: then only the voices they call wrong
     are tried, and only the voices the pass changed rendered again."""
@@ -75,9 +86,16 @@ def repaired(sound: np.ndarray, renderer, config: RepairConfig,
     return fixed[:, :N_SOUND_PARAMS], out
 
 
-def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, classifier,
-            audio: AudioReference | None, unseen: tuple[np.ndarray, np.ndarray] | None = None,
-            features: np.ndarray | None = None, distances: np.ndarray | None = None) -> dict:
+def measure(
+    ref: Reference,
+    sound: np.ndarray,
+    category: np.ndarray | None,
+    classifier,
+    audio: AudioReference | None,
+    unseen: tuple[np.ndarray, np.ndarray] | None = None,
+    features: np.ndarray | None = None,
+    distances: np.ndarray | None = None,
+) -> dict:
     """``unseen``: voices and categories that memorisation and category fidelity are measured
     on, when not ``sound``: the real row's training voices are memorised by definition, and the
     classifier learnt them, so its levels are the held-out voices' (what a generator making
@@ -86,9 +104,14 @@ def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, clas
     nearest training voice, when they were computed already."""
     unseen_voices, unseen_category = (sound, category) if unseen is None else unseen
     memo = ref.memorisation(unseen_voices, distances)
-    out = {"duplicate_rate": duplicate_rate(sound), "memorisation": memo, **ref.prdc(sound),
-           "ndb": ref.ndb(sound), "frechet": ref.frechet(sound),
-           "in_octaves": float(in_octaves(sound[:, INDEX["transpose"]]).mean())}
+    out = {
+        "duplicate_rate": duplicate_rate(sound),
+        "memorisation": memo,
+        **ref.prdc(sound),
+        "ndb": ref.ndb(sound),
+        "frechet": ref.frechet(sound),
+        "in_octaves": float(in_octaves(sound[:, INDEX["transpose"]]).mean()),
+    }
     div = diversity(sound, category)
     out["diversity"] = div.pop("all")
     if category is not None:
@@ -100,9 +123,18 @@ def measure(ref: Reference, sound: np.ndarray, category: np.ndarray | None, clas
     return out
 
 
-def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: bool = True,
-             renderer=None, progress: bool = True, repair_cfg: RepairConfig | None = None,
-             temperature: float | None = None, truncation: float | None = None) -> dict:
+def evaluate(
+    groups: list[EvalGroup],
+    models,
+    classifier,
+    seed: int = 0,
+    audio: bool = True,
+    renderer=None,
+    progress: bool = True,
+    repair_cfg: RepairConfig | None = None,
+    temperature: float | None = None,
+    truncation: float | None = None,
+) -> dict:
     """{"groups": {g: {reference: metrics}}, "overall": {reference: metrics}}; the generators
     sample with ``temperature`` and ``truncation`` as the generate stage does."""
     repair_cfg = repair_cfg or RepairConfig()
@@ -114,8 +146,17 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
     for g, data in enumerate(tqdm(groups, desc="evaluate", unit="group", disable=not progress)):
         n = len(data.held_out)
         pick = rng.choice(len(data.train), n, replace=len(data.train) < n)
-        drawn = sample_critiqued(models, g, data.held_out_category, rng, torch_rng, renderer, critic_rng,
-                                 temperature=temperature, truncation=truncation)
+        drawn = sample_critiqued(
+            models,
+            g,
+            data.held_out_category,
+            rng,
+            torch_rng,
+            renderer,
+            critic_rng,
+            temperature=temperature,
+            truncation=truncation,
+        )
         cgan, unchecked = drawn.voices, drawn.first
         sets = {
             "real": (data.train[pick, :N_SOUND_PARAMS], data.train_category[pick]),
@@ -125,8 +166,10 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
             "uniform": (baselines.uniform(n, data.algorithms, rng), None),
             "marginal": (baselines.marginal(n, data.train, rng), None),
             "jitter": (baselines.jitter(n, data.train, rng), None),
-            "interpolation": (baselines.interpolation(data.held_out_category, data.train, data.train_category, rng),
-                              data.held_out_category),
+            "interpolation": (
+                baselines.interpolation(data.held_out_category, data.train, data.train_category, rng),
+                data.held_out_category,
+            ),
         }
         rendered = {"cgan": drawn.features, "cgan_unchecked": drawn.first_features}
         if audio and repair_cfg.enabled:
@@ -140,12 +183,28 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
         aref = AudioReference(data.held_out, renderer, repair_cfg) if audio else None
         # each set rendered once (the critic's draws were, as it chose; the repair pass renders
         # the voices it changed): its features serve the group's row and the pooled one
-        features = {name: rendered[name] if rendered.get(name) is not None else aref.render_features(with_blank_names(s))
-                    for name, (s, c) in sets.items()} if audio else {}
+        features = (
+            {
+                name: rendered[name] if rendered.get(name) is not None else aref.render_features(with_blank_names(s))
+                for name, (s, c) in sets.items()
+            }
+            if audio
+            else {}
+        )
         unseen = (data.held_out, data.held_out_category)
-        results["groups"][str(g)] = {name: measure(ref, s, c, classifier, aref, unseen if name == "real" else None,
-                                                   features.get(name), ref.held_nearest if name == "real" else None)
-                                     for name, (s, c) in sets.items()}
+        results["groups"][str(g)] = {
+            name: measure(
+                ref,
+                s,
+                c,
+                classifier,
+                aref,
+                unseen if name == "real" else None,
+                features.get(name),
+                ref.held_nearest if name == "real" else None,
+            )
+            for name, (s, c) in sets.items()
+        }
         for name, (s, c) in sets.items():
             pooled[name].append(s)
             pooled_cat[name].append(c if c is not None else np.full(len(s), -1))
@@ -161,19 +220,38 @@ def evaluate(groups: list[EvalGroup], models, classifier, seed: int = 0, audio: 
     distances = {name: ref.nearest_training(np.concatenate(pooled[name])) for name in names}
     for name in names:
         cats = np.concatenate(pooled_cat[name])
-        results["overall"][name] = measure(ref, np.concatenate(pooled[name]), cats if (cats >= 0).all() else None,
-                                           classifier, aref, unseen if name == "real" else None,
-                                           np.concatenate(pooled_features[name]) if audio else None,
-                                           ref.held_nearest if name == "real" else distances[name])
+        results["overall"][name] = measure(
+            ref,
+            np.concatenate(pooled[name]),
+            cats if (cats >= 0).all() else None,
+            classifier,
+            aref,
+            unseen if name == "real" else None,
+            np.concatenate(pooled_features[name]) if audio else None,
+            ref.held_nearest if name == "real" else distances[name],
+        )
     results["nearest_training_distance"] = {name: d.tolist() for name, d in distances.items()}
     results["nearest_training_distance"]["held_out"] = ref.held_nearest.tolist()
     return results
 
 
-COLUMNS = [("precision", "precision"), ("recall", "recall"), ("density", "density"), ("coverage", "coverage"),
-           ("ndb", "NDB/K"), ("frechet", "FD"), ("memorisation", "memorised"), ("duplicate_rate", "dup"),
-           ("diversity", "diversity"), ("category_fidelity", "cat. fidelity"), ("in_octaves", "in octaves"),
-           ("silent_rate", "silent"), ("harsh_rate", "harsh"), ("audio_diversity", "audio div."), ("audio_frechet", "audio FD")]
+COLUMNS = [
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("density", "density"),
+    ("coverage", "coverage"),
+    ("ndb", "NDB/K"),
+    ("frechet", "FD"),
+    ("memorisation", "memorised"),
+    ("duplicate_rate", "dup"),
+    ("diversity", "diversity"),
+    ("category_fidelity", "cat. fidelity"),
+    ("in_octaves", "in octaves"),
+    ("silent_rate", "silent"),
+    ("harsh_rate", "harsh"),
+    ("audio_diversity", "audio div."),
+    ("audio_frechet", "audio FD"),
+]
 
 
 def markdown(results: dict) -> str:
@@ -185,8 +263,15 @@ def markdown(results: dict) -> str:
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         return lines
 
-    out = ["# DeepDX evaluation", "", "Against the held-out real voices; features: normalised parameters "
-           "(PRDC k=5, NDB over 20 k-means bins, FD) and rendered audio (dexed-py, C4).", "", "## Overall", ""]
+    out = [
+        "# DeepDX evaluation",
+        "",
+        "Against the held-out real voices; features: normalised parameters "
+        "(PRDC k=5, NDB over 20 k-means bins, FD) and rendered audio (dexed-py, C4).",
+        "",
+        "## Overall",
+        "",
+    ]
     out += table(results["overall"])
     for g, rows in results["groups"].items():
         out += ["", f"## Group {g}", ""] + table(rows)

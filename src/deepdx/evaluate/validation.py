@@ -1,5 +1,6 @@
 """The critic stage's report: on validation voices, what sampling through the critic changes
 (held-out voices stay unopened: the evaluate stage's alone)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,17 +17,33 @@ from .audio_metrics import AudioReference
 from .metrics import category_fidelity
 
 
-def draw_validation(models: Models, g: int, validation: dict, renderer: Renderer, seed: int,
-                    temperature: float | None = None, truncation: float | None = None) -> Draws:
+def draw_validation(
+    models: Models,
+    g: int,
+    validation: dict,
+    renderer: Renderer,
+    seed: int,
+    temperature: float | None = None,
+    truncation: float | None = None,
+) -> Draws:
     """Group ``g``'s generator asked for one voice per validation voice (its category; the
     algorithm by the routing statistics, as generation asks), through the critic if there is one."""
-    return sample_critiqued(models, g, validation["category"].astype(np.int64), np.random.default_rng(seed),
-                            torch.Generator().manual_seed(seed), renderer, critic_stream(seed),
-                            temperature=temperature, truncation=truncation)
+    return sample_critiqued(
+        models,
+        g,
+        validation["category"].astype(np.int64),
+        np.random.default_rng(seed),
+        torch.Generator().manual_seed(seed),
+        renderer,
+        critic_stream(seed),
+        temperature=temperature,
+        truncation=truncation,
+    )
 
 
-def validation_report(drawn: Draws, validation: dict, train: dict, audio: AudioReference, seed: int,
-                      classifier=None) -> dict:
+def validation_report(
+    drawn: Draws, validation: dict, train: dict, audio: AudioReference, seed: int, classifier=None
+) -> dict:
     """A group's ``draw_validation`` voices, alone and through the critic: PRDC and ``balanced``
     (the probe's, against the validation voices, with training voices as the ceiling),
     memorisation, audio FD, harsh and silent rates (the evaluation's measures, against
@@ -56,9 +73,12 @@ def pooled_report(draws: list[Draws], validations: list[dict], trains: list[dict
     rng = np.random.default_rng(seed)
     reference = normalise(np.concatenate([v["params"] for v in validations]))
     radius = nearest_other(reference, k)
-    real = np.concatenate([t["params"][rng.choice(len(t["params"]), len(v["params"]),
-                                                  replace=len(t["params"]) < len(v["params"]))]
-                           for t, v in zip(trains, validations)])
+    real = np.concatenate(
+        [
+            t["params"][rng.choice(len(t["params"]), len(v["params"]), replace=len(t["params"]) < len(v["params"]))]
+            for t, v in zip(trains, validations)
+        ]
+    )
     ceiling = prdc(reference, normalise(real), k, radius)
     out = {}
     for name, voices in (("generator", [d.first for d in draws]), ("critic", [d.voices for d in draws])):
@@ -70,13 +90,24 @@ def pooled_report(draws: list[Draws], validations: list[dict], trains: list[dict
 def mean_report(reports: list[dict]) -> dict:
     """The mean of several ``validation_report`` results, figure by figure."""
     first = reports[0]
-    return {k: mean_report([r[k] for r in reports]) if isinstance(v, dict) else float(np.mean([r[k] for r in reports]))
-            for k, v in first.items()}
+    return {
+        k: mean_report([r[k] for r in reports]) if isinstance(v, dict) else float(np.mean([r[k] for r in reports]))
+        for k, v in first.items()
+    }
 
 
-def validation_reports(models: Models, validations: list[dict], trains: list[dict], renderer: Renderer, seed: int,
-                       draws: int, thresholds: RepairConfig, temperature: float | None = None,
-                       truncation: float | None = None, classifier=None) -> tuple[list[dict], dict]:
+def validation_reports(
+    models: Models,
+    validations: list[dict],
+    trains: list[dict],
+    renderer: Renderer,
+    seed: int,
+    draws: int,
+    thresholds: RepairConfig,
+    temperature: float | None = None,
+    truncation: float | None = None,
+    classifier=None,
+) -> tuple[list[dict], dict]:
     """Each group's ``validation_report`` (with category fidelity, given the ``classifier``, and
     the validation voices' own, ``validation_category_fidelity``) and the groups' ``pooled_report``,
     each the mean of ``draws`` draws (group g's d-th draw seeded seed + g + 1000 d).  Each
@@ -93,6 +124,7 @@ def validation_reports(models: Models, validations: list[dict], trains: list[dic
     reports = [mean_report(rows) for rows in groups]
     if classifier is not None:  # the same voices at every draw: measured once
         for report, validation in zip(reports, validations):
-            report["validation_category_fidelity"] = category_fidelity(classifier, validation["params"],
-                                                                       validation["category"].astype(np.int64))
+            report["validation_category_fidelity"] = category_fidelity(
+                classifier, validation["params"], validation["category"].astype(np.int64)
+            )
     return reports, mean_report(pooled)

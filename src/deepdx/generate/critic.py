@@ -24,6 +24,7 @@ the generator's voices differ from real ones of the same request, not how often 
 comes; the critic stage reports on validation voices what it changes
 (:mod:`deepdx.evaluate.validation`).  The file holds arrays only (read with allow_pickle=False).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -103,8 +104,16 @@ class Critic:
     category_fake: np.ndarray | None = None
 
     @classmethod
-    def fit(cls, real_sound: np.ndarray, real_audio: np.ndarray, fake_sound: np.ndarray, fake_audio: np.ndarray,
-            regularisation: float, category: np.ndarray | None = None, categories: int | None = None) -> "Critic":
+    def fit(
+        cls,
+        real_sound: np.ndarray,
+        real_audio: np.ndarray,
+        fake_sound: np.ndarray,
+        fake_audio: np.ndarray,
+        regularisation: float,
+        category: np.ndarray | None = None,
+        categories: int | None = None,
+    ) -> "Critic":
         """Training voices (N x 145 and N x 27) against generated ones; ``regularisation``:
         the inverse L2 weight (scikit-learn's C).  With ``category`` (N indices below
         ``categories``, by default the highest one's + 1), the categories both sets were drawn
@@ -113,20 +122,36 @@ class Critic:
         from sklearn.linear_model import LogisticRegression
 
         if min(len(real_sound), len(fake_sound)) < MIN_VOICES:
-            raise DeepDXError(f"a critic needs at least {MIN_VOICES} voices a side; got {len(real_sound)} and {len(fake_sound)}")
+            raise DeepDXError(
+                f"a critic needs at least {MIN_VOICES} voices a side; got {len(real_sound)} and {len(fake_sound)}"
+            )
         audio_mean, audio_sd = real_audio.mean(0), real_audio.std(0) + 1e-9
-        x = np.concatenate([critic_features(s, a, audio_mean, audio_sd)
-                            for s, a in ((real_sound, real_audio), (fake_sound, fake_audio))])
+        x = np.concatenate(
+            [
+                critic_features(s, a, audio_mean, audio_sd)
+                for s, a in ((real_sound, real_audio), (fake_sound, fake_audio))
+            ]
+        )
         y = np.r_[np.ones(len(real_sound)), np.zeros(len(fake_sound))]
         mean, sd = x.mean(0), x.std(0) + 1e-9
         model = LogisticRegression(C=regularisation, max_iter=2000).fit((x - mean) / sd, y)
-        out = cls(audio_mean, audio_sd, mean, sd, model.coef_[0].copy(), float(model.intercept_[0]),
-                  len(real_sound), float(model.score((x - mean) / sd, y)))
+        out = cls(
+            audio_mean,
+            audio_sd,
+            mean,
+            sd,
+            model.coef_[0].copy(),
+            float(model.intercept_[0]),
+            len(real_sound),
+            float(model.score((x - mean) / sd, y)),
+        )
         if category is not None:
             base, n = ((x - mean) / sd)[:, :N_BASE], len(real_sound)
             categories = int(np.max(category)) + 1 if categories is None else categories
-            out.category_real, out.category_fake = (category_model(base[rows], category, categories, regularisation)
-                                                    for rows in (slice(0, n), slice(n, None)))
+            out.category_real, out.category_fake = (
+                category_model(base[rows], category, categories, regularisation)
+                for rows in (slice(0, n), slice(n, None))
+            )
         return out
 
     def category_logratio(self, sound: np.ndarray, audio: np.ndarray, category: np.ndarray) -> np.ndarray:
@@ -149,8 +174,16 @@ class Critic:
     def neutral(cls, voices: int) -> "Critic":
         """No preference (every logit 0): for a group with too few voices to fit one; sampling
         through it keeps a uniformly drawn right draw."""
-        return cls(np.zeros(N_AUDIO), np.ones(N_AUDIO), np.zeros(N_FEATURES), np.ones(N_FEATURES),
-                   np.zeros(N_FEATURES), 0.0, voices, 0.5)
+        return cls(
+            np.zeros(N_AUDIO),
+            np.ones(N_AUDIO),
+            np.zeros(N_FEATURES),
+            np.ones(N_FEATURES),
+            np.zeros(N_FEATURES),
+            0.0,
+            voices,
+            0.5,
+        )
 
     def logit(self, sound: np.ndarray, audio: np.ndarray) -> np.ndarray:
         """Per voice: the estimated log ratio of the training voices' density to the generator's."""
@@ -160,28 +193,50 @@ class Critic:
     def save(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as f:  # np.savez would add .npz to a name without it
-            extra = {} if self.category_real is None else {"category_real": self.category_real, "category_fake": self.category_fake}
-            np.savez(f, audio_mean=self.audio_mean, audio_sd=self.audio_sd, mean=self.mean, sd=self.sd,
-                     coef=self.coef, scalars=np.array([self.intercept, self.voices, self.accuracy]), **extra)
+            extra = (
+                {}
+                if self.category_real is None
+                else {"category_real": self.category_real, "category_fake": self.category_fake}
+            )
+            np.savez(
+                f,
+                audio_mean=self.audio_mean,
+                audio_sd=self.audio_sd,
+                mean=self.mean,
+                sd=self.sd,
+                coef=self.coef,
+                scalars=np.array([self.intercept, self.voices, self.accuracy]),
+                **extra,
+            )
 
     @classmethod
     def load(cls, path: str | Path) -> "Critic":
         try:
             with np.load(path, allow_pickle=False) as f:  # parsed, never unpickled
                 intercept, voices, accuracy = (float(v) for v in f["scalars"])
-                out = cls(*(f[k].astype(float) for k in ("audio_mean", "audio_sd", "mean", "sd", "coef")),
-                          intercept, int(voices), accuracy,
-                          *((f[k].astype(float) if k in f else None) for k in ("category_real", "category_fake")))
+                out = cls(
+                    *(f[k].astype(float) for k in ("audio_mean", "audio_sd", "mean", "sd", "coef")),
+                    intercept,
+                    int(voices),
+                    accuracy,
+                    *((f[k].astype(float) if k in f else None) for k in ("category_real", "category_fake")),
+                )
         except Exception as exc:  # not a zip, not .npz, an object array, keys or values that do not fit
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise DeepDXError(f"{path}: not a critic file from the critic stage ({reason})") from None
-        shapes = (out.audio_mean.shape == out.audio_sd.shape == (N_AUDIO,)
-                  and out.mean.shape == out.sd.shape == out.coef.shape == (N_FEATURES,))
+        shapes = out.audio_mean.shape == out.audio_sd.shape == (
+            N_AUDIO,
+        ) and out.mean.shape == out.sd.shape == out.coef.shape == (N_FEATURES,)
         arrays = (out.audio_mean, out.audio_sd, out.mean, out.sd, out.coef)
         models = [m for m in (out.category_real, out.category_fake) if m is not None]
         if models:  # both or neither; a row all numbers or all nan (a category absent)
-            shapes = shapes and len(models) == 2 and models[0].ndim == 2 and models[0].shape == models[1].shape \
+            shapes = (
+                shapes
+                and len(models) == 2
+                and models[0].ndim == 2
+                and models[0].shape == models[1].shape
                 and models[0].shape[1] == N_BASE + 1
+            )
             shapes = shapes and all((np.isfinite(m).all(1) | np.isnan(m).all(1)).all() for m in models)
         if not shapes or not all(np.isfinite(a).all() for a in arrays) or not np.isfinite(out.intercept):
             raise DeepDXError(f"{path}: not a critic file from the critic stage (shapes or values do not fit)")
@@ -228,8 +283,16 @@ def draw_temperature(generator: VoiceGenerator, temperature: float | None, warme
     return generator.knobs(temperature)[0] + warmer
 
 
-def fit_group(generator: VoiceGenerator, real: RenderedVoices, renderer: Renderer, regularisation: float, seed: int,
-              temperature: float | None = None, truncation: float | None = None, warmer: float = 0.0) -> Critic:
+def fit_group(
+    generator: VoiceGenerator,
+    real: RenderedVoices,
+    renderer: Renderer,
+    regularisation: float,
+    seed: int,
+    temperature: float | None = None,
+    truncation: float | None = None,
+    warmer: float = 0.0,
+) -> Critic:
     """The critic of ``real`` (the sound stage's training voices) against as many of
     ``generator``'s voices, drawn as sampling draws its candidates (``warmer`` than ``temperature``);
     a neutral one for a group with fewer than ``MIN_VOICES`` training voices."""
@@ -237,7 +300,19 @@ def fit_group(generator: VoiceGenerator, real: RenderedVoices, renderer: Rendere
         return Critic.neutral(len(real.sound))
     category = torch.from_numpy(real.category)
     algorithm = torch.from_numpy(real.sound[:, INDEX["algorithm"]].astype(np.int64))
-    fake = generator.sample(category, algorithm, torch.Generator().manual_seed(seed),
-                            draw_temperature(generator, temperature, warmer), truncation)
-    return Critic.fit(real.sound, real.features, fake, render_features(renderer, with_blank_names(fake)), regularisation,
-                      real.category, generator.cfg.n_classes)
+    fake = generator.sample(
+        category,
+        algorithm,
+        torch.Generator().manual_seed(seed),
+        draw_temperature(generator, temperature, warmer),
+        truncation,
+    )
+    return Critic.fit(
+        real.sound,
+        real.features,
+        fake,
+        render_features(renderer, with_blank_names(fake)),
+        regularisation,
+        real.category,
+        generator.cfg.n_classes,
+    )

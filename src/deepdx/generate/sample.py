@@ -12,6 +12,7 @@ exp(strength * the critic's logit); with a screen, a draw the repair pass would 
 the evaluate stage samples so too).  With a renderer, each voice then goes through the audio
 check and repair pass (:mod:`deepdx.audio.repair`).
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,12 @@ class Models:
     candidates: int = 1  # draws per voice, with ``critics``
     strength: float = 1.0  # how far the critic's logit decides (see deepdx.generate.critic.choose)
     warmer: float = 0.0  # with ``critics``: the draws' temperature above the sampling one
-    screen: RepairConfig | None = None  # with ``critics``: draws wrong by these thresholds are not kept while a right one is left
-    realism: list[Realism] | None = None  # with ``critics``, one per group: its score, times ``realism_weight``, is added to the critic's logit
+    screen: RepairConfig | None = (
+        None  # with ``critics``: draws wrong by these thresholds are not kept while a right one is left
+    )
+    realism: list[Realism] | None = (
+        None  # with ``critics``, one per group: its score, times ``realism_weight``, is added to the critic's logit
+    )
     realism_weight: float = 0.0
     category_weight: float = 0.0  # with ``critics``: the critic's category log ratio, times this, is added to its logit
 
@@ -53,8 +58,13 @@ class Models:
         return self.routing["categories"]
 
 
-def load_models(models_dir: str | Path, routing_path: str | Path, critic_dir: str | Path | None = None,
-                critic: CriticConfig | None = None, thresholds: RepairConfig | None = None) -> Models:
+def load_models(
+    models_dir: str | Path,
+    routing_path: str | Path,
+    critic_dir: str | Path | None = None,
+    critic: CriticConfig | None = None,
+    thresholds: RepairConfig | None = None,
+) -> Models:
     """``critic_dir``: the critic stage's critics, by which voices are sampled as ``critic``
     says (none, one candidate or no directory: the first draws); its screen calls wrong what
     the repair pass would by ``thresholds`` (generate.repair's; the defaults if None)."""
@@ -68,8 +78,9 @@ def load_models(models_dir: str | Path, routing_path: str | Path, critic_dir: st
     except (ValueError, KeyError, TypeError) as exc:
         missing = {f"readable JSON ({exc})"}
     if missing:
-        raise DeepDXError(f"{routing_path}: not routing statistics from the split stage "
-                          f"(missing {', '.join(sorted(missing))})")
+        raise DeepDXError(
+            f"{routing_path}: not routing statistics from the split stage (missing {', '.join(sorted(missing))})"
+        )
     generators = []
     for g in range(len(groups)):
         path = models_dir / f"group{g}" / "generator.pt"
@@ -87,9 +98,21 @@ def load_models(models_dir: str | Path, routing_path: str | Path, critic_dir: st
     screen = (thresholds or RepairConfig()) if critic.screen else None
     realism = None
     if critic.realism:  # the training voices sit beside the routing statistics, in the split stage's directory
-        realism = [Realism.of(read_table(group_path(routing_path.parent, "train", g))["params"]) for g in range(len(groups))]
-    return Models(generators, routing, critics, critic.candidates, critic.strength, critic.warmer, screen,
-                  realism, critic.realism, critic.category)
+        realism = [
+            Realism.of(read_table(group_path(routing_path.parent, "train", g))["params"]) for g in range(len(groups))
+        ]
+    return Models(
+        generators,
+        routing,
+        critics,
+        critic.candidates,
+        critic.strength,
+        critic.warmer,
+        screen,
+        realism,
+        critic.realism,
+        critic.category,
+    )
 
 
 def training_keys(split_dir: str | Path) -> set[bytes]:
@@ -102,9 +125,17 @@ def training_keys(split_dir: str | Path) -> set[bytes]:
     return keys
 
 
-def sample_group(models: Models, g: int, category: np.ndarray, rng: np.random.Generator,
-                 torch_rng: torch.Generator, routing: str = "sample", temperature: float | None = None,
-                 truncation: float | None = None, algorithm: int | None = None) -> np.ndarray:
+def sample_group(
+    models: Models,
+    g: int,
+    category: np.ndarray,
+    rng: np.random.Generator,
+    torch_rng: torch.Generator,
+    routing: str = "sample",
+    temperature: float | None = None,
+    truncation: float | None = None,
+    algorithm: int | None = None,
+) -> np.ndarray:
     """N x 145 voices from group g's generator for the given category indices, each asked
     for an algorithm of the group by P(algorithm | group, category) (uniform where a
     category never used the group), or for ``algorithm`` (panel number) when given;
@@ -117,8 +148,9 @@ def sample_group(models: Models, g: int, category: np.ndarray, rng: np.random.Ge
         p = np.array([table[str(a)] for a in algorithms], float)
         p = p / p.sum() if p.sum() > 0 else np.full(len(algorithms), 1 / len(algorithms))
         pick[rows] = rng.choice(algorithms, len(rows), p=p) if routing == "sample" else algorithms[p.argmax()]
-    return models.generators[g].sample(torch.as_tensor(category, dtype=torch.long), torch.from_numpy(pick - 1),
-                                       torch_rng, temperature, truncation)
+    return models.generators[g].sample(
+        torch.as_tensor(category, dtype=torch.long), torch.from_numpy(pick - 1), torch_rng, temperature, truncation
+    )
 
 
 @dataclass
@@ -134,10 +166,19 @@ class Draws:
     kept: np.ndarray | None = None
 
 
-def sample_critiqued(models: Models, g: int, category: np.ndarray, rng: np.random.Generator,
-                     torch_rng: torch.Generator, renderer: Renderer | None, critic_rng: torch.Generator,
-                     routing: str = "sample", temperature: float | None = None, truncation: float | None = None,
-                     algorithm: int | None = None) -> Draws:
+def sample_critiqued(
+    models: Models,
+    g: int,
+    category: np.ndarray,
+    rng: np.random.Generator,
+    torch_rng: torch.Generator,
+    renderer: Renderer | None,
+    critic_rng: torch.Generator,
+    routing: str = "sample",
+    temperature: float | None = None,
+    truncation: float | None = None,
+    algorithm: int | None = None,
+) -> Draws:
     """``sample_group``'s voices (``first``: what the generator alone gives); with critics,
     ``models.candidates`` draws of each request (same category and algorithm), ``models.warmer``
     above the sampling temperature, all rendered, and one kept per voice by
@@ -164,14 +205,17 @@ def sample_critiqued(models: Models, g: int, category: np.ndarray, rng: np.rando
     if models.realism is not None:
         logits = logits + models.realism_weight * models.realism[g].score(flat)
     if models.category_weight:  # the ratio for the requested category, not for the group's voices of any
-        logits = logits + models.category_weight * models.critics[g].category_logratio(flat, features,
-                                                                                      np.repeat(category.numpy(), k))
-    uniform = np.random.default_rng(int(torch.randint(2 ** 62, (1,), generator=critic_rng)))
+        logits = logits + models.category_weight * models.critics[g].category_logratio(
+            flat, features, np.repeat(category.numpy(), k)
+        )
+    uniform = np.random.default_rng(int(torch.randint(2**62, (1,), generator=critic_rng)))
     kept = choose(logits.reshape(n, k), wrong_.reshape(n, k), models.strength, uniform)
     features = features.reshape(n, k, -1)[np.arange(n), kept]
     # the generator's own voices rendered on their own, in the chunks a render of them alone makes
     # (the FFT's last bits depend on which rows go together): their features are as without the critic
-    return Draws(candidates[np.arange(n), kept], first, features, render_features(renderer, with_blank_names(first)), kept)
+    return Draws(
+        candidates[np.arange(n), kept], first, features, render_features(renderer, with_blank_names(first)), kept
+    )
 
 
 def critic_stream(seed: int) -> torch.Generator:
@@ -191,7 +235,7 @@ def group_of_algorithm(models: Models, algorithm: int) -> int:
 def voice_name(category: str, number: int) -> np.ndarray:
     """Ten name bytes: the category shortened to fit, then the number ("BRASS 001", "BRAS 1000")."""
     digits = f"{number:03d}"
-    return encode_name(f"{category[:10 - len(digits) - 1].upper()} {digits}")
+    return encode_name(f"{category[: 10 - len(digits) - 1].upper()} {digits}")
 
 
 @dataclass
@@ -205,10 +249,21 @@ class Generated:
     other_draw: int = 0  # the critic kept another of its draws than the first
 
 
-def generate(models: Models, category: str, count: int, seed: int, exclude: set[bytes],
-             routing: str = "sample", renderer: Renderer | None = None, repair_cfg: RepairConfig | None = None,
-             name_start: int = 1, max_rounds: int = 50, temperature: float | None = None, truncation: float | None = None,
-             algorithm: int | None = None) -> Generated:
+def generate(
+    models: Models,
+    category: str,
+    count: int,
+    seed: int,
+    exclude: set[bytes],
+    routing: str = "sample",
+    renderer: Renderer | None = None,
+    repair_cfg: RepairConfig | None = None,
+    name_start: int = 1,
+    max_rounds: int = 50,
+    temperature: float | None = None,
+    truncation: float | None = None,
+    algorithm: int | None = None,
+) -> Generated:
     """``count`` new voices of ``category`` (of ``algorithm``, a panel number, when given);
     their sound keys are added to ``exclude``."""
     if category not in models.categories:
@@ -234,8 +289,19 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
             break
         chosen = rng.choice(len(p_group), need, p=p_group) if routing == "sample" else np.full(need, p_group.argmax())
         for g in np.unique(chosen):
-            drawn = sample_critiqued(models, int(g), np.full(int((chosen == g).sum()), c), rng, torch_rng,
-                                     renderer, critic_rng, routing, temperature, truncation, algorithm)
+            drawn = sample_critiqued(
+                models,
+                int(g),
+                np.full(int((chosen == g).sum()), c),
+                rng,
+                torch_rng,
+                renderer,
+                critic_rng,
+                routing,
+                temperature,
+                truncation,
+                algorithm,
+            )
             batch = drawn.voices
             other_draw += 0 if drawn.kept is None else int((drawn.kept > 0).sum())
             pick = batch[:, INDEX["algorithm"]].astype(int) + 1
@@ -252,7 +318,9 @@ def generate(models: Models, category: str, count: int, seed: int, exclude: set[
         raise DeepDXError(f"could only make {len(sound)} new {category} voices of {count} requested")
     names = np.stack([voice_name(category, name_start + i) for i in range(count)])
     params = with_names(np.array(sound[:count]), names)
-    result = Generated(params, np.array(groups[:count]), np.array(algs[:count]), resampled=resampled, other_draw=other_draw)
+    result = Generated(
+        params, np.array(groups[:count]), np.array(algs[:count]), resampled=resampled, other_draw=other_draw
+    )
     if renderer is not None and repair_cfg is not None and repair_cfg.enabled:
         for i in range(count):
             fixed, problem, fix = repair(params[i], renderer, repair_cfg)

@@ -10,6 +10,7 @@ the weakest of precision, recall, density and coverage as a share of the ceiling
 to the earlier pair of the grid.  Held-out voices are never read: the probe holds the
 validation split only.
 """
+
 from __future__ import annotations
 
 from itertools import product
@@ -21,15 +22,31 @@ from .diagnostics import PRDC, CollapseProbe
 from .nets import VoiceGenerator
 
 
-def calibrate(generator: VoiceGenerator, probe: CollapseProbe, temperatures: list[float],
-              truncations: list[float], draws: int, seed: int) -> tuple[dict, list[dict]]:
+def calibrate(
+    generator: VoiceGenerator,
+    probe: CollapseProbe,
+    temperatures: list[float],
+    truncations: list[float],
+    draws: int,
+    seed: int,
+) -> tuple[dict, list[dict]]:
     """(the best row, every row): one row per pair, its ``temperature``, ``truncation`` and
     mean validation metrics over ``draws`` noise draws, seeded ``seed``, ``seed + 1``, ..."""
     category, algorithm = torch.from_numpy(probe.category), torch.from_numpy(probe.algorithm)
     rows = []
     for temperature, truncation in product(temperatures, truncations):
-        scores = [probe(generator.sample(category, algorithm, torch.Generator().manual_seed(seed + i),
-                                         temperature, truncation), probe.category) for i in range(draws)]
-        rows.append({"temperature": float(temperature), "truncation": float(truncation),
-                     **{k: float(np.mean([s[k] for s in scores])) for k in (*PRDC, "balanced", "memorisation")}})
+        scores = [
+            probe(
+                generator.sample(category, algorithm, torch.Generator().manual_seed(seed + i), temperature, truncation),
+                probe.category,
+            )
+            for i in range(draws)
+        ]
+        rows.append(
+            {
+                "temperature": float(temperature),
+                "truncation": float(truncation),
+                **{k: float(np.mean([s[k] for s in scores])) for k in (*PRDC, "balanced", "memorisation")},
+            }
+        )
     return max(rows, key=lambda row: row["balanced"]), rows  # max: the first of equals

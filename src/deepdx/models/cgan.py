@@ -15,6 +15,7 @@ group's validation voices; ``select`` keeps the epoch with the best ``coverage``
 of what training voices reach on the same validation voices), or simply the ``last``; with
 ``patience`` > 0 training stops when that many epochs brought no better score.
 """
+
 from __future__ import annotations
 
 import copy
@@ -37,9 +38,21 @@ class CGAN(pl.LightningModule):
     from the train config (all kept in the checkpoint; MLflow gets the whole config from
     models.train)."""
 
-    def __init__(self, model: dict, lr_g: float, lr_d: float, betas: list[float], n_critic: int, layout: str,
-                 n_classes: int, seed: int, select: str = "last", patience: int = 0, spikes: list | None = None,
-                 lr_decay: float = 0.0):
+    def __init__(
+        self,
+        model: dict,
+        lr_g: float,
+        lr_d: float,
+        betas: list[float],
+        n_critic: int,
+        layout: str,
+        n_classes: int,
+        seed: int,
+        select: str = "last",
+        patience: int = 0,
+        spikes: list | None = None,
+        lr_decay: float = 0.0,
+    ):
         super().__init__()
         self.save_hyperparameters(logger=False)
         self.model_cfg = ModelConfig(**model)
@@ -60,8 +73,20 @@ class CGAN(pl.LightningModule):
     def from_config(cls, cfg: Config, n_classes: int, seed: int, spikes: tuple = ()) -> "CGAN":
         """``spikes``: the group's (codec.spikes_of), when ``model.spike_share`` asks for them."""
         t = cfg.train
-        return cls(as_dict(cfg.model), t.lr_g, t.lr_d, list(t.betas), t.n_critic, cfg.encoding.layout, n_classes, seed,
-                   t.select, t.patience, [list(s) for s in spikes], t.lr_decay)
+        return cls(
+            as_dict(cfg.model),
+            t.lr_g,
+            t.lr_d,
+            list(t.betas),
+            t.n_critic,
+            cfg.encoding.layout,
+            n_classes,
+            seed,
+            t.select,
+            t.patience,
+            [list(s) for s in spikes],
+            t.lr_decay,
+        )
 
     @property
     def kept(self) -> torch.nn.Module:
@@ -126,7 +151,9 @@ class CGAN(pl.LightningModule):
                 category, algorithm = category[:half].repeat(2), algorithm[:half].repeat(2)
             z = torch.randn(len(category), latent, device=self.device)
             fake = self(z, category, algorithm)
-            self.D.requires_grad_(False)  # the generator's step: no gradient for D's weights (the next D step drops them)
+            self.D.requires_grad_(
+                False
+            )  # the generator's step: no gradient for D's weights (the next D step drops them)
             self.D.train(not once)  # spectral_once: no power iteration here (D has no other train-mode behaviour)
             fake_score, fake_class = self._judge(fake, category, algorithm)
             self.D.requires_grad_(True).train()
@@ -182,16 +209,23 @@ class CGAN(pl.LightningModule):
         if self.probe is None:
             return
         generator = self.voice_generator()  # batch norm, if any, in eval mode: no batch statistics
-        samples = generator.sample(torch.from_numpy(self.probe.category), torch.from_numpy(self.probe.algorithm),
-                                   torch.Generator().manual_seed(self.hparams.seed))
+        samples = generator.sample(
+            torch.from_numpy(self.probe.category),
+            torch.from_numpy(self.probe.algorithm),
+            torch.Generator().manual_seed(self.hparams.seed),
+        )
         metrics = self.probe(samples, self.probe.category)
         self.history.append({"epoch": self.current_epoch, **metrics})
         for key, value in metrics.items():
             self.log(f"probe/{key}", value, prog_bar=key in ("coverage", "balanced"))
         select = self.hparams.select
         if select != "last" and metrics[select] > self.best["score"]:
-            self.best = {"score": metrics[select], "epoch": self.current_epoch, "metrics": metrics,
-                         "generator": {k: v.detach().cpu().clone() for k, v in self.kept.state_dict().items()}}
+            self.best = {
+                "score": metrics[select],
+                "epoch": self.current_epoch,
+                "metrics": metrics,
+                "generator": {k: v.detach().cpu().clone() for k, v in self.kept.state_dict().items()},
+            }
         if select != "last":
             self.log("probe/best_epoch", float(self.best["epoch"]))
             patience = self.hparams.patience
@@ -202,8 +236,10 @@ class CGAN(pl.LightningModule):
         h = self.hparams
         # fused: one kernel over all of a net's tensors, a quarter of the time of Adam's loop on
         # CPU (about 3 % of a training step); as deterministic as the loop (tests/test_models.py)
-        return (torch.optim.Adam(self.G.parameters(), lr=h.lr_g, betas=tuple(h.betas), fused=True),
-                torch.optim.Adam(self.D.parameters(), lr=h.lr_d, betas=tuple(h.betas), fused=True))
+        return (
+            torch.optim.Adam(self.G.parameters(), lr=h.lr_g, betas=tuple(h.betas), fused=True),
+            torch.optim.Adam(self.D.parameters(), lr=h.lr_d, betas=tuple(h.betas), fused=True),
+        )
 
     # An interrupted run resumes exactly: the noise stream continues where it stopped (the
     # data order is a function of seed and epoch, see GroupDataModule), and the best epoch
@@ -232,8 +268,11 @@ class CGAN(pl.LightningModule):
         """What generation needs, as plain tensors and values (loadable with weights_only=True):
         the selected epoch's generator (or the last one's)."""
         chosen = self.best["generator"] if self.best["generator"] is not None else self.kept.state_dict()
-        return {"generator": {k: v.cpu() for k, v in chosen.items()}, "net": self.net_cfg.to_dict(),
-                "epoch": int(self.best["epoch"] if self.best["generator"] is not None else self.current_epoch)}
+        return {
+            "generator": {k: v.cpu() for k, v in chosen.items()},
+            "net": self.net_cfg.to_dict(),
+            "epoch": int(self.best["epoch"] if self.best["generator"] is not None else self.current_epoch),
+        }
 
 
 def without_lightning(module: CGAN) -> CGAN:

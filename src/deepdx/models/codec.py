@@ -21,7 +21,7 @@ output becomes a voice.  Two representations, chosen by ``model.arch``:
     spike-and-slab of tabular generators: a tanh output alone smears the spike over its
     neighbours).  A gate takes its more likely side, without noise, in training and in
     sampling alike, so that a voice's spikes follow from its noise vector and go together
-    as in real voices (sampled independently, each its own coin, they did not: see README).
+    as in real voices (sampled independently, each its own coin, they did not: docs/model.md).
     The discriminator sees the gate's one-hot beside the level; real levels at their spike
     are not dequantised.
 
@@ -35,6 +35,7 @@ Both: ``encode`` (parameters -> the discriminator's input), ``finish`` (raw gene
 between neighbouring values of each level, for dequantising real voices) and
 ``set_algorithm`` (conditioning writes the requested algorithm into the voice).
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -71,7 +72,9 @@ class Grid:
     def finish(self, raw: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
         return torch.tanh(raw) * self.mask.to(raw.device)
 
-    def sample(self, raw: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, raw: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         return self.finish(raw)
 
     def spread(self, x: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
@@ -101,7 +104,9 @@ def _categorical(max_choices: int, choices: tuple[str, ...]) -> np.ndarray:
     return choice
 
 
-def spikes_of(params: np.ndarray, max_choices: int, choices: tuple[str, ...], share: float) -> tuple[tuple[int, int], ...]:
+def spikes_of(
+    params: np.ndarray, max_choices: int, choices: tuple[str, ...], share: float
+) -> tuple[tuple[int, int], ...]:
     """The spikes of ``Heads``: each tanh-headed level (the algorithm aside: it is asked for)
     whose most common value in ``params`` (N x 145 or more) is held by at least ``share`` of
     the voices, as (parameter index, that value); ``share`` 0: none."""
@@ -116,8 +121,13 @@ def spikes_of(params: np.ndarray, max_choices: int, choices: tuple[str, ...], sh
 
 
 class Heads:
-    def __init__(self, max_choices: int, choices: tuple[str, ...] = (), spikes: tuple[tuple[int, int], ...] = (),
-                 margin: float = 0.0):
+    def __init__(
+        self,
+        max_choices: int,
+        choices: tuple[str, ...] = (),
+        spikes: tuple[tuple[int, int], ...] = (),
+        margin: float = 0.0,
+    ):
         """``choices``: parameters that get a softmax head whatever their number of values, by
         name (``transpose``) or by an operator parameter's name without its ``opN_`` (``freq_coarse``);
         ``spikes``: (parameter index, value) pairs of tanh-headed levels that get a gate (spikes_of);
@@ -135,13 +145,15 @@ class Heads:
             raise DeepDXError(f"spikes: not levels with a tanh head, a level twice, or values out of range: {spikes}")
         self.spiked = np.array([where[p] for p, _ in spikes], dtype=np.int64)  # columns of the gated levels
         self.spike_values = np.array([v for _, v in spikes], dtype=np.int64)
-        self.spike_at = torch.from_numpy(2 * self.spike_values / MAX[self.continuous[self.spiked]] - 1).float()  # encoded
+        self.spike_at = torch.from_numpy(
+            2 * self.spike_values / MAX[self.continuous[self.spiked]] - 1
+        ).float()  # encoded
         self.sizes = np.concatenate([_VALUES[self.categorical], np.full(len(spikes), 2)]).astype(np.int64)
         n_cont = len(self.continuous)
-        self.starts = n_cont + np.concatenate([[0], np.cumsum(self.sizes)])[:len(self.sizes)].astype(np.int64)
+        self.starts = n_cont + np.concatenate([[0], np.cumsum(self.sizes)])[: len(self.sizes)].astype(np.int64)
         # index tensors of the gates, built once (they are read on every training step)
         self._spiked = torch.from_numpy(self.spiked)
-        self._gates = torch.from_numpy(self.starts[len(self.categorical):])  # each gate's first column: "at the spike"
+        self._gates = torch.from_numpy(self.starts[len(self.categorical) :])  # each gate's first column: "at the spike"
         self.width = int(n_cont + self.sizes.sum())
         self.shape = (self.width,)
         widths = np.zeros(self.width, dtype=np.float32)
@@ -149,9 +161,12 @@ class Heads:
         self.widths = torch.from_numpy(widths)
         # the softmax blocks in bundles of one size: each bundle a (blocks, size) table of its
         # columns, sampled in one vectorised call without padding a block to a bigger one's size
-        sizes = self.sizes[:len(self.categorical)]
-        self._bundles = [(blocks, torch.from_numpy(self.starts[blocks][:, None] + np.arange(size)))
-                         for size in np.unique(sizes) for blocks in [np.flatnonzero(sizes == size)]]
+        sizes = self.sizes[: len(self.categorical)]
+        self._bundles = [
+            (blocks, torch.from_numpy(self.starts[blocks][:, None] + np.arange(size)))
+            for size in np.unique(sizes)
+            for blocks in [np.flatnonzero(sizes == size)]
+        ]
         self._gate_cols = self._gates[:, None] + torch.arange(2)  # (gates, 2)
         self._gates_joined = self._gates - n_cont  # ... among the columns after the levels
         cols = [c for _, c in self._bundles] + [self._gate_cols]
@@ -161,14 +176,15 @@ class Heads:
     def blocks(self) -> np.ndarray:
         """The operator block (0-5; 6: the voice's globals) of the parameter each column encodes."""
         gated = self.continuous[self.spiked]
-        params = np.concatenate([self.continuous, np.repeat(self.categorical, self.sizes[:len(self.categorical)]),
-                                 np.repeat(gated, 2)])
+        params = np.concatenate(
+            [self.continuous, np.repeat(self.categorical, self.sizes[: len(self.categorical)]), np.repeat(gated, 2)]
+        )
         return BLOCK[params]
 
     def encode(self, params: np.ndarray) -> np.ndarray:
         sound = np.asarray(params)[:, :N_SOUND_PARAMS].astype(np.int64)
         x = np.zeros((len(sound), self.width), dtype=np.float32)
-        x[:, :len(self.continuous)] = 2 * sound[:, self.continuous] / MAX[self.continuous] - 1
+        x[:, : len(self.continuous)] = 2 * sound[:, self.continuous] / MAX[self.continuous] - 1
         rows = np.arange(len(sound))[:, None]
         picks = [sound[:, self.categorical]]  # choice blocks: the value; gates: 0 at the spike, else 1
         picks.append(sound[:, self.continuous[self.spiked]] != self.spike_values[None, :])
@@ -199,7 +215,7 @@ class Heads:
         probs = [*probs, self._gate(raw, tau)]
         cat = torch.cat([p.flatten(1) for p in probs], dim=1)
         cat = cat[:, self._order.to(raw.device)]
-        levels = torch.tanh(raw[:, :len(self.continuous)])
+        levels = torch.tanh(raw[:, : len(self.continuous)])
         if self.margin:
             levels = levels * (1 + self.margin)
             levels = levels + (levels.clamp(-1, 1) - levels).detach()
@@ -220,10 +236,15 @@ class Heads:
 
     def finish(self, raw: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
         """Training: choices as straight-through Gumbel-softmax one-hots (hard forward, soft gradients)."""
-        return self._join(raw, [F.gumbel_softmax(raw[:, cols.to(raw.device)], tau=tau, hard=True, dim=-1)
-                                for _, cols in self._bundles], tau)
+        return self._join(
+            raw,
+            [F.gumbel_softmax(raw[:, cols.to(raw.device)], tau=tau, hard=True, dim=-1) for _, cols in self._bundles],
+            tau,
+        )
 
-    def sample(self, raw: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, raw: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Generation: each choice drawn from softmax(logits / temperature) (0: the most likely).
         Above 1 the temperature flattens the small choices only (at most ``max_choices``
         values); the named ones (transpose) are never drawn looser than trained: flattened,
@@ -248,11 +269,17 @@ class Heads:
             x[:, int(where[0])] = 2 * algorithm.to(x.dtype) / MAX[_ALG] - 1
         else:
             start = int(self.starts[np.flatnonzero(self.categorical == _ALG)[0]])
-            x[:, start:start + 32] = F.one_hot(algorithm.long(), 32).to(x.dtype)
+            x[:, start : start + 32] = F.one_hot(algorithm.long(), 32).to(x.dtype)
         return x
 
 
 @cache  # one codec per shape: a CGAN asks for it from its nets, its probe and its checks
-def codec_of(arch: str, layout: str, max_choices: int, choices: tuple[str, ...] = (),
-             spikes: tuple[tuple[int, int], ...] = (), margin: float = 0.0) -> Grid | Heads:
+def codec_of(
+    arch: str,
+    layout: str,
+    max_choices: int,
+    choices: tuple[str, ...] = (),
+    spikes: tuple[tuple[int, int], ...] = (),
+    margin: float = 0.0,
+) -> Grid | Heads:
     return Grid(layout) if arch == "conv" else Heads(max_choices, choices, spikes, margin)

@@ -2,6 +2,7 @@
 representation (:mod:`.codec`) with their categories and algorithms, and its validation
 voices for the probe.  It never opens the held-out split (only the
 evaluate stage does: see deepdx.corpus.split)."""
+
 from __future__ import annotations
 
 import lightning.pytorch as pl
@@ -42,8 +43,7 @@ class EpochShuffle(Sampler):
 
 
 class GroupDataModule(pl.LightningDataModule):
-    def __init__(self, split_dir: str, group: int, codec, batch_size: int, limit: int | None = None,
-                 seed: int = 0):
+    def __init__(self, split_dir: str, group: int, codec, batch_size: int, limit: int | None = None, seed: int = 0):
         super().__init__()
         self.split_dir, self.group, self.codec, self.batch_size = split_dir, group, codec, batch_size
         self.limit, self.seed = limit, seed
@@ -60,5 +60,9 @@ class GroupDataModule(pl.LightningDataModule):
         voices = torch.from_numpy(self.codec.encode(params))
         category = torch.from_numpy(self.train["category"].astype(np.int64))
         algorithms = torch.from_numpy(params[:, INDEX["algorithm"]].astype(np.int64))
-        return DataLoader(TensorDataset(voices, category, algorithms), batch_size=self.batch_size, drop_last=True,
-                          sampler=EpochShuffle(len(voices), self.seed))
+        return DataLoader(
+            TensorDataset(voices, category, algorithms),
+            batch_size=self.batch_size,
+            drop_last=True,
+            sampler=EpochShuffle(len(voices), self.seed),
+        )

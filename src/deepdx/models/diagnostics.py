@@ -19,6 +19,7 @@ normalised parameter space (:mod:`deepdx.distances`).
   validation voices of that category, averaged over categories.  The seed's collapse shows
   here first: samples of a category nearly identical, the noise ignored (ratio far below 1).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,16 @@ PRDC = ("precision", "recall", "density", "coverage")
 
 
 class CollapseProbe:
-    def __init__(self, reference: np.ndarray, reference_category: np.ndarray, train: np.ndarray | None = None,
-                 train_category: np.ndarray | None = None, k: int = 5, quantile: float = 0.01, seed: int = 0):
+    def __init__(
+        self,
+        reference: np.ndarray,
+        reference_category: np.ndarray,
+        train: np.ndarray | None = None,
+        train_category: np.ndarray | None = None,
+        k: int = 5,
+        quantile: float = 0.01,
+        seed: int = 0,
+    ):
         """``reference``: the validation voices; ``train``: the training voices (for the
         algorithms asked for and the ceiling); without them, every algorithm is the first
         reference voice's and no ``balanced`` score is given."""
@@ -44,8 +53,11 @@ class CollapseProbe:
         self.category = np.asarray(reference_category).astype(np.int64)
         self.threshold = float(np.quantile(nearest_other(self.reference), quantile))
         self.radius = nearest_other(self.reference, self.k)  # the validation voices' PRDC radii, every epoch
-        self.real_spread = {c: mean_pairwise(self.reference[self.category == c])
-                            for c in np.unique(self.category) if (self.category == c).sum() > 1}
+        self.real_spread = {
+            c: mean_pairwise(self.reference[self.category == c])
+            for c in np.unique(self.category)
+            if (self.category == c).sum() > 1
+        }
         self.algorithm = np.full(len(reference), int(reference[0, INDEX["algorithm"]]), np.int64)
         self.ceiling = None
         if train is not None and len(train):
@@ -60,8 +72,11 @@ class CollapseProbe:
             self.memo_threshold = float(np.quantile(nearest(self.reference, self.train), 0.05))
 
     def diversity(self, x: np.ndarray, category: np.ndarray) -> float:
-        ratios = [mean_pairwise(x[category == c]) / spread for c, spread in self.real_spread.items()
-                  if (category == c).sum() > 1 and spread > 0]
+        ratios = [
+            mean_pairwise(x[category == c]) / spread
+            for c, spread in self.real_spread.items()
+            if (category == c).sum() > 1 and spread > 0
+        ]
         return float(np.mean(ratios)) if ratios else float("nan")
 
     def __call__(self, samples: np.ndarray, category: np.ndarray) -> dict[str, float]:
@@ -69,8 +84,12 @@ class CollapseProbe:
         distinct = len(np.unique(np.asarray(samples)[:, :N_SOUND_PARAMS], axis=0)) / len(x)
         own = own_distances(x)  # once, for near-duplicates and the samples' PRDC radii
         near = float((kth(own, 1) < self.threshold).mean())
-        out = {"distinct": distinct, "near_dup_rate": near, "diversity": self.diversity(x, np.asarray(category)),
-               **prdc(self.reference, x, self.k, self.radius, kth(own, self.k))}
+        out = {
+            "distinct": distinct,
+            "near_dup_rate": near,
+            "diversity": self.diversity(x, np.asarray(category)),
+            **prdc(self.reference, x, self.k, self.radius, kth(own, self.k)),
+        }
         if self.ceiling is not None:
             out["balanced"] = min(out[m] / self.ceiling[m] for m in PRDC if self.ceiling[m] > 0)
             out["memorisation"] = float((nearest(x, self.train) <= self.memo_threshold).mean())

@@ -4,6 +4,7 @@
 ``hinge`` the hinge loss (Lim & Ye 2017; Miyato et al. 2018), often steadier.
 ``wgan``  Wasserstein critic loss; pair it with ``gradient_penalty`` (WGAN-GP).
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,8 +31,9 @@ def g_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"unknown loss {kind!r}; choose one of {LOSSES}")
 
 
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, category: torch.Tensor,
-                     algorithm: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(
+    critic, real: torch.Tensor, fake: torch.Tensor, category: torch.Tensor, algorithm: torch.Tensor
+) -> torch.Tensor:
     """WGAN-GP: (||grad critic(x_hat)|| - 1)^2 on points between real and fake."""
     alpha = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
     mixed = (alpha * real.detach() + (1 - alpha) * fake).requires_grad_(True)

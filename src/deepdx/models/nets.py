@@ -20,7 +20,7 @@ residual blocks, the features and a score.
 conditioned input, a linear layer to seven tokens (the six operators, the voice's globals),
 ``layers`` pre-norm transformer blocks of ``token_width`` units and ``attention_heads``
 heads, then each token's own linear layer to the heads of its parameters.  Measured against
-the mlp on validation voices, it lost at 1.33x the time (README, "Operator tokens").
+the mlp on validation voices, it lost at 1.33x the time (docs/decisions.md).
 
 Every discriminator: optional spectral norm; optional minibatch standard deviation
 (Karras et al. 2018: it sees a batch's spread, against collapse); unconditional (the seed)
@@ -28,6 +28,7 @@ or with projection terms for the category and, when the generator is conditioned
 the algorithm (Miyato & Koyama 2018), so that they judge what was asked for; optionally an
 auxiliary classifier of the category on the same features (AC-GAN, Odena et al. 2017).
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,19 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..config import (ARCHS, CONDITIONING, D_NORMS, G_NORMS, LAYOUTS, LEVEL_MARGIN_MEANING, ModelConfig, check_choice,
-                      check_share, check_tokens, knob_ok)
+from ..config import (
+    ARCHS,
+    CONDITIONING,
+    D_NORMS,
+    G_NORMS,
+    LAYOUTS,
+    LEVEL_MARGIN_MEANING,
+    ModelConfig,
+    check_choice,
+    check_share,
+    check_tokens,
+    knob_ok,
+)
 from ..errors import DeepDXError
 from .codec import codec_of
 from .sound import SoundFeatures
@@ -78,9 +90,13 @@ class Architecture:
     sound_features: bool = False  # absent from generator files of before it: the generator is the same
     choices: tuple[str, ...] = ()  # mlp: parameters with a softmax head beyond max_choices (codec.Heads)
     sound_roles: bool = False  # the sound features' amplitudes by role (carrier, modulator); absent before it
-    spikes: tuple[tuple[int, int], ...] = ()  # mlp: gated levels, (parameter, value) (codec.spikes_of); absent before them
+    spikes: tuple[
+        tuple[int, int], ...
+    ] = ()  # mlp: gated levels, (parameter, value) (codec.spikes_of); absent before them
     aux_classifier: bool = False  # D also classifies voices by category (model.aux_class); absent before it
-    level_margin: float = 0.0  # mlp: the levels' tanh stretched by this beyond their range, then clipped (codec.Heads); absent before it
+    level_margin: float = (
+        0.0  # mlp: the levels' tanh stretched by this beyond their range, then clipped (codec.Heads); absent before it
+    )
     token_width: int = 0  # operators: units per token; absent before it (0: not that arch)
     attention_heads: int = 0  # operators: attention heads
 
@@ -88,23 +104,40 @@ class Architecture:
     def of(cls, model: ModelConfig, n_classes: int, layout: str, spikes: tuple = ()) -> "Architecture":
         """``spikes``: found in the group's training voices (codec.spikes_of), mlp only."""
         n = model.layers
-        arch = cls(arch=model.arch, layout=layout, max_choices=model.max_choices, latent=model.latent,
-                   n_classes=n_classes, embed=model.embed, algorithm_embed=model.algorithm_embed,
-                   hidden=model.hidden, layers=n,
-                   g_kernels=tuple(model.g_kernels or [model.kernel_size] * n),
-                   g_channels=tuple(model.g_channels or [model.channels] * n),
-                   d_kernels=tuple(model.d_kernels or [model.d_first_kernel] + [model.kernel_size] * (n - 1)),
-                   d_channels=tuple(model.d_channels or [max(1, model.channels // 2)] + [model.channels] * (n - 1)),
-                   stride=model.stride, features=model.features, slope=model.slope, g_norm=model.g_norm,
-                   d_norm=model.d_norm, conditional=model.conditional, minibatch_std=model.minibatch_std,
-                   choices=tuple(model.choices), spikes=tuple(tuple(int(v) for v in s) for s in spikes),
-                   aux_classifier=model.aux_class > 0,
-                   level_margin=float(model.level_margin) if model.arch != "conv" else 0.0,
-                   token_width=model.token_width if model.arch == "operators" else 0,
-                   attention_heads=model.attention_heads if model.arch == "operators" else 0)
+        arch = cls(
+            arch=model.arch,
+            layout=layout,
+            max_choices=model.max_choices,
+            latent=model.latent,
+            n_classes=n_classes,
+            embed=model.embed,
+            algorithm_embed=model.algorithm_embed,
+            hidden=model.hidden,
+            layers=n,
+            g_kernels=tuple(model.g_kernels or [model.kernel_size] * n),
+            g_channels=tuple(model.g_channels or [model.channels] * n),
+            d_kernels=tuple(model.d_kernels or [model.d_first_kernel] + [model.kernel_size] * (n - 1)),
+            d_channels=tuple(model.d_channels or [max(1, model.channels // 2)] + [model.channels] * (n - 1)),
+            stride=model.stride,
+            features=model.features,
+            slope=model.slope,
+            g_norm=model.g_norm,
+            d_norm=model.d_norm,
+            conditional=model.conditional,
+            minibatch_std=model.minibatch_std,
+            choices=tuple(model.choices),
+            spikes=tuple(tuple(int(v) for v in s) for s in spikes),
+            aux_classifier=model.aux_class > 0,
+            level_margin=float(model.level_margin) if model.arch != "conv" else 0.0,
+            token_width=model.token_width if model.arch == "operators" else 0,
+            attention_heads=model.attention_heads if model.arch == "operators" else 0,
+        )
         fit = arch.sound_features_fit
-        arch = replace(arch, sound_features=model.sound_features and fit(),
-                       sound_roles=model.sound_features and model.sound_roles and fit(roles=True))
+        arch = replace(
+            arch,
+            sound_features=model.sound_features and fit(),
+            sound_roles=model.sound_features and model.sound_roles and fit(roles=True),
+        )
         arch.check()
         return arch
 
@@ -122,11 +155,14 @@ class Architecture:
         if not 0 <= self.algorithm_embed <= 256 or not 1 <= self.n_classes <= 256 or not 0 <= self.layers <= 16:
             raise DeepDXError("model.algorithm_embed, the class count or model.layers out of bounds")
         if self.sound_features and not self.sound_features_fit():
-            raise DeepDXError("model.sound_features needs output levels and coarse and fine frequencies as "
-                              "tanh outputs: arch mlp, max_choices below 32 and none of them in model.choices")
+            raise DeepDXError(
+                "model.sound_features needs output levels and coarse and fine frequencies as "
+                "tanh outputs: arch mlp, max_choices below 32 and none of them in model.choices"
+            )
         if self.sound_roles and not (self.sound_features and self.sound_features_fit(roles=True)):
-            raise DeepDXError("model.sound_roles needs model.sound_features and the algorithm as a tanh output "
-                              "(not in model.choices)")
+            raise DeepDXError(
+                "model.sound_roles needs model.sound_features and the algorithm as a tanh output (not in model.choices)"
+            )
         check_share("model", "level_margin", self.level_margin, LEVEL_MARGIN_MEANING)
         if self.arch == "operators":
             check_tokens(self.token_width, self.attention_heads)
@@ -223,8 +259,9 @@ class ConvGenerator(nn.Module):
 class _Residual(nn.Module):
     def __init__(self, width: int, slope: float, wrap=lambda m: m, norm: bool = False):
         super().__init__()
-        self.body = nn.Sequential(*([nn.BatchNorm1d(width)] if norm else []), nn.LeakyReLU(slope),
-                                  wrap(nn.Linear(width, width)))
+        self.body = nn.Sequential(
+            *([nn.BatchNorm1d(width)] if norm else []), nn.LeakyReLU(slope), wrap(nn.Linear(width, width))
+        )
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return h + self.body(h)
@@ -236,9 +273,12 @@ class MLPGenerator(nn.Module):
         self.cfg = cfg
         self.inputs = _Conditioned(cfg)
         width = cfg.codec().width
-        self.net = nn.Sequential(nn.Linear(self.inputs.width, cfg.hidden),
-                                 *[_Residual(cfg.hidden, cfg.slope, norm=cfg.g_norm == "batch") for _ in range(cfg.layers)],
-                                 nn.LeakyReLU(cfg.slope), nn.Linear(cfg.hidden, width))
+        self.net = nn.Sequential(
+            nn.Linear(self.inputs.width, cfg.hidden),
+            *[_Residual(cfg.hidden, cfg.slope, norm=cfg.g_norm == "batch") for _ in range(cfg.layers)],
+            nn.LeakyReLU(cfg.slope),
+            nn.Linear(cfg.hidden, width),
+        )
 
     def forward(self, z: torch.Tensor, category: torch.Tensor, algorithm: torch.Tensor | None = None) -> torch.Tensor:
         """Raw output: pre-tanh levels, then the choices' logits (see codec.Heads)."""
@@ -279,7 +319,9 @@ class OperatorGenerator(nn.Module):
         self.blocks = nn.Sequential(*[_TokenBlock(width, cfg.attention_heads, cfg.slope) for _ in range(cfg.layers)])
         self.heads = nn.ModuleList([nn.Linear(width, int((blocks == t).sum())) for t in range(n)])
         order = np.concatenate([np.flatnonzero(blocks == t) for t in range(n)])
-        self.register_buffer("order", torch.from_numpy(np.argsort(order)), persistent=False)  # token order -> codec order
+        self.register_buffer(
+            "order", torch.from_numpy(np.argsort(order)), persistent=False
+        )  # token order -> codec order
 
     def forward(self, z: torch.Tensor, category: torch.Tensor, algorithm: torch.Tensor | None = None) -> torch.Tensor:
         """Raw output in codec order, as MLPGenerator's."""
@@ -314,19 +356,29 @@ class Discriminator(nn.Module):
         else:
             codec = cfg.codec()
             sound = [SoundFeatures(codec, cfg.sound_roles)] if cfg.sound_features else []
-            self.net = nn.Sequential(*sound, sn(nn.Linear(codec.width + sum(f.extra for f in sound), cfg.hidden)),
-                                     *[_Residual(cfg.hidden, cfg.slope, sn) for _ in range(cfg.layers)],
-                                     nn.LeakyReLU(cfg.slope), *([MinibatchStd()] if cfg.minibatch_std else []))
-            self.features = nn.Sequential(sn(nn.Linear(cfg.hidden + int(cfg.minibatch_std), cfg.features)),
-                                          nn.LeakyReLU(cfg.slope))
+            self.net = nn.Sequential(
+                *sound,
+                sn(nn.Linear(codec.width + sum(f.extra for f in sound), cfg.hidden)),
+                *[_Residual(cfg.hidden, cfg.slope, sn) for _ in range(cfg.layers)],
+                nn.LeakyReLU(cfg.slope),
+                *([MinibatchStd()] if cfg.minibatch_std else []),
+            )
+            self.features = nn.Sequential(
+                sn(nn.Linear(cfg.hidden + int(cfg.minibatch_std), cfg.features)), nn.LeakyReLU(cfg.slope)
+            )
         self.score = sn(nn.Linear(cfg.features, 1))
         projection = cfg.conditional == "projection"
         self.embed = sn(nn.Embedding(cfg.n_classes, cfg.features)) if projection else None
         self.algorithm = sn(nn.Embedding(N_ALGORITHMS, cfg.features)) if projection and cfg.algorithm_embed else None
         self.classify = nn.Linear(cfg.features, cfg.n_classes) if cfg.aux_classifier else None
 
-    def forward(self, x: torch.Tensor, category: torch.Tensor | None = None, algorithm: torch.Tensor | None = None,
-                classify: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        x: torch.Tensor,
+        category: torch.Tensor | None = None,
+        algorithm: torch.Tensor | None = None,
+        classify: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """The score of each voice (real: high); with ``classify``, also the auxiliary
         classifier's category logits, read from the same features."""
         if classify and self.classify is None:
@@ -358,16 +410,24 @@ class VoiceGenerator(nn.Module):
 
     def knobs(self, temperature: float | None = None, truncation: float | None = None) -> tuple[float, float]:
         """(temperature, truncation) as sampling uses them: the given ones, None the generator's own."""
-        return (self.temperature if temperature is None else temperature,
-                self.truncation if truncation is None else truncation)
+        return (
+            self.temperature if temperature is None else temperature,
+            self.truncation if truncation is None else truncation,
+        )
 
     def sampling(self, temperature: float | None = None, truncation: float | None = None) -> dict[str, float]:
         """The same as {"temperature": ..., "truncation": ...}: what generator files and reports keep."""
         return dict(zip(("temperature", "truncation"), self.knobs(temperature, truncation)))
 
     @torch.no_grad()
-    def sample(self, category: torch.Tensor, algorithm: torch.Tensor, generator: torch.Generator | None = None,
-               temperature: float | None = None, truncation: float | None = None) -> np.ndarray:
+    def sample(
+        self,
+        category: torch.Tensor,
+        algorithm: torch.Tensor,
+        generator: torch.Generator | None = None,
+        temperature: float | None = None,
+        truncation: float | None = None,
+    ) -> np.ndarray:
         """N x 145 valid parameters.  ``algorithm``: stored values 0-31 (the generator is told
         them when it was trained so, and they are written into the voices either way);
         ``truncation`` < 1 shrinks the noise towards its mean, ``temperature`` sharpens (< 1)

@@ -7,6 +7,7 @@ thread each finish sooner than the same two trained in turn on two threads
 alone, never on which other group shares the machine, so ``train.jobs`` changes how long
 training takes and not what it gives (tested).
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -39,8 +40,16 @@ def _train_reporting(queue, group: int, *args, **kwargs) -> tuple[dict, set[str]
     return summary, config_reads.read()
 
 
-def train_groups(groups: list[int], split_dir: str, models_dir, cfg: Config, routing: dict,
-                 jobs: int | None = None, run_name: str | None = None, **kwargs) -> list[dict]:
+def train_groups(
+    groups: list[int],
+    split_dir: str,
+    models_dir,
+    cfg: Config,
+    routing: dict,
+    jobs: int | None = None,
+    run_name: str | None = None,
+    **kwargs,
+) -> list[dict]:
     """:func:`deepdx.models.train.train_group` for each of ``groups``, ``jobs`` (default
     ``cfg.train.jobs``) at a time, into ``models_dir/group<g>``, with the split stage's
     ``routing`` (categories, each group's algorithms); ``run_name``: the MLflow runs' name
@@ -51,19 +60,29 @@ def train_groups(groups: list[int], split_dir: str, models_dir, cfg: Config, rou
     is raised once the running ones end (an interrupted group resumes from its checkpoint)."""
     jobs = min(cfg.train.jobs if jobs is None else jobs, len(groups))
     calls = {g: (split_dir, str(Path(models_dir) / f"group{g}")) for g in groups}
-    more = lambda g: {**kwargs, "run_name": None if run_name is None else f"g{g} {run_name}"}  # noqa: E731
+    more = lambda g: {**kwargs, "run_name": None if run_name is None else f"g{g} {run_name}"}
     if jobs <= 1:
         return [train_group(g, *calls[g], cfg, routing["categories"], routing["groups"][g], **more(g)) for g in groups]
-    quiet = config_reads.key(replace(cfg, train=replace(cfg.train, progress_bar=False)))  # one bar here, not one a process
+    quiet = config_reads.key(
+        replace(cfg, train=replace(cfg.train, progress_bar=False))
+    )  # one bar here, not one a process
     context = multiprocessing.get_context("spawn")  # a fork would copy torch's thread pools mid-state
     with context.Manager() as manager, ProcessPoolExecutor(jobs, mp_context=context) as pool:
         queue = manager.Queue()
-        futures = {pool.submit(_train_reporting, queue, g, *calls[g], quiet, routing["categories"],
-                               routing["groups"][g], **more(g)): g for g in groups}
+        futures = {
+            pool.submit(
+                _train_reporting, queue, g, *calls[g], quiet, routing["categories"], routing["groups"][g], **more(g)
+            ): g
+            for g in groups
+        }
         done = {g: 0.0 for g in groups}
-        bar = tqdm(total=len(groups), desc=f"train {jobs} groups at a time", unit="group",
-                   bar_format="{desc}: {n:.2f}/{total} groups |{bar}| {elapsed}<{remaining}",
-                   disable=not cfg.train.progress_bar)
+        bar = tqdm(
+            total=len(groups),
+            desc=f"train {jobs} groups at a time",
+            unit="group",
+            bar_format="{desc}: {n:.2f}/{total} groups |{bar}| {elapsed}<{remaining}",
+            disable=not cfg.train.progress_bar,
+        )
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=2, return_when=FIRST_EXCEPTION)

@@ -4,18 +4,19 @@ The parameter distance a GAN learns from treats every step of a level alike, but
 they are not: each step of output level is about 0.75 dB, so the top eight steps of a
 modulator's level halve or double its modulation index while the bottom forty barely
 matter; coarse 1 against 2 is an octave, 20 against 21 a few per cent.  Output levels and
-coarse frequencies were where generated voices sounded furthest from real ones (README,
-"Where the audio gap is").  ``SoundFeatures`` appends each operator's amplitude and log
-frequency ratio (:mod:`deepdx.dx7.tuning`), so the discriminator sees those steps at the size
-they are heard.
+coarse frequencies were where generated voices sounded furthest from real ones
+(docs/decisions.md).  ``SoundFeatures`` appends each operator's amplitude and log frequency
+ratio (:mod:`deepdx.dx7.tuning`), so the discriminator sees those steps at the size they are
+heard.
 
 The values are read as the voice will play them: rounded, with the rounding passed through
 straight for the generator's gradient.  Works on the ``Heads`` codec's representation.
 
 Both features are monotone in the parameters.  Periodic ones were measured and dropped: a
 ratio's harmonicity (cos 4 pi ratio) and octave transposition (cos 2 pi semitones / 12) gave
-the discriminator a test the generator could not learn from (README, "Sound features").
+the discriminator a test the generator could not learn from (docs/decisions.md).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -65,19 +66,22 @@ class SoundFeatures(nn.Module):
         super().__init__()
         columns = _read(codec, roles)
         if columns is None:
-            raise ValueError("sound features need output levels and coarse and fine frequencies (with roles, "
-                             "the algorithm too) as tanh outputs")
+            raise ValueError(
+                "sound features need output levels and coarse and fine frequencies (with roles, "
+                "the algorithm too) as tanh outputs"
+            )
         self.roles, self.extra = roles, self.size(roles)
         carrier = carrier_table()[:, [op - 1 for op in OPS]]  # by algorithm 0-31, operators in the codec's order
         self.register_buffer("carrier", torch.from_numpy(carrier.astype(np.float32)), persistent=False)
         self.register_buffer("columns", torch.from_numpy(columns), persistent=False)
-        self.register_buffer("top", torch.from_numpy(MAX[codec.continuous[columns]].astype(np.float32)),
-                             persistent=False)
+        self.register_buffer(
+            "top", torch.from_numpy(MAX[codec.continuous[columns]].astype(np.float32)), persistent=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         value = values(x[:, self.columns], self.top)
         value = value + (value.round() - value).detach()  # as played; straight-through gradient
-        level, coarse, fine = value[:, :3 * len(OPS)].split(len(OPS), dim=1)
+        level, coarse, fine = value[:, : 3 * len(OPS)].split(len(OPS), dim=1)
         gain = tuning.level_gain(level)
         pitch = torch.log2(tuning.frequency_ratio(coarse, fine)) / 3 - 1  # ratios 0.5-62 to about [-1.3, 1]
         if not self.roles:

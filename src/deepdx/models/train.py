@@ -3,10 +3,11 @@
 Outputs in ``out_dir``: ``generator.pt`` (weights and what generation needs; load it with
 :func:`deepdx.models.nets.load_generator`), ``summary.json``, and ``ckpt/`` with the
 Lightning checkpoint of the last epoch written (``train.checkpoint_every``).  An interrupted
-run resumes from ``ckpt/last.ckpt``, into the same MLflow run, when the fingerprint (config, data, code, library versions)
-matches, and ends with the same weights, bit for bit, as an uninterrupted run.  A finished
+run resumes from ``ckpt/last.ckpt``, into the same MLflow run, when the fingerprint (config, data,
+code, library versions) matches, and ends with the same weights, bit for bit, as an uninterrupted run.  A finished
 run is never resumed: when a train stage reruns, something it depends on changed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,12 @@ from .nets import VoiceGenerator
 
 
 CODE = Path(__file__).resolve().parents[1]  # the deepdx package
-NOT_WEIGHTS = ("jobs", "groups", "progress_bar", "checkpoint_every")  # train.* keys that change how a run goes, not its weights
+NOT_WEIGHTS = (
+    "jobs",
+    "groups",
+    "progress_bar",
+    "checkpoint_every",
+)  # train.* keys that change how a run goes, not its weights
 
 
 def fingerprint(config: dict) -> str:
@@ -152,9 +158,18 @@ def probe_plot(path: Path, history: list[dict], kept_epoch: int, group: int) -> 
     plt.close(fig)
 
 
-def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categories: list[str],
-                algorithms: list[int], tags: dict | None = None, callbacks: list | None = None,
-                run_name: str | None = None, reuse_finished: bool = False) -> dict:
+def train_group(
+    group: int,
+    split_dir: str,
+    out_dir: str,
+    cfg: Config,
+    categories: list[str],
+    algorithms: list[int],
+    tags: dict | None = None,
+    callbacks: list | None = None,
+    run_name: str | None = None,
+    reuse_finished: bool = False,
+) -> dict:
     """Train group ``group`` of the split stage's output (its train split; the probe on its
     validation split) with ``cfg.model``, ``cfg.train``, ``cfg.encoding`` and ``cfg.seed``
     (+ group); ``callbacks``: more Lightning callbacks; ``run_name``: the MLflow run's name
@@ -167,8 +182,18 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
     # what the checkpoint was trained on: a resumed run must have the same config, data and code
     data_md5 = [hashlib.md5(group_path(split_dir, s, group).read_bytes()).hexdigest() for s in ("train", "validation")]
     weights = {k: v for k, v in train.items() if k not in NOT_WEIGHTS}
-    print_fp = fingerprint({"model": model, "train": weights, "layout": layout, "seed": seed, "data": data_md5,
-                            "categories": categories, "algorithms": algorithms, "code": code_version()})
+    print_fp = fingerprint(
+        {
+            "model": model,
+            "train": weights,
+            "layout": layout,
+            "seed": seed,
+            "data": data_md5,
+            "categories": categories,
+            "algorithms": algorithms,
+            "code": code_version(),
+        }
+    )
     same = (ckpt_dir / "fingerprint").exists() and (ckpt_dir / "fingerprint").read_text() == print_fp
     if reuse_finished and same and (ckpt_dir / "finished").exists() and (out / "summary.json").exists():
         return {**json.loads((out / "summary.json").read_text()), "reused": True}
@@ -189,26 +214,45 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
     module = CGAN.from_config(cfg, len(categories), seed, spikes)
     data = GroupDataModule(split_dir, group, module.codec, cfg.train.batch_size, cfg.train.limit, seed)
     data.setup()
-    module.probe = CollapseProbe(data.validation["params"], data.validation["category"], data.train["params"],
-                                 data.train["category"], seed=seed)
+    module.probe = CollapseProbe(
+        data.validation["params"], data.validation["category"], data.train["params"], data.train["category"], seed=seed
+    )
 
     uri, experiment = tracking_uri(cfg.mlflow.tracking_uri), cfg.mlflow.experiment
     ensure_experiment(experiment, uri)
     run_id_file = ckpt_dir / "mlflow_run_id"
-    logger = MLFlowLogger(experiment_name=experiment, run_name=run_name or f"group{group}", tracking_uri=uri,
-                          tags={"group": str(group), "algorithms": str(algorithms), **(tags or {})},
-                          run_id=run_id_file.read_text() if resume and run_id_file.exists() else None)
+    logger = MLFlowLogger(
+        experiment_name=experiment,
+        run_name=run_name or f"group{group}",
+        tracking_uri=uri,
+        tags={"group": str(group), "algorithms": str(algorithms), **(tags or {})},
+        run_id=run_id_file.read_text() if resume and run_id_file.exists() else None,
+    )
     run_id_file.write_text(logger.run_id)
     max_epochs = epochs_for(cfg.train, len(data.train["params"]))
     if not resume:  # the group's own length too: train.steps is scaled for a large group
-        logger.log_hyperparams({**flatten({"model": model, "train": train}), "encoding.layout": layout,
-                                "seed": seed, "group": group, "train_voices": len(data.train["params"]),
-                                "max_epochs": max_epochs})
+        logger.log_hyperparams(
+            {
+                **flatten({"model": model, "train": train}),
+                "encoding.layout": layout,
+                "seed": seed,
+                "group": group,
+                "train_voices": len(data.train["params"]),
+                "max_epochs": max_epochs,
+            }
+        )
 
-    trainer = pl.Trainer(max_epochs=max_epochs, accelerator="auto", devices=1, deterministic=True,
-                         logger=logger, log_every_n_steps=10, enable_model_summary=False,
-                         callbacks=[EpochCheckpoint(ckpt_dir / "last.ckpt", cfg.train.checkpoint_every), *(callbacks or [])],
-                         enable_progress_bar=cfg.train.progress_bar)
+    trainer = pl.Trainer(
+        max_epochs=max_epochs,
+        accelerator="auto",
+        devices=1,
+        deterministic=True,
+        logger=logger,
+        log_every_n_steps=10,
+        enable_model_summary=False,
+        callbacks=[EpochCheckpoint(ckpt_dir / "last.ckpt", cfg.train.checkpoint_every), *(callbacks or [])],
+        enable_progress_bar=cfg.train.progress_bar,
+    )
     trainer.fit(module, data, ckpt_path=resume)
     (ckpt_dir / "finished").write_text(str(trainer.current_epoch))
 
@@ -225,11 +269,19 @@ def train_group(group: int, split_dir: str, out_dir: str, cfg: Config, categorie
     metrics.update({f"probe/{k}": v for k, v in module.best.get("metrics", {}).items()})  # the kept epoch's
     sampled = {f"sampled/{k}": v for k, v in best.items()}  # the validation figures as generation samples
     logger.log_metrics(sampled)
-    summary = {"group": group, "algorithms": algorithms, "epochs": trainer.current_epoch,
-               "batches": trainer.current_epoch * trainer.num_training_batches,  # the steps this group trained
-               "kept_epoch": exported["epoch"], "selected_by": cfg.train.select,
-               "train_voices": int(len(data.train["params"])), "mlflow_run_id": logger.run_id, **metrics,
-               **sampled, "calibration": calibration}
+    summary = {
+        "group": group,
+        "algorithms": algorithms,
+        "epochs": trainer.current_epoch,
+        "batches": trainer.current_epoch * trainer.num_training_batches,  # the steps this group trained
+        "kept_epoch": exported["epoch"],
+        "selected_by": cfg.train.select,
+        "train_voices": int(len(data.train["params"])),
+        "mlflow_run_id": logger.run_id,
+        **metrics,
+        **sampled,
+        "calibration": calibration,
+    }
     write_json(out / "summary.json", summary)
     write_csv(out / "probe.csv", [{k: h.get(k, "") for k in PROBE_FIELDS} for h in module.history], PROBE_FIELDS)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,5 +1,6 @@
 """What a sweep job needs to name itself: the keys its sweep varies and its values of them.
 (Imported by pipeline/train.py; the report, :mod:`.report`, reads the same overrides back.)"""
+
 from __future__ import annotations
 
 import json

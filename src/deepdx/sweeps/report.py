@@ -12,6 +12,7 @@ runs; ``seed`` is never a knob: runs that differ only by seed are one setting, a
 
     python -m deepdx.sweeps.report --experiment sweep-seed --experiment sweep-default --out reports/sweeps
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,14 +62,21 @@ def load_runs(uri: str, experiments: list[str], sweep: str | None = None) -> lis
     runs = []
     for experiment in found.values():
         for r in client.search_runs([experiment.experiment_id], query, max_results=50000):
-            history = {f"probe/{m}": [x.value for x in sorted(client.get_metric_history(r.info.run_id, f"probe/{m}"),
-                                                              key=lambda x: x.step)]
-                       for m in METRICS}
+            history = {
+                f"probe/{m}": [
+                    x.value
+                    for x in sorted(client.get_metric_history(r.info.run_id, f"probe/{m}"), key=lambda x: x.step)
+                ]
+                for m in METRICS
+            }
             epoch = kept_epoch(history, r.data.params.get("train.select", "last"))
             kept = {m: history[f"probe/{m}"][epoch] for m in METRICS if 0 <= epoch < len(history[f"probe/{m}"])}
             kept.update({m: r.data.metrics[f"sampled/{m}"] for m in METRICS if f"sampled/{m}" in r.data.metrics})
-            swept = {k: v for k, v in overrides(untag(r.data.tags.get("overrides", ""))).items()
-                     if k not in NOT_KNOBS and not k.startswith(NOT_KNOB_PREFIXES)}
+            swept = {
+                k: v
+                for k, v in overrides(untag(r.data.tags.get("overrides", ""))).items()
+                if k not in NOT_KNOBS and not k.startswith(NOT_KNOB_PREFIXES)
+            }
             runs.append(Run(r.info.status, dict(r.data.params), swept, kept))
     return runs
 
@@ -95,8 +103,12 @@ def summarise(runs: list[Run]) -> list[dict]:
     rows = []
     for values, members in groups.items():
         done = [r for r in members if r.status == "FINISHED" and r.kept]
-        row = dict(zip(keys, values), runs=len(done), failed=sum(r.status == "FAILED" for r in members),
-                   running=sum(r.status not in ("FINISHED", "FAILED") for r in members))
+        row = dict(
+            zip(keys, values),
+            runs=len(done),
+            failed=sum(r.status == "FAILED" for r in members),
+            running=sum(r.status not in ("FINISHED", "FAILED") for r in members),
+        )
         for m in METRICS:
             xs = [r.kept[m] for r in done if m in r.kept]
             row[m] = float(np.mean(xs)) if xs else float("nan")
@@ -121,8 +133,11 @@ def plot(rows: list[dict], out: Path, prefix: str = "") -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in rows[0] if k not in ("runs", "failed", "running") and k not in METRICS
-            and not k.endswith("_sd")] if rows else []
+    keys = (
+        [k for k in rows[0] if k not in ("runs", "failed", "running") and k not in METRICS and not k.endswith("_sd")]
+        if rows
+        else []
+    )
     paths = []
     for knob in [k for k in keys if all(_number(r[k]) is not None for r in rows)]:
         others = [k for k in keys if k != knob]
@@ -137,9 +152,15 @@ def plot(rows: list[dict], out: Path, prefix: str = "") -> list[Path]:
             members = sorted(members, key=lambda r: _number(r[knob]))
             x = [_number(r[knob]) for r in members]
             for ax, m in zip(axes, METRICS):
-                ax.errorbar(x, [r[m] for r in members], yerr=[np.nan_to_num(r[f"{m}_sd"]) for r in members],
-                            marker="o", capsize=3, linestyle="none" if scatter else "-",
-                            label=" ".join(f"{k}={v}" for k, v in zip(others, label)) if not scatter else label[0])
+                ax.errorbar(
+                    x,
+                    [r[m] for r in members],
+                    yerr=[np.nan_to_num(r[f"{m}_sd"]) for r in members],
+                    marker="o",
+                    capsize=3,
+                    linestyle="none" if scatter else "-",
+                    label=" ".join(f"{k}={v}" for k, v in zip(others, label)) if not scatter else label[0],
+                )
         for ax, m in zip(axes, METRICS):
             ax.set_title(m)
             ax.set_xlabel(knob)
@@ -161,8 +182,9 @@ def markdown(rows: list[dict]) -> str:
     head = keys + list(METRICS)
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in rows:
-        cells = [short(str(r[k])) for k in keys] + [f"{r[m]:.3f} ± {r[m + '_sd']:.3f}" if r[m + "_sd"] == r[m + "_sd"]
-                                             else f"{r[m]:.3f}" for m in METRICS]
+        cells = [short(str(r[k])) for k in keys] + [
+            f"{r[m]:.3f} ± {r[m + '_sd']:.3f}" if r[m + "_sd"] == r[m + "_sd"] else f"{r[m]:.3f}" for m in METRICS
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -180,7 +202,11 @@ def report(uri: str, experiments: list[str], out: str | Path, sweep: str | None 
         rows = summarise(runs)
         write_csv(out / f"{name}.csv", rows, list(rows[0]))
         (out / f"{name}.md").write_text(f"# {name}: {len(runs)} runs\n\n" + markdown(rows))
-        written[name] = {"runs": len(runs), "settings": len(rows), "plots": [str(p) for p in plot(rows, out, f"{name}-")]}
+        written[name] = {
+            "runs": len(runs),
+            "settings": len(rows),
+            "plots": [str(p) for p in plot(rows, out, f"{name}-")],
+        }
     return written
 
 
@@ -197,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for name, info in written.items():
-        print(f"{name}: {info['runs']} runs, {info['settings']} settings -> {args.out}/{name}.md, {len(info['plots'])} plots")
+        print(
+            f"{name}: {info['runs']} runs, {info['settings']} settings -> {args.out}/{name}.md, "
+            f"{len(info['plots'])} plots"
+        )
     return 0
 
 
