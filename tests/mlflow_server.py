@@ -1,5 +1,5 @@
 """A real `mlflow server` on a free loopback port, for tests: SQLite backend and artifacts in a
-temporary folder (the command README gives, with the test's paths)."""
+temporary folder (the command docs/experiments.md gives, with the test's paths)."""
 
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ def test_real_corpus_accounting(corpus):
     r = ingest([str(corpus)], progress=False)
     v = r.report["voices"]
     assert v["in"] == 31380 + 1024 == v["accepted"] + v["rejected"]
-    assert r.report["rejected_by_reason"]["corrupt"] == 31  # the README's count of voices with bytes > 127
+    assert r.report["rejected_by_reason"]["corrupt"] == 31  # the corpus README: voices with bytes > 127
     per_policy = r.report["accepted_under_each_policy"]
     assert per_policy["strict"] < per_policy["mask"] < per_policy["clamp"] == v["in"] - 31
 
