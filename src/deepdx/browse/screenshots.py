@@ -18,28 +18,28 @@ from pathlib import Path
 
 from . import headless
 
-SHOTS = {"browse.png": "section.bank h2", "browse_evaluation.png": "#evaluation"}
+# each file: what is scrolled to the top, the first element the selector finds whose text holds
+# the word ("": the first it finds)
+SHOTS = {"browse.png": ("section.bank h2", "bass"), "browse_evaluation.png": ("#evaluation", "")}
 
 
-def _bank_heading(driver, wanted: str = "bass"):
+def _target(driver, selector: str, word: str):
     from selenium.webdriver.common.by import By
 
-    headings = driver.find_elements(By.CSS_SELECTOR, "section.bank h2")
-    return next((h for h in headings if wanted in h.text.lower()), headings[0] if headings else None)
+    found = driver.find_elements(By.CSS_SELECTOR, selector)
+    return next((e for e in found if word in e.text.lower()), found[0] if found else None)
 
 
 def take(page: Path, out: Path) -> list[Path]:
     """Both screenshots of ``page`` into ``out``; returns their paths."""
-    from selenium.webdriver.common.by import By
-
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with headless.chromium(1400, 960) as driver:
         headless.open_page(driver, page)
-        for name, selector in SHOTS.items():
-            target = _bank_heading(driver) if name == "browse.png" else driver.find_element(By.CSS_SELECTOR, selector)
+        for name, (selector, word) in SHOTS.items():
+            target = _target(driver, selector, word)
             if target is None:
-                raise ValueError(f"{page} shows no bank")
+                raise ValueError(f"{page} has no {selector} to show")
             driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", target)
             path = out / name
             if not driver.save_screenshot(str(path)):
