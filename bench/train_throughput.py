@@ -22,7 +22,8 @@ from deepdx.config import as_dict, compose
 from deepdx.corpus.split import group_path
 from deepdx.corpus.table import write_table
 from deepdx.dx7.params import uniform_voices
-from deepdx.models.cgan import CGAN, without_lightning
+from deepdx.models.cgan import CGAN
+from deepdx.models.probed import without_lightning
 from deepdx.models.data import GroupDataModule
 
 ROOT = Path(__file__).resolve().parents[1]

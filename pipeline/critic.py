@@ -24,7 +24,7 @@ from deepdx.stage import stage
 @stage
 def main(cfg: Config) -> None:
     g_cfg, c = cfg.generate, cfg.generate.critic
-    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json")
+    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", guidance=g_cfg.guidance)
     renderer, critics = Renderer(), []
     for g, generator in enumerate(tqdm(models.generators, desc="critic: fit", unit="group")):
         path = Path(cfg.data.sound, f"group{g}.npz")
@@ -52,7 +52,9 @@ def main(cfg: Config) -> None:
         "groups": {str(g): {"voices": critic.voices, "accuracy": critic.accuracy} for g, critic in enumerate(critics)},
     }
     if c.report_draws:
-        models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, c, g_cfg.repair)
+        models = load_models(
+            cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, c, g_cfg.repair, g_cfg.guidance
+        )
         splits = {
             s: [read_table(group_path(cfg.data.split, s, g)) for g in range(len(critics))]
             for s in ("train", "validation")

@@ -1,4 +1,6 @@
-"""Stage evaluate: the CGANs against real held-out voices and baselines, in parameters and audio."""
+"""Stage evaluate: the trained generators (CGANs or flows: evaluate.json's ``family``; the generated sets
+keep the names ``cgan``, ``cgan_unchecked``, ``cgan_repaired`` for both) against real held-out voices and
+baselines, in parameters and audio."""
 
 from pathlib import Path
 
@@ -17,10 +19,12 @@ from deepdx.tracking import log_evaluation
 @stage
 def main(cfg: Config) -> None:
     g = cfg.generate
-    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, g.critic, g.repair)
+    models = load_models(
+        cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, g.critic, g.repair, g.guidance
+    )
     groups = load_groups(cfg.data.split, models.routing["groups"], cfg.evaluate.max_voices, cfg.seed)
     classifier = load_classifier(cfg.data.classifier)  # the categorize stage's: judges category fidelity
-    results = evaluate(
+    results = {"family": models.family} | evaluate(
         groups,
         models,
         classifier,

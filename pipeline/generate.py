@@ -13,7 +13,9 @@ from deepdx.stage import stage
 @stage
 def main(cfg: Config) -> None:
     g = cfg.generate
-    models = load_models(cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, g.critic, g.repair)
+    models = load_models(
+        cfg.data.models, f"{cfg.data.split}/routing.json", cfg.data.critic, g.critic, g.repair, g.guidance
+    )
     categories = list(g.categories) if g.categories else models.categories
     requests = [(c, 32 * g.banks_per_category) for c in categories]
     rows, report = generate_run(

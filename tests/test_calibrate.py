@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from deepdx.config import compose
+from deepdx.config import CalibrateConfig, compose
 from deepdx.errors import DeepDXError
-from deepdx.models.calibrate import calibrate
+from deepdx.models.calibrate import calibrate, grid
 from deepdx.models.diagnostics import CollapseProbe
 from deepdx.models.nets import load_generator
 from deepdx.models.train import train_group
@@ -31,7 +31,8 @@ def test_calibration_keeps_the_best_balanced_pair_first_of_equals_over_seeded_dr
     real, cat = random_voices(400, seed=1), np.arange(400) % 4
     probe = CollapseProbe(real[:200], cat[:200], real[200:], cat[200:])
     stub = Stub()
-    best, rows = calibrate(stub, probe, [1.0, 1.5], [1.0, 1.1, 1.2], draws=2, seed=7)
+    knobs = grid(CalibrateConfig(temperatures=[1.0, 1.5], truncations=[1.0, 1.1, 1.2]), flow=False)
+    best, rows = calibrate(stub, probe, knobs, draws=2, seed=7)
     assert [(r["temperature"], r["truncation"]) for r in rows] == [(t, p) for t in (1.0, 1.5) for p in (1.0, 1.1, 1.2)]
     assert (best["temperature"], best["truncation"]) == (1.0, 1.1)  # 1.5 and 1.1 ties with it: the first is kept
     assert best["balanced"] == max(r["balanced"] for r in rows) > 2 * rows[0]["balanced"]

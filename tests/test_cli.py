@@ -331,19 +331,17 @@ def test_generate_refuses_bad_knobs(workdir, tmp_path, capsys):
 # --------------------------------------------------------------------------- each generate flag's effect
 
 
-@pytest.fixture(scope="module")
-def trained(workdir, tmp_path_factory):
-    """``workdir``'s split and routing with its two groups' generators trained a few epochs."""
+def train_small(workdir, root, *overrides: str):
+    """``workdir``'s split and routing with its two groups' models trained a few epochs into ``root``."""
     import json
 
     from deepdx.config import compose
     from deepdx.models.parallel import train_groups
 
-    root = tmp_path_factory.mktemp("trained")
     cfg = compose(
+        *overrides,
         "seed=1",
         "model.hidden=64",
-        "train.epochs=6",
         "train.steps=null",
         "train.batch_size=16",
         "train.progress_bar=false",
@@ -354,6 +352,12 @@ def trained(workdir, tmp_path_factory):
     routing = json.loads((workdir / "split" / "routing.json").read_text())
     train_groups([0, 1], str(workdir / "split"), root / "models", cfg, routing)
     return root / "models"
+
+
+@pytest.fixture(scope="module")
+def trained(workdir, tmp_path_factory):
+    """CGANs (the default model)."""
+    return train_small(workdir, tmp_path_factory.mktemp("trained"), "train.epochs=6")
 
 
 def generated(workdir, models, tmp_path, *flags, category="brass", count=128, seed=5):
@@ -448,3 +452,79 @@ def test_category_and_algorithm_choose_what_is_drawn(workdir, trained, tmp_path)
     assert len(set(brass[:, INDEX["algorithm"]].tolist())) > 2 and all(n.startswith("BRASS") for n in names)
     chosen, _ = generated(workdir, trained, tmp_path, "--no-repair", "--algorithm", "2")
     assert (chosen[:, INDEX["algorithm"]] == 1).all()
+
+
+@pytest.fixture(scope="module")
+def trained_flow(workdir, tmp_path_factory):
+    """Flow models (model=flow)."""
+    return train_small(workdir, tmp_path_factory.mktemp("flow"), "model=flow", "model.flow_steps=8", "train.epochs=4")
+
+
+def test_guidance_changes_what_a_flow_draws_and_is_refused_for_a_cgan(workdir, trained, trained_flow, tmp_path, capsys):
+    loose, _ = generated(workdir, trained_flow, tmp_path, "--guidance", "0", "--no-repair", count=32)
+    strict, _ = generated(workdir, trained_flow, tmp_path, "--guidance", "4", "--no-repair", count=32)
+    assert check_bank(bank_bytes(loose)) == [] and not np.array_equal(loose[:, :145], strict[:, :145])
+    fails(capsys, generate_args(workdir, "--out", tmp_path / "b.syx", "--guidance", "1"), "flow model's knob")
+    fails(capsys, generate_args(workdir, "--out", tmp_path / "b.syx", "--guidance", "11"), "--guidance")
+
+
+def test_generate_keeps_the_chosen_parameters_bit_for_bit_and_writes_a_valid_bank(
+    workdir, trained_flow, tmp_path, capsys, monkeypatch
+):
+    from deepdx.dx7.params import INDEX
+    from deepdx.generate.variations import kept_params
+
+    voices = random_voices(32, seed=2)
+    voices[4, INDEX["algorithm"]] = 1  # algorithm 2: one of workdir's groups (1-5)
+    source, bank = voices[4], tmp_path / "source.syx"
+    bank.write_bytes(bank_bytes(voices))
+    monkeypatch.chdir(tmp_path)  # --from source.syx:5 (a path in the flags would become the out file's name)
+    for spec, repair in (("algorithm,op1_eg,carrier_levels", ["--no-repair"]), ("op1,op2,op3,op4,op5,op6", [])):
+        made, _ = generated(
+            workdir, trained_flow, tmp_path, "--keep", spec, "--from", f"{bank.name}:5", *repair, count=32
+        )
+        keep = kept_params(spec, source)
+        assert (made[:, keep] == source[keep]).all(), spec  # with the repair pass too: it flips no kept switch
+        assert len(np.unique(made[:, :145], axis=0)) == len(made)  # (generated() reads a bank check_bank passed)
+    assert (made[:, INDEX["algorithm"]] != source[INDEX["algorithm"]]).any()  # not kept: routed as usual
+    base = generate_args(workdir, "--out", tmp_path / "k.syx")
+    fails(capsys, [*base, "--keep", "op1_eg"], "--keep and --from go together")
+    fails(capsys, [*base, "--keep", "op9", "--from", f"{bank}:5", "--models", trained_flow], "no DX7 sound parameter")
+    fails(capsys, [*base, "--keep", "op1", "--from", f"{bank}:33", "--models", trained_flow], "holds 32 voices")
+    fails(capsys, [*base, "--keep", "op1", "--from", f"{bank}:5"], "needs flow models")
+
+
+def test_vary_writes_variations_of_one_voice_from_itself_to_fresh_draws(workdir, trained_flow, tmp_path, capsys):
+    from deepdx.dx7.packing import names
+    from deepdx.dx7.params import INDEX
+    from deepdx.dx7.sysex import scan
+
+    voices = random_voices(32, seed=2)
+    voices[2, INDEX["algorithm"]] = 2  # algorithm 3: one of workdir's groups (1-5)
+    source, bank = voices[2], tmp_path / "source.syx"
+    bank.write_bytes(bank_bytes(voices))
+    routing = ["--models", trained_flow, "--routing", workdir / "split" / "routing.json", "--category", "brass"]
+
+    def vary(strength, *more):
+        out = tmp_path / f"vary{strength}.syx"
+        assert cli(["vary", f"{bank}:3", "--strength", str(strength), "--out", str(out), *map(str, routing)]) == 0
+        assert check_bank(out.read_bytes()) == []
+        return scan(out.read_bytes()).blocks[0].decoded.params
+
+    same = vary(0)
+    assert (same[:, :145] == source[:145]).all()
+    assert all(n.startswith(names(source[None])[0].strip()[:6].upper()) for n in names(same))
+    near, far = vary(0.3), vary(1)
+    assert 0 < (near[:, :145] != source[:145]).sum(1).mean() < (far[:, :145] != source[:145]).sum(1).mean()
+    fails(capsys, ["vary", f"{bank}:3", "--strength", "1.5", "--out", tmp_path / "x.syx"], "--strength")
+    fails(capsys, ["vary", f"{bank}", "--out", tmp_path / "x.syx"], "FILE:N")
+    fails(
+        capsys,
+        ["vary", f"{bank}:3", "--out", tmp_path / "x.syx", "--models", workdir / "models", *routing[2:]],
+        "needs flow models",
+    )
+    fails(
+        capsys,
+        ["vary", f"{bank}:3", "--out", tmp_path / "x.syx", *routing[:4], "--classifier", tmp_path / "none.skops"],
+        "pass --category",
+    )

@@ -86,6 +86,7 @@ RUN_BY = {
     "deepdx render": ("tests/test_cli.py", '["render",'),
     "deepdx browse": ("tests/test_browse.py", '"browse",'),
     "deepdx send": ("tests/test_cli.py", 'cli(["send",'),
+    "deepdx vary": ("tests/test_cli.py", 'cli(["vary",'),
     "python -m deepdx.config sync": (".ci/run", "python -m deepdx.config sync"),
     "dvc exp run": ("tests/test_pipeline.py", '"exp", "run", '),
     "dvc queue start": ("tests/test_pipeline.py", '"queue", "start"'),

@@ -14,9 +14,10 @@ from deepdx.config import ModelConfig
 from deepdx.dx7.params import BLOCK, INDEX, MAX
 from deepdx.errors import DeepDXError
 from deepdx.models.diagnostics import CollapseProbe
-from deepdx.models.cgan import CGAN, without_lightning
+from deepdx.models.cgan import CGAN
+from deepdx.models.probed import without_lightning
 from deepdx.models.losses import d_loss
-from deepdx.models.codec import Grid, Heads, spikes_of
+from deepdx.models.codec import Grid, Heads, dequantize, spikes_of
 from deepdx.models.data import load_group
 from deepdx.models.nets import Architecture, Discriminator, Generator, OperatorGenerator, load_generator
 from deepdx.models.train import EpochCheckpoint, epochs_for, train_group
@@ -257,7 +258,8 @@ def test_gates_round_trip_and_put_gated_levels_exactly_on_their_spike():
     assert raw.grad[:, gate].abs().sum() > 0 and raw.grad[~at, level4].abs().sum() > 0  # both sides learn
     module = CGAN.from_config(compose("model.hidden=32"), 8, 0, spikes)
     real = torch.from_numpy(module.codec.encode(voices))
-    noisy = module._dequantize(real)  # real levels at their spike stay exact, as generated ones are
+    # real levels at their spike stay exact, as generated ones are
+    noisy = dequantize(real, module.codec.spread(real, module.widths))
     assert torch.equal(noisy[at_spike := real[:, gate].bool(), level4], real[at_spike, level4])
     assert not torch.equal(noisy[~at_spike, level4], real[~at_spike, level4])
 
@@ -328,7 +330,7 @@ def test_generated_voices_are_told_their_algorithm_in_training():
 def test_dequantization_stays_in_the_rounding_bin(arch):
     module = cgan(f"model.arch={arch}", "model.channels=8", "model.hidden=32", "model.dequantize=true")
     real = torch.from_numpy(module.codec.encode(random_voices(200)))
-    noisy = module._dequantize(real)
+    noisy = dequantize(real, module.codec.spread(real, module.widths))
     assert noisy.abs().max() <= 1 and not torch.equal(noisy, real)
     assert np.array_equal(module.codec.decode(noisy.numpy()), module.codec.decode(real.numpy()))
 

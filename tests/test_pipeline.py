@@ -25,6 +25,7 @@ from deepdx.dx7.sysex import check_bank
 from deepdx.dx7.packing import encode_name, sound_keys
 from deepdx.dx7.params import INDEX, NAME_SLICE
 from deepdx.evaluate.run import REFERENCES
+from deepdx.models.flow import FlowGenerator
 from deepdx.models.nets import load_generator
 from tests.conftest import ROOT, random_voices
 from tests.test_ingest import make_collection
@@ -298,13 +299,20 @@ def test_a_critic_weight_change_reruns_critic_generate_evaluate_and_browse_if_th
     # the next test's sync puts realism back with its model change
 
 
-def test_a_model_change_reruns_train_onwards_only(pipeline):
+def test_the_flow_family_reruns_train_onwards_only_and_runs_end_to_end(pipeline):
+    """model=flow: the second family through the same stages (each checking the keys it read),
+    its generators behind the same interface, valid banks, evaluated and named as a flow."""
     repo = pipeline["repo"]
-    sync(repo, "model.channels=32")
+    sync(repo, "model=flow")
     proc = dvc(repo, "repro")
     assert stages_run(proc) == {"critic", "generate", "evaluate", "browse", "train"}
     summary = json.loads((repo / "data" / "models" / "group0" / "summary.json").read_text())
-    assert summary["epochs"] == 2 and np.isfinite(summary["d_loss"])  # trained again, not an empty resume
+    assert summary["epochs"] == 2 and np.isfinite(summary["loss"]) and "sampled/guidance" in summary
+    assert all(isinstance(load_generator(p), FlowGenerator) for p in (repo / "data" / "models").glob("*/generator.pt"))
+    banks = sorted((repo / "data" / "generate" / "banks").glob("*.syx"))
+    assert len(banks) == 8 and all(check_bank(b.read_bytes()) == [] for b in banks)
+    evaluation = json.loads((repo / "metrics" / "evaluate.json").read_text())
+    assert evaluation["family"] == "flow" and evaluation["overall"]["cgan"]["precision"] > 0
     assert dvc(repo, "status").stdout.strip() == "Data and pipelines are up to date."
 
 
@@ -312,7 +320,7 @@ def test_a_queued_experiment_gets_the_collection_from_the_cache_and_reruns_train
     """`dvc exp run --queue` + `dvc queue start` with the default, relative data path: the
     experiment runs in a temporary copy of the repository, which finds data/raw in DVC's cache."""
     repo = pipeline["repo"]
-    commit(repo, "model.channels=32 run")
+    commit(repo, "model=flow run")
     dvc(repo, "exp", "run", "--queue", "--name", "wider", "-S", "experiment=smoke", "-S", "model.hidden=64")
     dvc(repo, "queue", "start", "-j", "1")
     deadline = time.monotonic() + 900

@@ -10,7 +10,7 @@ from deepdx.config import ModelConfig
 from deepdx.dx7 import tuning
 from deepdx.dx7.params import OPS, op_index
 from deepdx.errors import DeepDXError
-from deepdx.models.codec import Heads
+from deepdx.models.codec import Heads, dequantize
 from deepdx.models.nets import Architecture, Discriminator, load_generator
 from deepdx.models.sound import SoundFeatures
 from tests.conftest import cgan, random_voices
@@ -70,7 +70,8 @@ def test_features_read_values_as_played_and_pass_gradients_straight_through():
     real = torch.from_numpy(module.codec.encode(random_voices(64)))
     sound = SoundFeatures(module.codec)
     extra = slice(module.codec.width, None)
-    assert torch.allclose(sound(module._dequantize(real))[:, extra], sound(real)[:, extra], atol=1e-6)
+    noisy = dequantize(real, module.codec.spread(real, module.widths))
+    assert torch.allclose(sound(noisy)[:, extra], sound(real)[:, extra], atol=1e-6)
     x = real.clone().requires_grad_(True)
     sound(x)[:, extra].sum().backward()
     touched = (x.grad != 0).any(0)

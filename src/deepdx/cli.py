@@ -1,8 +1,10 @@
 """The `deepdx` command: generate, inspect, hear and send DX7 banks.
 
     deepdx generate --category brass --count 32 --out bank.syx [--seed N] [--models DIR]
-                    [--algorithm 1-32] [--temperature T] [--truncation PSI]
+                    [--algorithm 1-32] [--temperature T] [--truncation PSI] [--guidance W]
                     [--candidates K [--realism W] [--category-ratio W] | --no-critic]
+                    [--keep algorithm,op1_eg,carrier_levels --from bank.syx:N]     (flow models)
+    deepdx vary bank.syx:N --strength S --count 32 --out variations.syx [--category C]  (flow models)
     deepdx show bank.syx
     deepdx render bank.syx --out DIR
     deepdx send bank.syx --port NAME        deepdx send --list-ports
@@ -25,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import KNOB_MAX, ROUTINGS, BrowseConfig, GenerateConfig, knob_ok
-from .dx7.params import BANK_VOICES
+from .dx7.params import BANK_VOICES, INDEX
 from .errors import DeepDXError
 
 
@@ -50,6 +52,10 @@ def _bank_voices(path: str, data: bytes | None = None):
 
 
 MAX_COUNT = 1024 * BANK_VOICES  # voices one generate may ask for
+GUIDANCE = (
+    "flow models: classifier-free guidance, above 1 voices more surely of their category, below 1 more varied "
+    "(0: the unconditional path); default: each model's own, calibrated on validation voices"
+)
 
 
 def cmd_generate(args) -> None:
@@ -66,6 +72,10 @@ def cmd_generate(args) -> None:
         raise DeepDXError(f"--algorithm must be a panel number 1-32; got {args.algorithm}")
     if not all(k is None or knob_ok(k) for k in (args.temperature, args.truncation)):
         raise DeepDXError(f"--temperature and --truncation must be between 0 and {KNOB_MAX:g}")
+    if args.guidance is not None and not knob_ok(args.guidance):
+        raise DeepDXError(f"--guidance must be between 0 and {KNOB_MAX:g}")
+    if (args.keep is None) != (args.keep_from is None):
+        raise DeepDXError("--keep and --from go together: the parameters to keep, and the voice to keep them from")
     if args.candidates < 1 or not args.realism >= 0 or not args.category_ratio >= 0:
         raise DeepDXError(
             f"--candidates must be 1 or more, --realism and --category-ratio 0 or more; "
@@ -79,7 +89,20 @@ def cmd_generate(args) -> None:
         replace(
             GenerateConfig().critic, candidates=args.candidates, realism=args.realism, category=args.category_ratio
         ),
+        guidance=args.guidance,
     )
+    if args.keep is not None:
+        from .generate.sample import Kept
+        from .generate.variations import flow_only, kept_params, read_voice
+
+        flow_only(models, "--keep")
+        voice = read_voice(args.keep_from, lambda path: _bank_voices(path)[1])
+        models.keep = Kept(voice, kept_params(args.keep, voice))
+        if INDEX["algorithm"] in models.keep.params:
+            own = int(voice[INDEX["algorithm"]]) + 1
+            if args.algorithm not in (None, own):
+                raise DeepDXError(f"--algorithm {args.algorithm} contradicts the kept algorithm {own}")
+            args.algorithm = own
     exclude = training_keys(args.train) if Path(args.train).is_dir() else set()
     if not exclude:
         print(
@@ -120,6 +143,43 @@ def cmd_generate(args) -> None:
     repaired = sum(1 for f in made.fix if f)
     if repaired:
         print(f"repaired {repaired} voices (fixed/ratio switch): " + ", ".join(f for f in made.fix if f))
+
+
+def cmd_vary(args) -> None:
+    from .files import only_writer
+    from .generate.banks import write_banks
+    from .generate.sample import load_models
+    from .generate.variations import read_voice, variations
+
+    if not 0 <= args.strength <= 1:
+        raise DeepDXError(f"--strength must be between 0 (the voice) and 1 (a fresh draw); got {args.strength}")
+    if not 1 <= args.count <= MAX_COUNT or args.seed < 0:
+        raise DeepDXError(f"--count must be between 1 and {MAX_COUNT}, --seed 0 or more")
+    if args.guidance is not None and not knob_ok(args.guidance):
+        raise DeepDXError(f"--guidance must be between 0 and {KNOB_MAX:g}")
+    voice = read_voice(args.voice, lambda path: _bank_voices(path)[1])
+    models = load_models(args.models, args.routing, guidance=args.guidance)
+    if args.category is None:
+        from .corpus.categorize import classifier_features, load_classifier
+
+        if not Path(args.classifier).is_file():
+            raise DeepDXError(f"no classifier at {args.classifier} to tell the voice's category: pass --category")
+        category = int(load_classifier(args.classifier).predict(classifier_features(voice[None]))[0])
+    elif args.category in models.categories:
+        category = models.categories.index(args.category)
+    else:
+        raise DeepDXError(f"unknown category {args.category!r}; choose one of {', '.join(models.categories)}")
+    n_banks = -(-args.count // BANK_VOICES)
+    made, group = variations(models, voice, category, args.strength, n_banks * BANK_VOICES, args.seed)
+    out = Path(args.out)
+    paths = [out] if n_banks == 1 else [out.with_name(f"{out.stem}_{b + 1}{out.suffix}") for b in range(n_banks)]
+    with only_writer(out):
+        write_banks(paths, made)
+    for path in paths:
+        print(
+            f"wrote {path}: {BANK_VOICES} variations of {args.voice} at strength {args.strength:g} "
+            f"({models.categories[category]}, group {group}'s flow)"
+        )
 
 
 def _manifest_categories(path: str) -> dict[str, str]:
@@ -300,7 +360,27 @@ def parser() -> argparse.ArgumentParser:
         "among the generator's are preferred (voices more surely of it, a little less varied; 0: not at all)",
     )
     g.add_argument("--no-critic", action="store_true", help="keep each voice's first draw")
+    g.add_argument("--guidance", type=float, default=GenerateConfig.guidance, help=GUIDANCE)
+    g.add_argument(
+        "--keep",
+        default=None,
+        help="flow models: parameters every voice takes, bit for bit, from the --from voice (comma-separated: "
+        "algorithm, op1_eg_rate1, op1_eg, op3, pitch_eg, carrier_levels...); the rest is generated to fit them",
+    )
+    g.add_argument("--from", dest="keep_from", default=None, metavar="BANK:N", help="the voice --keep reads")
     g.set_defaults(func=cmd_generate)
+    v = sub.add_parser("vary", help="variations of one voice (flow models)")
+    v.add_argument("voice", metavar="BANK:N", help="a voice: a bank (or any file ingest reads) and its slot from 1")
+    v.add_argument("--strength", type=float, default=0.3, help="0: the voice itself ... 1: a fresh draw")
+    v.add_argument("--count", type=int, default=32, help="voices (rounded up to whole banks of 32)")
+    v.add_argument("--out", required=True)
+    v.add_argument("--category", default=None, help="default: the categorize stage's classifier's guess")
+    v.add_argument("--classifier", default="data/categorize/classifier.skops")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--models", default="data/models")
+    v.add_argument("--routing", default="data/split/routing.json")
+    v.add_argument("--guidance", type=float, default=GenerateConfig.guidance, help=GUIDANCE)
+    v.set_defaults(func=cmd_vary)
     s = sub.add_parser("show", help="list a bank's voices and validate it")
     s.add_argument("file")
     s.add_argument("--manifest", default=None, help="manifest.csv of a generate run, for categories")

@@ -162,6 +162,9 @@ G_NORMS = ("none", "batch")
 D_NORMS = ("none", "spectral")
 CONDITIONING = ("none", "projection")  # the seed's unconditional D | projection
 SELECTIONS = ("last", "coverage", "balanced")  # see deepdx.models.cgan
+FAMILIES = ("cgan", "flow")  # see deepdx.models.cgan, deepdx.models.flow
+SAMPLERS = ("euler", "heun")  # the flow's ODE solvers (deepdx.models.flow)
+COUPLINGS = ("independent", "ot")  # how a flow's training batch pairs noise with voices (deepdx.models.flow_matching)
 
 
 @dataclass
@@ -178,6 +181,10 @@ class ModelConfig(Section):
     globals, ``layers`` transformer blocks over them, each token then writing its own
     parameters' heads."""
 
+    # cgan: the conditional GAN of the keys below | flow: conditional flow matching (deepdx.models.flow;
+    # conf/model/flow.yaml), which reads arch (mlp only), hidden, layers, embed, algorithm_embed, max_choices,
+    # choices, dequantize, ema and the flow_* keys, and ignores the GAN's own
+    family: str = "cgan"
     # conv (the seed's grid) | mlp (parameter vector, a head per parameter) | operators (the mlp's heads and
     # discriminator; a generator of operator tokens)
     arch: str = "mlp"
@@ -234,8 +241,30 @@ class ModelConfig(Section):
     # mlp: a level whose most common value is held by this share of the group's training voices gets a gate to it
     # (codec.Heads); 0: none
     spike_share: float = 0.5
+    # flow: ODE solver steps from noise to voice when sampling (heun: two network calls a step)
+    flow_steps: int = 32
+    flow_sampler: str = "heun"  # flow: euler | heun
+    # flow: share of training voices shown without their category, so that the same network also learns the
+    # unconditional path that classifier-free guidance extrapolates from (0: no guidance possible)
+    flow_drop_category: float = 0.1
+    # flow: independent (each voice its own fresh noise) | ot (the batch's noise assigned to its voices by least
+    # total squared distance: minibatch optimal transport, straighter paths)
+    flow_coupling: str = "independent"
+    # flow: training times drawn as u ** this, u uniform in [0, 1]: 1 uniform, below 1 more of them near the voice
+    # (t = 1: fine detail), above 1 more near the noise (t = 0: which kind of voice)
+    flow_time_power: float = 1.0
 
     def __post_init__(self):
+        check_choice("model", "family", self.family, FAMILIES)
+        check_choice("model", "flow_sampler", self.flow_sampler, SAMPLERS)
+        check_choice("model", "flow_coupling", self.flow_coupling, COUPLINGS)
+        check_share("model", "flow_drop_category", self.flow_drop_category, "training voices (0: no guidance)")
+        if not 0.1 <= self.flow_time_power <= 10:
+            raise DeepDXError(f"model.flow_time_power must be between 0.1 and 10; got {self.flow_time_power}")
+        if not 1 <= self.flow_steps <= 1000:
+            raise DeepDXError(f"model.flow_steps is a number of solver steps, 1-1000; got {self.flow_steps}")
+        if self.family == "flow" and self.arch != "mlp":
+            raise DeepDXError(f"model.family flow has a residual MLP only: model.arch mlp; got {self.arch!r}")
         check_choice("model", "arch", self.arch, ARCHS)
         check_choice("model", "g_norm", self.g_norm, G_NORMS)
         check_choice("model", "d_norm", self.d_norm, D_NORMS)
@@ -263,15 +292,20 @@ class CalibrateConfig(Section):
     temperatures: List[float] = field(default_factory=lambda: [1.0, 1.25, 1.5, 2.0])  # of the choices (mlp)
     # of the noise (above 1 it cost audio: docs/decisions.md)
     truncations: List[float] = field(default_factory=lambda: [1.0])
+    # flow: classifier-free guidance weights (the flow's grid is temperatures x truncations x guidances)
+    guidances: List[float] = field(default_factory=lambda: [1.0])
     draws: int = 3  # noise draws averaged per pair
 
     def __post_init__(self):
         knobs = [*self.temperatures, *self.truncations]
-        if not self.temperatures or not self.truncations or not all(knob_ok(k, True) for k in knobs) or self.draws < 1:
+        lists = (self.temperatures, self.truncations, self.guidances)
+        if not all(lists) or not all(knob_ok(k, True) for k in knobs) or self.draws < 1:
             raise DeepDXError(
-                "train.calibrate: temperatures and truncations need at least one value each, "
-                f"all in (0, {KNOB_MAX:g}], and draws at least 1; got {knobs}, draws {self.draws}"
+                "train.calibrate: temperatures, truncations and guidances need at least one value each, "
+                f"knobs in (0, {KNOB_MAX:g}], and draws at least 1; got {knobs}, draws {self.draws}"
             )
+        if not all(knob_ok(g) for g in self.guidances):
+            raise DeepDXError(f"train.calibrate.guidances must be between 0 and {KNOB_MAX:g}; got {self.guidances}")
 
 
 @dataclass
@@ -297,6 +331,9 @@ class TrainConfig(Section):
     select: str = "balanced"  # which epoch's generator is kept: last | coverage | balanced (on validation voices)
     calibrate: CalibrateConfig = field(default_factory=CalibrateConfig)  # then how it is sampled
     patience: int = 0  # stop after this many epochs without a better validation score; 0: never
+    # the probe (and so the selection) after every this many epochs, and after the last; a flow's probe samples
+    # through its ODE solver, which costs more than an epoch of a small group's training
+    probe_every: int = 1
     limit: Optional[int] = None  # train on a seeded subset of this many voices per group (smoke runs)
     # CPU threads for each group's training. The weights depend on it (the order of floating-point
     # sums in backward passes), so it is fixed rather than taken from the machine: same value, same bits.
@@ -312,6 +349,8 @@ class TrainConfig(Section):
 
     def __post_init__(self):
         check_choice("train", "select", self.select, SELECTIONS)
+        if self.probe_every < 1:
+            raise DeepDXError(f"train.probe_every is a number of epochs, at least 1; got {self.probe_every}")
         if self.threads < 1 or self.jobs < 1:
             raise DeepDXError(f"train.threads and train.jobs must be at least 1, got {self.threads} and {self.jobs}")
         if not self.checkpoint_every >= 0:
@@ -409,13 +448,16 @@ class GenerateConfig(Section):
     # null: each group's value from train.calibrate (in its generator.pt); a number: that, for every group
     temperature: Optional[float] = None  # choices drawn from softmax(logits / temperature); 0: the most likely (mlp)
     truncation: Optional[float] = None  # noise scaled by this; < 1 trades variety for typical voices
+    # flow models: classifier-free guidance weight, the dial between category fidelity (> 1) and diversity (< 1);
+    # 0: the unconditional path, 1: the conditional one; null: each group's value from train.calibrate
+    guidance: Optional[float] = None
     previews: bool = True  # a WAV per voice and a mix per bank (dexed-py)
     repair: RepairConfig = field(default_factory=RepairConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
 
     def __post_init__(self):
         check_choice("generate", "routing", self.routing, ROUTINGS)
-        for key in ("temperature", "truncation"):
+        for key in ("temperature", "truncation", "guidance"):
             value = getattr(self, key)
             if value is not None and not knob_ok(value):
                 raise DeepDXError(

@@ -1,4 +1,6 @@
-"""The results tables of README.md and docs/results.md, written from metrics/evaluate.json.
+"""The results tables of README.md and docs/results.md, written from metrics/evaluate.json (the
+default run's) and docs/results/flow.json (the held-out evaluation of a full
+`dvc exp run -S model=flow`, copied from that run's metrics/evaluate.json).
 
     python -m deepdx.results            # rewrite every generated table in place
     python -m deepdx.results --check    # exit 1 when one differs from what the metrics give
@@ -20,7 +22,8 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ("README.md", "docs/results.md")
 BLOCK = re.compile(r"(<!-- results:(\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
-MODEL = "cgan"
+MODEL = "cgan"  # the generated set's name in evaluate.json, whichever family made it (its "family" says which)
+FLOW = "docs/results/flow.json"
 
 
 def _ratio(metric: str) -> Callable[[dict], tuple[float, str]]:
@@ -99,12 +102,27 @@ COLUMNS = [
 HEAD = ["precision", "recall", "density", "coverage", "FD", "NDB/K", "audio FD", "cat. fidelity", "memorised", "harsh"]
 
 
-def targets_table(metrics: dict) -> str:
+def _met(measure, op: str, bound: float, metrics: dict) -> tuple[str, str]:
+    value, text = measure(metrics)
+    met = {">=": value >= bound, "<=": value <= bound, ">": value > bound, "<": value < bound}[op]
+    return text, "yes" if met else "**no**"
+
+
+def targets_table(runs: dict) -> str:
     lines = ["| target | measured | met |", "| --- | --- | --- |"]
     for name, measure, op, bound in TARGETS:
-        value, text = measure(metrics)
-        met = {">=": value >= bound, "<=": value <= bound, ">": value > bound, "<": value < bound}[op]
-        lines.append(f"| {name} | {text} | {'yes' if met else '**no**'} |")
+        lines.append(f"| {name} | " + " | ".join(_met(measure, op, bound, runs["cgan"])) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def families_table(runs: dict) -> str:
+    """Every target, the CGAN's figure (the default run) beside the flow's (model=flow)."""
+    if runs.get("flow") is None:
+        return f"(no {FLOW}: run `dvc exp run -S model=flow` and copy its metrics/evaluate.json there)\n"
+    lines = ["| target | CGAN (default) | met | flow (`model=flow`) | met |", "| --- | --- | --- | --- | --- |"]
+    for name, measure, op, bound in TARGETS:
+        cells = [*_met(measure, op, bound, runs["cgan"]), *_met(measure, op, bound, runs["flow"])]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -113,41 +131,51 @@ def _row(label: str, row: dict) -> str:
     return f"| {label} | " + " | ".join(cells) + " |"
 
 
-def references_table(metrics: dict) -> str:
+def references_table(runs: dict) -> str:
+    metrics = runs["cgan"]
     lines = ["| held-out, overall | " + " | ".join(HEAD) + " |", "| --- " * (len(HEAD) + 1) + "|"]
     lines += [_row(name, row) for name, row in metrics["overall"].items()]
     return "\n".join(lines) + "\n"
 
 
-def groups_table(metrics: dict) -> str:
+def groups_table(runs: dict) -> str:
+    metrics = runs["cgan"]
     lines = ["| group: model / real | " + " | ".join(HEAD) + " |", "| --- " * (len(HEAD) + 1) + "|"]
     for g, rows in metrics["groups"].items():
         lines += [_row(f"{g}: {MODEL}", rows[MODEL]), _row(f"{g}: real", rows["real"])]
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"targets": targets_table, "references": references_table, "groups": groups_table}
+TABLES = {
+    "targets": targets_table,
+    "families": families_table,
+    "references": references_table,
+    "groups": groups_table,
+}
 
 
-def render(text: str, metrics: dict) -> str:
-    """``text`` with every generated block written anew from ``metrics``."""
+def render(text: str, metrics: dict, flow: dict | None = None) -> str:
+    """``text`` with every generated block written anew from ``metrics`` (the default run's)
+    and ``flow`` (the flow run's, if any)."""
+    runs = {"cgan": metrics, "flow": flow}
 
     def fill(match: re.Match) -> str:
         name = match.group(2)
         if name not in TABLES:
             raise ValueError(f"unknown results table {name!r} (known: {', '.join(TABLES)})")
-        return match.group(1) + TABLES[name](metrics) + match.group(4)
+        return match.group(1) + TABLES[name](runs) + match.group(4)
 
     return BLOCK.sub(fill, text)
 
 
 def main(argv: list[str], root: Path = ROOT) -> int:
     metrics = json.loads((root / "metrics" / "evaluate.json").read_text())
+    flow = json.loads((root / FLOW).read_text()) if (root / FLOW).is_file() else None
     stale = []
     for page in PAGES:
         path = root / page
         text = path.read_text()
-        fresh = render(text, metrics)
+        fresh = render(text, metrics, flow)
         if fresh != text:
             stale.append(page)
             if "--check" not in argv:

@@ -91,14 +91,16 @@ def _flat(metrics: dict) -> dict[str, float]:
 
 
 def log_evaluation(results: dict, out_dir: str | Path, models_dir: str, n_groups: int, cfg: MLflowConfig) -> None:
-    """One run "evaluate" (overall figures, the report and plots), and each group's CGAN figures
+    """One run "evaluate" (overall figures, the report and plots; tagged with the model family and
+    the DVC experiment's name), and each group's generator figures
     as ``eval/*`` metrics into that group's training run, so sweeps compare on them."""
     import mlflow
 
     uri = tracking_uri(cfg.tracking_uri)
     experiment_id = ensure_experiment(cfg.experiment, uri)
     client = mlflow.MlflowClient(tracking_uri=uri)
-    run = client.create_run(experiment_id, run_name="evaluate", tags={"stage": "evaluate"})
+    tags = {"stage": "evaluate", "family": results.get("family", "cgan"), "dvc_exp": os.environ.get("DVC_EXP_NAME", "")}
+    run = client.create_run(experiment_id, run_name="evaluate", tags=tags)
     for reference, metrics in results["overall"].items():
         for key, value in _flat(metrics).items():
             client.log_metric(run.info.run_id, f"{reference}.{key}", value)

@@ -32,6 +32,7 @@ from ..corpus.table import read_table
 from ..dx7.packing import encode_name, sound_keys
 from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..errors import DeepDXError
+from ..models.flow import FlowGenerator
 from ..models.nets import VoiceGenerator, load_generator
 from .critic import Critic, Realism, choose, draw_temperature
 
@@ -53,9 +54,32 @@ class Models:
     realism_weight: float = 0.0
     category_weight: float = 0.0  # with ``critics``: the critic's category log ratio, times this, is added to its logit
 
+    keep: Kept | None = None  # flow models: parameters every voice takes from a given voice (see Kept)
+
     @property
     def categories(self) -> list[str]:
         return self.routing["categories"]
+
+    @property
+    def family(self) -> str:
+        """cgan | flow: the model family of the generators (one family per models folder)."""
+        return "flow" if isinstance(self.generators[0], FlowGenerator) else "cgan"
+
+
+@dataclass
+class Kept:
+    """Completion: every voice drawn keeps ``voice``'s parameters ``params`` (indices 0-144),
+    bit for bit, and the flow generates the rest consistent with them."""
+
+    voice: np.ndarray
+    params: np.ndarray
+
+
+def draw(generator, category, algorithm, rng, temperature=None, truncation=None, keep: Kept | None = None):
+    """A generator's voices; with ``keep``, completions of its voice (flow generators only)."""
+    if keep is None:
+        return generator.sample(category, algorithm, rng, temperature, truncation)
+    return generator.complete(keep.voice, keep.params, category, algorithm, rng, truncation)
 
 
 def load_models(
@@ -64,10 +88,12 @@ def load_models(
     critic_dir: str | Path | None = None,
     critic: CriticConfig | None = None,
     thresholds: RepairConfig | None = None,
+    guidance: float | None = None,
 ) -> Models:
     """``critic_dir``: the critic stage's critics, by which voices are sampled as ``critic``
     says (none, one candidate or no directory: the first draws); its screen calls wrong what
-    the repair pass would by ``thresholds`` (generate.repair's; the defaults if None)."""
+    the repair pass would by ``thresholds`` (generate.repair's; the defaults if None);
+    ``guidance``: every flow generator's guidance weight (None: each its own, calibrated)."""
     routing_path, models_dir = Path(routing_path), Path(models_dir)
     if not routing_path.exists():
         raise DeepDXError(f"no routing statistics at {routing_path}: run `dvc repro split` first")
@@ -87,6 +113,11 @@ def load_models(
         if not path.exists():
             raise DeepDXError(f"no trained model for group {g} at {path}: run `dvc repro` (or pass --models DIR)")
         generators.append(load_generator(path))
+    if guidance is not None:
+        if not all(isinstance(g, FlowGenerator) for g in generators):
+            raise DeepDXError(f"guidance is a flow model's knob; the models under {models_dir} are CGANs")
+        for g in generators:
+            g.guidance = float(guidance)
     if critic_dir is None or critic is None or critic.candidates <= 1:
         return Models(generators, routing)
     critics = []
@@ -148,9 +179,8 @@ def sample_group(
         p = np.array([table[str(a)] for a in algorithms], float)
         p = p / p.sum() if p.sum() > 0 else np.full(len(algorithms), 1 / len(algorithms))
         pick[rows] = rng.choice(algorithms, len(rows), p=p) if routing == "sample" else algorithms[p.argmax()]
-    return models.generators[g].sample(
-        torch.as_tensor(category, dtype=torch.long), torch.from_numpy(pick - 1), torch_rng, temperature, truncation
-    )
+    category, algorithm = torch.as_tensor(category, dtype=torch.long), torch.from_numpy(pick - 1)
+    return draw(models.generators[g], category, algorithm, torch_rng, temperature, truncation, models.keep)
 
 
 @dataclass
@@ -194,9 +224,9 @@ def sample_critiqued(
     algorithms = torch.from_numpy(first[:, INDEX["algorithm"]].astype(np.int64))
     warm = draw_temperature(generator, temperature, models.warmer)
     torch_rng.set_state(before)  # the first draw: the request's noise, warmer
-    draws = [generator.sample(category, algorithms, torch_rng, warm, truncation)]
+    draws = [draw(generator, category, algorithms, torch_rng, warm, truncation, models.keep)]
     torch_rng.set_state(after)
-    draws += [generator.sample(category, algorithms, critic_rng, warm, truncation) for _ in range(k - 1)]
+    draws += [draw(generator, category, algorithms, critic_rng, warm, truncation, models.keep) for _ in range(k - 1)]
     candidates = np.stack(draws, axis=1)  # N x K x 145
     flat = candidates.reshape(n * k, -1)
     features = render_features(renderer, with_blank_names(flat))
@@ -325,7 +355,8 @@ def generate(
         for i in range(count):
             fixed, problem, fix = repair(params[i], renderer, repair_cfg)
             key = fixed[:N_SOUND_PARAMS].tobytes()
-            if fix and key in exclude:  # the fix would recreate a known sound: keep the voice as it was
+            kept = models.keep is not None and (fixed[models.keep.params] != params[i, models.keep.params]).any()
+            if fix and (key in exclude or kept):  # a known sound, or a kept parameter changed: leave the voice be
                 fix = ""
             elif fix:
                 exclude.discard(params[i, :N_SOUND_PARAMS].tobytes())

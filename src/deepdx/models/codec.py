@@ -87,6 +87,30 @@ class Grid:
         return x
 
 
+class Knobs:
+    """A generator's sampling knobs, ``temperature`` and ``truncation``: its own (as calibrated),
+    unless a call gives others.  Every family's generator has them."""
+
+    temperature: float = 1.0
+    truncation: float = 1.0
+
+    def knobs(self, temperature: float | None = None, truncation: float | None = None) -> tuple[float, float]:
+        """(temperature, truncation) as sampling uses them: the given ones, None the generator's own."""
+        return (
+            self.temperature if temperature is None else temperature,
+            self.truncation if truncation is None else truncation,
+        )
+
+
+def dequantize(x: torch.Tensor, spread: torch.Tensor) -> torch.Tensor:
+    """Spread each encoded real level uniformly over its rounding bin of half-width ``spread``
+    (a codec's ``spread``; 0 for one-hot columns), reflected at the edges of [-1, 1]; over 99 %
+    of it, so that float rounding never carries a value into the next bin."""
+    x = x + (torch.rand_like(x) * 2 - 1) * (0.99 * spread)
+    x = torch.where(x < -1, -2 - x, x)
+    return torch.where(x > 1, 2 - x, x)
+
+
 def values(x, top):
     """A tanh output in [-1, 1] (NumPy array or tensor) as the parameter value 0-``top`` it
     stands for, before rounding."""

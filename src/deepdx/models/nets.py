@@ -54,7 +54,8 @@ from ..config import (
     knob_ok,
 )
 from ..errors import DeepDXError
-from .codec import codec_of
+from .codec import Knobs, codec_of
+from .flow import FlowGenerator, load_flow
 from .sound import SoundFeatures
 from .sound import readable as sound_readable
 
@@ -396,7 +397,7 @@ def Generator(cfg: Architecture) -> nn.Module:  # noqa: N802 (a factory that rea
     return {"conv": ConvGenerator, "mlp": MLPGenerator, "operators": OperatorGenerator}[cfg.arch](cfg)
 
 
-class VoiceGenerator(nn.Module):
+class VoiceGenerator(Knobs, nn.Module):
     """A trained generator with its codec: category and algorithm in, valid voices out;
     ``temperature`` and ``truncation``: how it samples unless told otherwise (as calibrated
     on validation voices after training, see deepdx.models.calibrate)."""
@@ -407,13 +408,6 @@ class VoiceGenerator(nn.Module):
         self.G = Generator(cfg)
         self.codec = cfg.codec()
         self.temperature, self.truncation = float(temperature), float(truncation)
-
-    def knobs(self, temperature: float | None = None, truncation: float | None = None) -> tuple[float, float]:
-        """(temperature, truncation) as sampling uses them: the given ones, None the generator's own."""
-        return (
-            self.temperature if temperature is None else temperature,
-            self.truncation if truncation is None else truncation,
-        )
 
     def sampling(self, temperature: float | None = None, truncation: float | None = None) -> dict[str, float]:
         """The same as {"temperature": ..., "truncation": ...}: what generator files and reports keep."""
@@ -438,11 +432,13 @@ class VoiceGenerator(nn.Module):
         return self.codec.decode(self.codec.set_algorithm(x, algorithm).numpy())
 
 
-def load_generator(path: str | Path) -> VoiceGenerator:
-    """The generator from ``generator.pt`` (see CGAN.export), read without unpickling code
+def load_generator(path: str | Path) -> VoiceGenerator | FlowGenerator:
+    """The generator from ``generator.pt`` (see CGAN.export; a flow's, deepdx.models.flow), read without unpickling code
     (``weights_only``), checked before anything is built; in eval mode."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and state.get("family") == "flow":
+            return load_flow(state)
         # how to sample (deepdx.models.calibrate); absent from files of before it: 1 and 1
         sampling = {k: float(v) for k, v in state.get("sampling", {}).items() if k in ("temperature", "truncation")}
         if not all(knob_ok(v) for v in sampling.values()):

@@ -32,8 +32,9 @@ from ..dx7.packing import encode_name
 from ..dx7.sysex import write_bank
 from ..files import replacing
 from ..tracking import ensure_experiment, tracking_uri
-from .calibrate import calibrate
+from .calibrate import calibrate, grid
 from .cgan import CGAN
+from .flow_matching import FlowMatching
 from .codec import spikes_of
 from .data import GroupDataModule, load_group
 from .diagnostics import CollapseProbe
@@ -208,12 +209,14 @@ def train_group(
     torch.set_num_threads(cfg.train.threads)  # on CPU the weights depend on it (see TrainConfig)
     pl.seed_everything(seed, workers=True, verbose=False)
     m, spikes = cfg.model, ()
-    if m.arch != "conv":  # the training voices' spikes shape the heads (gates and all)
+    if m.arch != "conv" and m.family == "cgan":  # the training voices' spikes shape the heads (gates and all)
         voices = load_group(split_dir, "train", group, cfg.train.limit, seed)["params"]
         spikes = spikes_of(voices, m.max_choices, tuple(m.choices), m.spike_share)
-    module = CGAN.from_config(cfg, len(categories), seed, spikes)
+    flow = m.family == "flow"
+    module = (FlowMatching if flow else CGAN).from_config(cfg, len(categories), seed, spikes)
     data = GroupDataModule(split_dir, group, module.codec, cfg.train.batch_size, cfg.train.limit, seed)
     data.setup()
+    module.probe_every = cfg.train.probe_every
     module.probe = CollapseProbe(
         data.validation["params"], data.validation["category"], data.train["params"], data.train["category"], seed=seed
     )
@@ -260,8 +263,10 @@ def train_group(
     exported = module.export()
     generator = module.voice_generator(exported["generator"])
     c = cfg.train.calibrate  # how the kept generator samples, chosen on validation voices too
-    best, calibration = calibrate(generator, module.probe, c.temperatures, c.truncations, c.draws, seed)
-    generator.temperature, generator.truncation = best["temperature"], best["truncation"]
+    best, calibration = calibrate(generator, module.probe, grid(c, flow), c.draws, seed)
+    for knob in ("temperature", "truncation", "guidance"):
+        if knob in best:
+            setattr(generator, knob, best[knob])
     exported["sampling"] = generator.sampling()
     torch.save(exported, out / "generator.pt")
     bank = sample_bank(generator, categories, algorithms, seed)
