@@ -5,7 +5,8 @@
 For 48 validation voices (8 per group, each with its own category) and each strength, 32
 variations from the group's flow; prints the mean normalised distance to the source voice,
 the share of variations that equal it, the mean distance between the variations, and the time
-to make one bank of 32 at that strength; plots distance against strength.  The models must be
+to make one bank of 32 at that strength; plots distance against strength.  Also times a fresh
+bank of 32 (target: under a second).  The models must be
 flows (`dvc exp run -S model=flow`, or `python pipeline/train.py model=flow`).
 """
 
@@ -51,6 +52,15 @@ def main() -> None:
             same.append((made == voice[: made.shape[1]]).all(1).mean())
             spread.append(mean_pairwise(x))
         rows.append((strength, np.mean(distance), np.mean(same), np.mean(spread), np.median(seconds)))
+    timings = []
+    for j in range(20):  # a fresh bank of 32: what generation asks of a flow
+        g = j % len(models.generators)
+        category = torch.arange(32) % len(models.categories)
+        algorithm = torch.full((32,), models.routing["groups"][g][0] - 1)
+        t = time.perf_counter()
+        models.generators[g].sample(category, algorithm, torch.Generator().manual_seed(j))
+        timings.append(time.perf_counter() - t)
+    print(f"a fresh bank of 32 voices from a flow: median {np.median(timings):.3f} s, slowest {max(timings):.3f} s")
     print("| strength | distance to the voice | equal to it | distance between variations | s per bank |")
     print("| --- | --- | --- | --- | --- |")
     for s, d, e, p, sec in rows:
