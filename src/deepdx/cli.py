@@ -58,6 +58,17 @@ GUIDANCE = (
 )
 
 
+def _bank_paths(out: str, count: int) -> list[Path]:
+    """The files ``count`` voices fill, in whole banks of 32: ``out``, or ``out_1``, ``out_2``... for more than one."""
+    out, n_banks = Path(out), -(-count // BANK_VOICES)
+    return [out] if n_banks == 1 else [out.with_name(f"{out.stem}_{b + 1}{out.suffix}") for b in range(n_banks)]
+
+
+def _check_guidance(guidance: float | None) -> None:
+    if guidance is not None and not knob_ok(guidance):
+        raise DeepDXError(f"--guidance must be between 0 and {KNOB_MAX:g}")
+
+
 def cmd_generate(args) -> None:
     from .config import RepairConfig
     from .files import only_writer
@@ -72,8 +83,7 @@ def cmd_generate(args) -> None:
         raise DeepDXError(f"--algorithm must be a panel number 1-32; got {args.algorithm}")
     if not all(k is None or knob_ok(k) for k in (args.temperature, args.truncation)):
         raise DeepDXError(f"--temperature and --truncation must be between 0 and {KNOB_MAX:g}")
-    if args.guidance is not None and not knob_ok(args.guidance):
-        raise DeepDXError(f"--guidance must be between 0 and {KNOB_MAX:g}")
+    _check_guidance(args.guidance)
     if (args.keep is None) != (args.keep_from is None):
         raise DeepDXError("--keep and --from go together: the parameters to keep, and the voice to keep them from")
     if args.candidates < 1 or not args.realism >= 0 or not args.category_ratio >= 0:
@@ -108,15 +118,14 @@ def cmd_generate(args) -> None:
         print(
             f"warning: no training voices under {args.train}; the novelty check covers this run only", file=sys.stderr
         )
-    n_banks = -(-args.count // BANK_VOICES)
     renderer = None
     if not args.no_repair or models.critics is not None:
         from .audio.render import Renderer
 
         renderer = Renderer()
-    out = Path(args.out)
-    paths = [out] if n_banks == 1 else [out.with_name(f"{out.stem}_{b + 1}{out.suffix}") for b in range(n_banks)]
-    with only_writer(out):  # a second run to the same --out refuses rather than mixing its banks in
+    paths = _bank_paths(args.out, args.count)
+    n_banks = len(paths)
+    with only_writer(Path(args.out)):  # a second run to the same --out refuses rather than mixing its banks in
         made = generate(
             models,
             args.category,
@@ -155,8 +164,7 @@ def cmd_vary(args) -> None:
         raise DeepDXError(f"--strength must be between 0 (the voice) and 1 (a fresh draw); got {args.strength}")
     if not 1 <= args.count <= MAX_COUNT or args.seed < 0:
         raise DeepDXError(f"--count must be between 1 and {MAX_COUNT}, --seed 0 or more")
-    if args.guidance is not None and not knob_ok(args.guidance):
-        raise DeepDXError(f"--guidance must be between 0 and {KNOB_MAX:g}")
+    _check_guidance(args.guidance)
     voice = read_voice(args.voice, lambda path: _bank_voices(path)[1])
     models = load_models(args.models, args.routing, guidance=args.guidance)
     if args.category is None:
@@ -169,11 +177,9 @@ def cmd_vary(args) -> None:
         category = models.categories.index(args.category)
     else:
         raise DeepDXError(f"unknown category {args.category!r}; choose one of {', '.join(models.categories)}")
-    n_banks = -(-args.count // BANK_VOICES)
-    made, group = variations(models, voice, category, args.strength, n_banks * BANK_VOICES, args.seed)
-    out = Path(args.out)
-    paths = [out] if n_banks == 1 else [out.with_name(f"{out.stem}_{b + 1}{out.suffix}") for b in range(n_banks)]
-    with only_writer(out):
+    paths = _bank_paths(args.out, args.count)
+    made, group = variations(models, voice, category, args.strength, len(paths) * BANK_VOICES, args.seed)
+    with only_writer(Path(args.out)):
         write_banks(paths, made)
     for path in paths:
         print(
