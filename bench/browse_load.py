@@ -9,7 +9,6 @@ of the load event) and DOMContentLoaded to load.  Target (issue 15): the page lo
 under 2 s.  Needs chromium, chromedriver and selenium (see deepdx.browse.headless).
 """
 
-import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import statistics
 import sys
 import tempfile

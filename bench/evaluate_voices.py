@@ -7,7 +7,6 @@ rendered, k-means bins) and measuring the generated set (PRDC, NDB, FD, memorisa
 diversity, 1,024 renders and their audio metrics).
 """
 
-import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import sys
 import time
 

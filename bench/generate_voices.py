@@ -5,7 +5,6 @@
 Target (issue 5): under 10 s on this machine, without the audio repair pass (timed apart).
 """
 
-import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import sys
 import tempfile
 import time

@@ -5,7 +5,6 @@
 Target (issue 2): under 10 s in total for ../shared/corpus on a 2-core machine.
 """
 
-import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import statistics
 import sys
 import tempfile

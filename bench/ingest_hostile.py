@@ -14,7 +14,6 @@ the same for the big file (goals: under 30 s, under 500 MB).  Exits 1 on a crash
 failure or a run that did not finish.
 """
 
-import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import argparse
 import importlib
 import json

@@ -8,7 +8,6 @@ six groups take at the chosen setting.  Each run trains into a temporary folder,
 temporary MLflow store.  Without a split folder it trains on random valid voices.
 """
 
-import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import argparse
 import json
 import tempfile

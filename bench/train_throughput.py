@@ -8,7 +8,6 @@ of the training step against this machine's float32 matmul peak.  Without a spli
 trains on random valid voices.
 """
 
-import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import argparse
 import time
 from pathlib import Path

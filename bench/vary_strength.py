@@ -10,7 +10,6 @@ bank of 32 (target: under a second).  The models must be
 flows (`dvc exp run -S model=flow`, or `python pipeline/train.py model=flow`).
 """
 
-import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths, as in the pipeline
 import argparse
 import time
 

@@ -2,6 +2,7 @@
 families stage chose each voice's side), routing statistics, data plots."""
 
 import hydra
+import numpy as np
 
 from deepdx.corpus import split as S
 from deepdx.corpus.groups import choose_groups, group_of
@@ -9,7 +10,6 @@ from deepdx.corpus.table import read_table, write_json
 from deepdx.config import Config
 from deepdx.plots import data_plots, distance_plot
 from deepdx.stage import stage
-import numpy as np  # after deepdx, which pins OpenBLAS's code path (deepdx.reproducible)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")

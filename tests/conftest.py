@@ -9,7 +9,6 @@ test leaves a file in the repository.
 
 from __future__ import annotations
 
-import deepdx  # noqa: F401  first: pins the numeric libraries' CPU code paths (deepdx.reproducible)
 import os
 import tempfile
 from pathlib import Path

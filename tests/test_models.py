@@ -13,6 +13,7 @@ from deepdx.corpus.table import read_table, write_table
 from deepdx.config import ModelConfig
 from deepdx.dx7.params import BLOCK, INDEX, MAX
 from deepdx.errors import DeepDXError
+from deepdx.models import precision
 from deepdx.models.diagnostics import CollapseProbe
 from deepdx.models.cgan import CGAN
 from deepdx.models.probed import without_lightning
@@ -721,3 +722,24 @@ def test_a_generator_file_with_an_unknown_normalisation_is_refused(tmp_path):
     torch.save(state, tmp_path / "generator.pt")
     with pytest.raises(DeepDXError, match="model.d_norm must be one of none, spectral"):
         load_generator(tmp_path / "generator.pt")
+
+
+def test_bf16_asked_without_native_support_trains_in_float32(monkeypatch):
+    monkeypatch.setattr(precision, "bf16_native", lambda: False)
+    assert precision.used("bf16") == "32" and precision.lightning("bf16") == "32-true"
+    monkeypatch.setattr(precision, "bf16_native", lambda: True)
+    assert precision.used("bf16") == "bf16" and precision.lightning("bf16") == "bf16-mixed"
+    assert precision.used("32") == "32"
+
+
+@pytest.mark.skipif(not precision.bf16_native(), reason="this CPU multiplies bfloat16 only by emulation")
+def test_bf16_training_moves_the_weights_and_still_exports_float32(split, tmp_path):
+    runs = {}
+    for asked in ("32", "bf16"):
+        summary = train_group(
+            0, str(split), str(tmp_path / asked), tiny_config(tmp_path, 1, f"train.precision={asked}"), CATS, [1, 2]
+        )
+        assert summary["precision"] == asked
+        runs[asked] = torch.load(tmp_path / asked / "generator.pt", weights_only=True)["generator"]
+    assert all(v.dtype == torch.float32 for v in runs["bf16"].values() if v.is_floating_point())
+    assert any(not torch.equal(runs["32"][k], runs["bf16"][k]) for k in runs["32"])

@@ -162,6 +162,7 @@ G_NORMS = ("none", "batch")
 D_NORMS = ("none", "spectral")
 CONDITIONING = ("none", "projection")  # the seed's unconditional D | projection
 SELECTIONS = ("last", "coverage", "balanced")  # see deepdx.models.cgan
+PRECISIONS = ("32", "bf16")  # see deepdx.models.precision
 FAMILIES = ("cgan", "flow")  # see deepdx.models.cgan, deepdx.models.flow
 SAMPLERS = ("euler", "heun")  # the flow's ODE solvers (deepdx.models.flow)
 COUPLINGS = ("independent", "ot")  # how a flow's training batch pairs noise with voices (deepdx.models.flow_matching)
@@ -338,6 +339,9 @@ class TrainConfig(Section):
     # CPU threads for each group's training. The weights depend on it (the order of floating-point
     # sums in backward passes), so it is fixed rather than taken from the machine: same value, same bits.
     threads: int = 1
+    # the training step's number format: 32 (float32) | bf16 (bfloat16 matrix products, where the hardware
+    # has them natively; float32 elsewhere).  See deepdx.models.precision and docs/decisions.md
+    precision: str = "bf16"
     # groups trained at once, each in a process of its own with `threads` threads; the weights do
     # not depend on it. On the 2-core machine two 1-thread jobs train the six groups in 22.7 min,
     # one 2-thread job in about 32.5 (bench/train_parallel.py): the small matrices of a step keep
@@ -349,6 +353,7 @@ class TrainConfig(Section):
 
     def __post_init__(self):
         check_choice("train", "select", self.select, SELECTIONS)
+        check_choice("train", "precision", self.precision, PRECISIONS)
         if self.probe_every < 1:
             raise DeepDXError(f"train.probe_every is a number of epochs, at least 1; got {self.probe_every}")
         if self.threads < 1 or self.jobs < 1:

@@ -27,7 +27,6 @@ from pathlib import Path
 
 from . import config, config_reads
 from .errors import DeepDXError
-from .reproducible import unpinned
 
 __all__ = ["DeepDXError", "stage"]
 config.register()  # before @hydra.main composes conf/config.yaml, which starts from the schema
@@ -36,11 +35,6 @@ config.register()  # before @hydra.main composes conf/config.yaml, which starts 
 def stage(fn):
     @functools.wraps(fn)
     def wrapper(cfg, *args, **kwargs):
-        for library in unpinned():
-            print(
-                f"warning: {library} is not pinned to its AVX2 code path; results may differ by machine",
-                file=sys.stderr,
-            )
         name = Path(inspect.getfile(fn)).stem
         try:
             config_reads.start()

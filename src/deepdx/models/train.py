@@ -38,7 +38,9 @@ from .flow_matching import FlowMatching
 from .codec import spikes_of
 from .data import GroupDataModule, load_group
 from .diagnostics import CollapseProbe
+from . import precision
 from .nets import VoiceGenerator
+from .probed import Probed
 
 
 CODE = Path(__file__).resolve().parents[1]  # the deepdx package
@@ -159,6 +161,18 @@ def probe_plot(path: Path, history: list[dict], kept_epoch: int, group: int) -> 
     plt.close(fig)
 
 
+def group_module(cfg: Config, split_dir: str, group: int, n_classes: int, seed: int) -> tuple[Probed, GroupDataModule]:
+    """Group ``group``'s LightningModule of ``cfg.model``'s family, untrained, and its data, set up."""
+    m, spikes = cfg.model, ()
+    if m.arch != "conv" and m.family == "cgan":  # the training voices' spikes shape the heads (gates and all)
+        voices = load_group(split_dir, "train", group, cfg.train.limit, seed)["params"]
+        spikes = spikes_of(voices, m.max_choices, tuple(m.choices), m.spike_share)
+    module = (FlowMatching if m.family == "flow" else CGAN).from_config(cfg, n_classes, seed, spikes)
+    data = GroupDataModule(split_dir, group, module.codec, cfg.train.batch_size, cfg.train.limit, seed)
+    data.setup()
+    return module, data
+
+
 def train_group(
     group: int,
     split_dir: str,
@@ -208,14 +222,8 @@ def train_group(
 
     torch.set_num_threads(cfg.train.threads)  # on CPU the weights depend on it (see TrainConfig)
     pl.seed_everything(seed, workers=True, verbose=False)
-    m, spikes = cfg.model, ()
-    if m.arch != "conv" and m.family == "cgan":  # the training voices' spikes shape the heads (gates and all)
-        voices = load_group(split_dir, "train", group, cfg.train.limit, seed)["params"]
-        spikes = spikes_of(voices, m.max_choices, tuple(m.choices), m.spike_share)
-    flow = m.family == "flow"
-    module = (FlowMatching if flow else CGAN).from_config(cfg, len(categories), seed, spikes)
-    data = GroupDataModule(split_dir, group, module.codec, cfg.train.batch_size, cfg.train.limit, seed)
-    data.setup()
+    flow = cfg.model.family == "flow"
+    module, data = group_module(cfg, split_dir, group, len(categories), seed)
     module.probe_every = cfg.train.probe_every
     module.probe = CollapseProbe(
         data.validation["params"], data.validation["category"], data.train["params"], data.train["category"], seed=seed
@@ -242,6 +250,7 @@ def train_group(
                 "group": group,
                 "train_voices": len(data.train["params"]),
                 "max_epochs": max_epochs,
+                "precision_used": precision.used(cfg.train.precision),
             }
         )
 
@@ -250,6 +259,7 @@ def train_group(
         accelerator="auto",
         devices=1,
         deterministic=True,
+        precision=precision.lightning(cfg.train.precision),
         logger=logger,
         log_every_n_steps=10,
         enable_model_summary=False,
@@ -281,6 +291,7 @@ def train_group(
         "batches": trainer.current_epoch * trainer.num_training_batches,  # the steps this group trained
         "kept_epoch": exported["epoch"],
         "selected_by": cfg.train.select,
+        "precision": precision.used(cfg.train.precision),
         "train_voices": int(len(data.train["params"])),
         "mlflow_run_id": logger.run_id,
         **metrics,
