@@ -43,6 +43,9 @@ def test_a_figure_edited_by_hand_is_caught(tmp_path):
     recall = f"{METRICS['overall']['cgan']['recall']:.3f}"
     readme.write_text(readme.read_text().replace(recall, "0.999", 1))
     assert results.main(["--check"], tmp_path) == 1
+    with pytest.raises(SystemExit) as asked:  # --help prints and rewrites nothing
+        results.main(["--help"], tmp_path)
+    assert asked.value.code == 0 and results.main(["--check"], tmp_path) == 1
     assert results.main([], tmp_path) == 0 and results.main(["--check"], tmp_path) == 0  # rewritten
 
 

@@ -169,6 +169,11 @@ def render(text: str, metrics: dict, flow: dict | None = None) -> str:
 
 
 def main(argv: list[str], root: Path = ROOT) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m deepdx.results", description=__doc__.split("\n\n")[0])
+    p.add_argument("--check", action="store_true", help="exit 1 when a table differs from what the metrics give")
+    check = p.parse_args(argv).check
     metrics = json.loads((root / "metrics" / "evaluate.json").read_text())
     flow = json.loads((root / FLOW).read_text()) if (root / FLOW).is_file() else None
     stale = []
@@ -178,9 +183,9 @@ def main(argv: list[str], root: Path = ROOT) -> int:
         fresh = render(text, metrics, flow)
         if fresh != text:
             stale.append(page)
-            if "--check" not in argv:
+            if not check:
                 path.write_text(fresh)
-    if "--check" in argv:
+    if check:
         for page in stale:
             print(
                 f"{page}: a results table differs from metrics/evaluate.json: run `python -m deepdx.results`",

@@ -7,7 +7,7 @@ for byte.  This checks that it is one:
 * the held-out figures of the voices as the banks are made (``metrics/evaluate.json``, sets
   ``cgan`` and ``cgan_repaired``, all groups pooled) each
   within :data:`TOLERANCE` of the committed run's: twice the largest difference measured
-  between two draws of the default method (two seeds, two machine kinds, two code paths);
+  between two draws of the default method (two machine kinds, two code paths);
 * every figure that training does not touch equal to the committed one (to 1e-6, relative):
   the data stages' reports, and the real voices' and the baselines' figures, every group;
 * not compared: the figures of single groups and of the draws without the critic
@@ -26,21 +26,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-# the generated sets' figures and how far two draws of the default method may lie apart
-# (absolute; the measured differences are in docs/reproducibility.md#across-machines)
+# how far the banks' figures of two draws of the default method may lie apart (absolute): twice
+# the largest difference of three measured pairs, rounded up (docs/reproducibility.md#across-machines)
 TOLERANCE = {
-    "precision": 0.02,
+    "precision": 0.015,
     "recall": 0.03,
     "density": 0.12,
     "coverage": 0.025,
     "ndb": 0.2,
-    "frechet": 0.05,
+    "frechet": 0.035,
     "category_fidelity": 0.025,
-    "in_octaves": 0.02,
-    "diversity": 0.05,
+    "in_octaves": 0.025,
+    "diversity": 0.035,
     "audio_frechet": 0.2,
-    "audio_diversity": 0.06,
-    "harsh_rate": 0.005,
+    "audio_diversity": 0.13,
+    "harsh_rate": 0.005,  # rates: at least half a point
     "silent_rate": 0.005,
     "memorisation": 0.005,
     "duplicate_rate": 0.005,
