@@ -175,15 +175,19 @@ def main() -> None:
         f"\nmodel={args.model} {' '.join(args.set)}: six groups, {args.steps} steps each, {args.jobs} one-thread "
         f"processes side by side; medians of {args.repeats} repeats, ratios taken within each repeat\n"
     )
-    print("| setting | kernels | voice-steps/s | ratio to pinned fp32 | GFLOP/s | peak (its dtype) | share of peak |")
+    print(
+        "| setting | kernels | voice-steps/s | ratio to pinned (range) | GFLOP/s | peak (its dtype) | share of peak |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for s, rs in results.items():
         speed = statistics.median(x["voice_steps_per_s"] for x in rs)
-        ratio = statistics.median(x["voice_steps_per_s"] / b["voice_steps_per_s"] for x, b in zip(rs, base))
+        ratios = [x["voice_steps_per_s"] / b["voice_steps_per_s"] for x, b in zip(rs, base)]
+        ratio = statistics.median(ratios)
         achieved = statistics.median(x["voice_steps_per_s"] * x["gflop_per_voice"] for x in rs)
         top = statistics.median(x["peak"][dtype[x["precision"]]] for x in rs)
         print(
-            f"| {s} | {rs[0]['capability']}, {dtype[rs[0]['precision']]} | {speed:.0f} | {ratio:.2f}x | "
+            f"| {s} | {rs[0]['capability']}, {dtype[rs[0]['precision']]} | {speed:.0f} | "
+            f"{ratio:.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) | "
             f"{achieved:.1f} | {top:.0f} | {100 * achieved / top:.0f} % |"
         )
     print(f"\npeaks of {args.jobs} one-thread processes side by side, GFLOP/s (medians): ", end="")
