@@ -430,8 +430,8 @@ def test_no_repair_leaves_the_voices_the_repair_pass_changes(workdir, trained, t
     from deepdx.config import RepairConfig
     from deepdx.dx7.params import op_index
 
-    kept, _ = generated(workdir, trained, tmp_path, "--no-repair", count=32)
-    repaired, _ = generated(workdir, trained, tmp_path, count=32)
+    kept, _ = generated(workdir, trained, tmp_path, "--no-repair", count=128)
+    repaired, _ = generated(workdir, trained, tmp_path, count=128)
     changed = np.flatnonzero((kept != repaired).any(1))
     assert len(changed) > 0
     modes = [op_index(op, "osc_mode") for op in range(1, 7)]
