@@ -15,7 +15,7 @@ from deepdx.corpus.categorize import load_classifier
 from deepdx.corpus.split import group_path
 from deepdx.corpus.table import read_table, write_json
 from deepdx.evaluate.validation import validation_reports
-from deepdx.generate.critic import fit_group
+from deepdx.generate.critic import fit_group, save_group
 from deepdx.generate.sample import load_models
 from deepdx.stage import stage
 
@@ -40,7 +40,7 @@ def main(cfg: Config) -> None:
             g_cfg.truncation,
             c.warmer,
         )
-        critic.save(f"{cfg.data.critic}/group{g}.npz")
+        save_group(cfg.data.critic, g, critic, read_table(group_path(cfg.data.split, "train", g))["params"])
         critics.append(critic)
     report = {
         "candidates": c.candidates,

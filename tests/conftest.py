@@ -202,12 +202,12 @@ def workdir(tmp_path_factory):
 
 def critics(workdir: Path) -> Path:
     """The critic stage's files for ``workdir``'s groups: each group's training voices rendered
-    (the sound stage's) against as many of its (untrained) generator's voices."""
+    (the sound stage's) against as many of its (untrained) generator's voices, and their realism radii."""
     from deepdx.audio.render import Renderer
     from deepdx.audio.rendered import render_group
     from deepdx.corpus.split import group_path
     from deepdx.corpus.table import read_table
-    from deepdx.generate.critic import fit_group
+    from deepdx.generate.critic import fit_group, save_group
     from deepdx.models.nets import load_generator
 
     out = workdir / "critic"
@@ -217,7 +217,7 @@ def critics(workdir: Path) -> Path:
             train = read_table(group_path(workdir / "split", "train", g))
             real = render_group(train["params"], train["category"], renderer, 1000, seed=g)
             generator = load_generator(workdir / "models" / f"group{g}" / "generator.pt")
-            fit_group(generator, real, renderer, 0.05, seed=g).save(out / f"group{g}.npz")
+            save_group(out, g, fit_group(generator, real, renderer, 0.05, seed=g), train["params"])
     return out
 
 

@@ -197,6 +197,7 @@ def test_a_second_generate_to_the_same_out_refuses_and_writes_nothing(workdir, t
         holder.wait()
     assert (tmp_path / ".bank.syx.lock").exists()  # left by the killed holder, and it blocks nothing
     assert cli([str(a) for a in generate_args(workdir, "--out", out)]) == 0 and check_bank(out.read_bytes()) == []
+    assert sorted(contents(tmp_path)) == ["bank.syx"]  # the run that held the lock removed it
 
 
 def test_an_interrupted_generate_leaves_no_half_bank(workdir, tmp_path, capsys, monkeypatch):
@@ -210,10 +211,25 @@ def test_an_interrupted_generate_leaves_no_half_bank(workdir, tmp_path, capsys, 
     out.write_bytes(b"an earlier bank")
     monkeypatch.setattr(banks, "write_bank", half_then_fail)
     fails(capsys, generate_args(workdir, "--out", out), "No space left on device")
-    assert contents(tmp_path) == {"bank.syx": b"an earlier bank", ".bank.syx.lock": str(os.getpid()).encode()}
+    assert contents(tmp_path) == {"bank.syx": b"an earlier bank"}  # no half bank, no lock left
     monkeypatch.undo()
-    assert cli([str(a) for a in generate_args(workdir, "--out", out, "--count", "64")]) == 0  # lock released
-    assert sorted(contents(tmp_path)) == [".bank.syx.lock", "bank.syx", "bank_1.syx", "bank_2.syx"]  # no temporaries
+    assert cli([str(a) for a in generate_args(workdir, "--out", out, "--count", "64")]) == 0
+    assert sorted(contents(tmp_path)) == ["bank.syx", "bank_1.syx", "bank_2.syx"]  # no temporaries, no lock
+
+
+def test_generate_names_the_bank_after_its_category_and_adds_the_extension(workdir, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli([str(a) for a in generate_args(workdir)]) == 0  # no --out: brass.syx here
+    assert "wrote brass.syx: 32 brass voices" in capsys.readouterr().out
+    assert sorted(contents(tmp_path)) == ["brass.syx"] and check_bank((tmp_path / "brass.syx").read_bytes()) == []
+    assert cli([str(a) for a in generate_args(workdir, "--count", "40")]) == 0  # several banks: a folder
+    assert sorted(contents(tmp_path / "brass")) == ["brass_1.syx", "brass_2.syx"]
+    assert cli([str(a) for a in generate_args(workdir, "--out", "mine")]) == 0
+    out = capsys.readouterr().out
+    assert "--out mine has no extension: .syx added" in out and "wrote mine.syx" in out
+    assert cli([str(a) for a in generate_args(workdir, "--out", "brass", "--seed", "3")]) == 0  # a folder: in it
+    assert sorted(contents(tmp_path / "brass")) == ["brass.syx", "brass_1.syx", "brass_2.syx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["brass", "brass.syx", "mine.syx"]  # no lock file anywhere
 
 
 def test_show_bad_files_and_manifests(bank, bad_bank, tmp_path, capsys):

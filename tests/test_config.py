@@ -124,3 +124,11 @@ def test_a_smoke_synced_params_yaml_is_named_as_such_with_the_way_back(tmp_path,
     assert "train.epochs (2, conf/ 100)" in err and "experiment=smoke" in err
     assert "run `python -m deepdx.config sync`" in err
     assert config_main(["sync"], repo=tmp_path) == 0 and config_main(["check"], repo=tmp_path) == 0
+
+
+def test_the_required_value_marker_is_omegaconfs():
+    import omegaconf
+
+    from deepdx import config
+
+    assert config.MISSING == omegaconf.MISSING  # kept without importing omegaconf on the command line's path

@@ -227,6 +227,9 @@ def test_features_rendered_by_several_threads_equal_those_rendered_by_one():
     one = render_features(renderer, voices, chunk=4, threads=1)
     for threads in (2, 3):  # 12 chunks over 2 or 3 synths, put back in the voices' order
         assert np.array_equal(render_features(renderer, voices, chunk=4, threads=threads), one)
+    for chunk, threads in ((64, 2), (20, 4), (44, 4)):  # fewer chunks than synths: each chunk in runs of blocks
+        alone = render_features(renderer, voices, chunk=chunk, threads=1)
+        assert np.array_equal(render_features(renderer, voices, chunk=chunk, threads=threads), alone)
 
 
 def test_reports_of_several_draws_are_averaged_figure_by_figure():

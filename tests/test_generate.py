@@ -12,7 +12,10 @@ from deepdx.dx7.params import INDEX, op_index, uniform_voices
 from deepdx.dx7.sysex import check_bank
 from deepdx.dx7.packing import sound_keys
 from deepdx.errors import DeepDXError
+from deepdx.corpus.split import group_path
+from deepdx.corpus.table import read_table
 from deepdx.generate.banks import generate_run
+from deepdx.generate.critic import Realism
 from deepdx.audio.features import CENTROID, render_features
 from deepdx.generate.sample import generate, load_models, sample_critiqued, sample_group, voice_name, with_blank_names
 from tests.conftest import critic_config, critics
@@ -88,6 +91,24 @@ def test_the_critic_keeps_one_of_several_draws_by_its_logit(workdir):
         load_models(workdir / "models", routing, workdir / "nowhere", critic_config(2))
 
 
+def test_models_load_only_the_groups_asked_for_and_missing_radii_fail_clearly(workdir, tmp_path):
+    routing = workdir / "split" / "routing.json"
+    judged = load_models(workdir / "models", routing, critics(workdir), critic_config(4, realism=1.0))
+    assert all(g is None for g in judged.generators._items)  # nothing loaded before it is asked for
+    generate(judged, "bass", 32, seed=1, exclude=set())  # bass: group 1 alone
+    assert judged.critics._items[0] is None and judged.realism._items[0] is None
+    assert judged.critics._items[1] is not None and judged.realism._items[1] is not None
+    partial = tmp_path / "critic"
+    shutil.copytree(critics(workdir), partial)
+    (partial / "group1.realism.npz").unlink()
+    with pytest.raises(DeepDXError, match="no realism radii for group 1 .*dvc repro critic"):
+        load_models(workdir / "models", routing, partial, critic_config(4, realism=1.0))
+    (partial / "group1.realism.npz").write_bytes(b"not a zip")
+    broken = load_models(workdir / "models", routing, partial, critic_config(4, realism=1.0))
+    with pytest.raises(DeepDXError, match="not a realism file from the critic stage"):
+        broken.realism[1]
+
+
 def test_the_realism_term_keeps_draws_inside_the_training_voices_balls(workdir):
     import torch
 
@@ -96,7 +117,9 @@ def test_the_realism_term_keeps_draws_inside_the_training_voices_balls(workdir):
     judged = load_models(workdir / "models", routing, critics(workdir), critic_config(4, realism=1000.0))
     assert plain.realism is None and len(judged.realism) == 2 and judged.realism_weight == 1000.0
     realism = judged.realism[1]
-    assert len(realism.train) == 80  # group 1's training voices, read beside the routing statistics
+    assert len(realism.train) == 80  # group 1's training voices, as the critic stage stored them
+    afresh = Realism.of(read_table(group_path(workdir / "split", "train", 1))["params"])
+    assert np.array_equal(realism.radius, afresh.radius) and np.array_equal(realism.train, afresh.train)
     realism.radius = (
         realism.radius * 0.6
     )  # 80 random voices' balls hold nearly everything: smaller ones leave every draw outside

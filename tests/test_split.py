@@ -99,3 +99,14 @@ def test_routing_sums_to_one_and_the_report_accounts_for_every_voice(table):
     assert rep["voices"] == 3000 == sum(rep[s] for s in SPLITS) == sum(v["voices"] for v in rep["groups"].values())
     assert rep["families"]["families"] == 1000
     assert all(v["train"] + v["validation"] + v["held_out"] == v["voices"] for v in rep["groups"].values())
+
+
+def test_a_table_reads_back_whole_or_by_the_columns_asked_for(tmp_path):
+    from deepdx.corpus.table import write_table
+
+    table = {"params": random_voices(50, seed=5), "category": np.arange(50) % 8, "source": np.array(["a.syx"] * 50)}
+    write_table(tmp_path / "t.parquet", table)
+    back = read_table(tmp_path / "t.parquet")
+    assert all(np.array_equal(back[k], v) for k, v in table.items()) and back["params"].dtype == np.uint8
+    assert list(read_table(tmp_path / "t.parquet", ["params"])) == ["params"]
+    assert np.array_equal(read_table(tmp_path / "t.parquet", ["params"])["params"], table["params"])

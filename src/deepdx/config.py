@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from omegaconf import MISSING
-
 from .config_reads import Section
 from .config_reads import key as key_sections
 from .errors import DeepDXError
+
+MISSING = "???"  # omegaconf.MISSING (a required value), without importing omegaconf where configs are not composed
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = "deepdx_schema"

@@ -28,8 +28,22 @@ def audio_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     audio = np.atleast_2d(audio)
     if not len(audio):
         return np.zeros((0, N_FEATURES))
-    starts = list(range(0, len(audio), BLOCK))[: max(1, len(audio) // BLOCK)]
-    return np.concatenate([_features(audio[a:b], sample_rate) for a, b in zip(starts, [*starts[1:], len(audio)])])
+    return np.concatenate([_features(audio[a:b], sample_rate) for a, b in _blocks(len(audio))])
+
+
+def _blocks(n: int) -> list[tuple[int, int]]:
+    """The rows ``audio_features`` measures together, as (start, end): ``BLOCK`` at a time, the
+    last block taking the rows left over."""
+    starts = list(range(0, n, BLOCK))[: max(1, n // BLOCK)]
+    return list(zip(starts, [*starts[1:], n]))
+
+
+def _pieces(n: int, parts: int) -> list[tuple[int, int]]:
+    """``n`` rows cut into at most ``parts`` runs of whole blocks: measured apart, each run gives
+    the numbers the whole would (its blocks are the same)."""
+    blocks = _blocks(n)
+    runs = np.array_split(np.arange(len(blocks)), min(parts, len(blocks)))
+    return [(blocks[r[0]][0], blocks[r[-1]][1]) for r in runs]
 
 
 def _features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -60,20 +74,29 @@ def render_features(renderer: Renderer, voices: np.ndarray, chunk: int = 256, th
     """N x 27: each voice (N x 155, names included) rendered and measured, ``chunk`` voices at
     a time (a render and its spectrum take about 1.3 MB a voice: a group's 4,700 training
     voices at once took 8 GB), by ``threads`` renderers at once (default: one a CPU core, at
-    most ``MAX_THREADS``).  dexed-py and numpy let go of the GIL while they work, so two
-    threads take half the time on two cores.  A render does not depend on what the synth
-    rendered before, and the chunks are the same for any count of threads (the FFT's last
-    bits depend on which rows it transforms together), so the numbers are too (tested)."""
+    most ``MAX_THREADS``): each thread a chunk when there are chunks enough, else each chunk cut
+    into runs of whole measuring blocks, a run a thread.  dexed-py and numpy let go of the
+    GIL while they work, so two threads take half the time on two cores.  A render does not
+    depend on what the synth rendered before, and the chunks are the same for any count of
+    threads (the FFT's last bits depend on which rows it transforms together), so the numbers
+    are too (tested)."""
     voices = np.asarray(voices)
     chunks = [voices[i : i + chunk] for i in range(0, len(voices), chunk)]
     if not chunks:
         return np.zeros((0, N_FEATURES))
-    threads = max(1, min(threads or os.cpu_count() or 1, MAX_THREADS, len(chunks)))
+    threads = max(1, min(threads or os.cpu_count() or 1, MAX_THREADS, len(voices)))
     renderers = [renderer, *(Renderer(renderer.settings) for _ in range(threads - 1))]  # a synth a thread
+    rate = renderer.settings.sample_rate
 
     def measure(t: int) -> list[np.ndarray]:  # thread t: chunks t, t + threads, ...
-        return [audio_features(renderers[t].render_all(c), renderer.settings.sample_rate) for c in chunks[t::threads]]
+        return [audio_features(renderers[t].render_all(c), rate) for c in chunks[t::threads]]
 
     with ThreadPoolExecutor(threads) as pool:
-        parts = list(pool.map(measure, range(threads)))
-    return np.concatenate([parts[k % threads][k // threads] for k in range(len(chunks))])
+        if len(chunks) >= threads:
+            parts = list(pool.map(measure, range(threads)))
+            return np.concatenate([parts[k % threads][k // threads] for k in range(len(chunks))])
+        out = []
+        for c in chunks:  # fewer chunks than threads: every thread renders and measures a run of each
+            runs = [c[a:b] for a, b in _pieces(len(c), threads)]
+            out += pool.map(lambda r, run: audio_features(r.render_all(run), rate), renderers, runs)
+        return np.concatenate(out)

@@ -2,9 +2,10 @@
 held_out, decided whole families at a time by the families stage), and the routing
 statistics that later send a requested category to a group and algorithm.
 
-On disk: ``<split dir>/<split>/group<g>.parquet``, so that what a stage may read is what
-DVC lets it depend on: training and selection read ``train/`` and ``validation/``, and
-only the evaluate stage reads ``held_out/``.
+On disk (:mod:`.layout`): ``<split dir>/<split>/group<g>.parquet``, so that what a stage may
+read is what DVC lets it depend on: training and selection read ``train/`` and
+``validation/``, and only the evaluate stage reads ``held_out/``; and
+``known_sounds.npy``, the training and validation voices' sounds for the novelty check.
 
 Routing (from training voices only):
 ``p_group[c][g]`` = P(group g | category c) and
@@ -18,14 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from ..distances import nearest, normalise
-from ..dx7.params import INDEX
+from ..dx7.params import INDEX, N_SOUND_PARAMS
+from ..files import replacing
 from .families import SPLITS, summary
+from .layout import group_path, known_path
 from .table import Table, take, write_table
-
-
-def group_path(split_dir: str | Path, split: str, group: int) -> Path:
-    """Where one split of one group lives (the one place that knows the layout)."""
-    return Path(split_dir) / split / f"group{group}.parquet"
 
 
 def algorithms_of(params: np.ndarray) -> np.ndarray:
@@ -34,12 +32,16 @@ def algorithms_of(params: np.ndarray) -> np.ndarray:
 
 
 def write_groups(table: Table, split_dir: str | Path, n_groups: int) -> None:
-    """One file per split and group (every file written, empty or not)."""
+    """One file per split and group (every file written, empty or not), and the known sounds:
+    the training and validation voices' 145 sound parameters (``layout.known_path``)."""
     for s in SPLITS:
         for g in range(n_groups):
             write_table(
                 group_path(split_dir, s, g), take(table, np.flatnonzero((table["split"] == s) & (table["group"] == g)))
             )
+    known = np.isin(table["split"], ("train", "validation"))
+    with replacing(known_path(split_dir)) as partial, open(partial, "wb") as f:
+        np.save(f, np.ascontiguousarray(table["params"][known, :N_SOUND_PARAMS], dtype=np.uint8))
 
 
 def routing(

@@ -8,7 +8,6 @@ import numpy as np
 from tqdm import tqdm
 
 from ..audio.render import Renderer, normalised
-from ..audio.wav import write_wav
 from ..config import RepairConfig
 from ..dx7.packing import names as voice_names
 from ..dx7.params import BANK_VOICES
@@ -62,6 +61,8 @@ def generate_run(
     Banks are named ``<category>_<n>.syx``; voices are rounded up to whole banks of 32 and
     repeated categories are merged into one request.
     """
+    from ..audio.wav import write_wav  # scipy: for the previews alone, not the command line's one bank
+
     merged: dict[str, int] = {}
     for category, voices in requests:
         merged[category] = merged.get(category, 0) + voices

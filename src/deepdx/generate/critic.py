@@ -251,16 +251,62 @@ class Realism:
     local measure, where the critic's linear tilt is global; capped at 0, it never prefers the
     draw nearer a training voice among draws that are all inside, so it does not pull towards copies."""
 
-    train: np.ndarray  # the group's training voices, normalised
-    radius: np.ndarray  # each one's distance to its k-th nearest other
+    sound: np.ndarray  # the group's training voices' 145 sound parameters
+    radius: np.ndarray  # each one's distance (normalised) to its k-th nearest other
+
+    def __post_init__(self):
+        self.train = normalise(self.sound)
 
     @classmethod
     def of(cls, train_sound: np.ndarray, k: int = 5) -> "Realism":
-        train = normalise(train_sound)
-        return cls(train, nearest_other(train, k))
+        sound = np.asarray(train_sound)[:, :N_SOUND_PARAMS].astype(np.uint8)
+        return cls(sound, nearest_other(normalise(sound), k))
+
+    @staticmethod
+    def path(critic_dir: str | Path, group: int) -> Path:
+        """Where the critic stage keeps group ``group``'s (beside its critic)."""
+        return Path(critic_dir) / f"group{group}.realism.npz"
+
+    def save(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            np.savez(f, sound=self.sound, radius=self.radius)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Realism":
+        """What ``save`` wrote: the radii as computed, not computed again."""
+        try:
+            with np.load(path, allow_pickle=False) as f:  # parsed, never unpickled
+                sound, radius = f["sound"], f["radius"]
+        except Exception as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise DeepDXError(f"{path}: not a realism file from the critic stage ({reason})") from None
+        if not (
+            sound.dtype == np.uint8
+            and sound.ndim == 2
+            and sound.shape[1] == N_SOUND_PARAMS
+            and radius.dtype == np.float64
+            and radius.shape == (len(sound),)
+            and np.isfinite(radius).all()
+        ):
+            raise DeepDXError(f"{path}: not a realism file from the critic stage (arrays of the wrong kind)")
+        return cls(sound, radius)
 
     def score(self, sound: np.ndarray) -> np.ndarray:
         return np.minimum(log_realism(self.train, self.radius, normalise(sound)), 0.0)
+
+
+def critic_path(critic_dir: str | Path, group: int) -> Path:
+    return Path(critic_dir) / f"group{group}.npz"
+
+
+def save_group(critic_dir: str | Path, group: int, critic: Critic, train_sound: np.ndarray) -> Realism:
+    """The critic stage's files of group ``group``: its critic, and the realism radii of its
+    training voices (``train_sound``), computed here once for every run that samples through them."""
+    critic.save(critic_path(critic_dir, group))
+    realism = Realism.of(train_sound)
+    realism.save(Realism.path(critic_dir, group))
+    return realism
 
 
 def choose(logits: np.ndarray, wrong: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:

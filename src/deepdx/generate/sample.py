@@ -16,6 +16,7 @@ check and repair pass (:mod:`deepdx.audio.repair`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,28 +28,45 @@ from ..audio.render import Renderer
 from ..audio.repair import repair, wrong
 from ..config import ROUTINGS, CriticConfig, RepairConfig
 from ..corpus.encoding import with_blank_names, with_names
-from ..corpus.split import group_path
-from ..corpus.table import read_table
+from ..corpus.layout import known_path
 from ..dx7.packing import encode_name, sound_keys
 from ..dx7.params import INDEX, N_SOUND_PARAMS
 from ..errors import DeepDXError
 from ..models.flow import FlowGenerator
 from ..models.nets import VoiceGenerator, load_generator
-from .critic import Critic, Realism, choose, draw_temperature
+from .critic import Critic, Realism, choose, critic_path, draw_temperature
+
+
+class PerGroup(Sequence):
+    """One thing per group (a generator, a critic...), each loaded when first asked for: a bank
+    drawn from two groups loads two."""
+
+    def __init__(self, n: int, load: Callable[[int], object]):
+        self._load, self._items = load, [None] * n
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, g):
+        if isinstance(g, slice):
+            return [self[i] for i in range(len(self))[g]]
+        if self._items[g] is None:
+            self._items[g] = self._load(g)
+        return self._items[g]
 
 
 @dataclass
 class Models:
-    generators: list[VoiceGenerator]  # one per group
+    generators: Sequence[VoiceGenerator]  # one per group
     routing: dict
-    critics: list[Critic] | None = None  # one per group: sampling keeps one of several draws by it
+    critics: Sequence[Critic] | None = None  # one per group: sampling keeps one of several draws by it
     candidates: int = 1  # draws per voice, with ``critics``
     strength: float = 1.0  # how far the critic's logit decides (see deepdx.generate.critic.choose)
     warmer: float = 0.0  # with ``critics``: the draws' temperature above the sampling one
     screen: RepairConfig | None = (
         None  # with ``critics``: draws wrong by these thresholds are not kept while a right one is left
     )
-    realism: list[Realism] | None = (
+    realism: Sequence[Realism] | None = (
         None  # with ``critics``, one per group: its score, times ``realism_weight``, is added to the critic's logit
     )
     realism_weight: float = 0.0
@@ -107,35 +125,41 @@ def load_models(
         raise DeepDXError(
             f"{routing_path}: not routing statistics from the split stage (missing {', '.join(sorted(missing))})"
         )
-    generators = []
-    for g in range(len(groups)):
-        path = models_dir / f"group{g}" / "generator.pt"
-        if not path.exists():
-            raise DeepDXError(f"no trained model for group {g} at {path}: run `dvc repro` (or pass --models DIR)")
-        generators.append(load_generator(path))
-    if guidance is not None:
-        if not all(isinstance(g, FlowGenerator) for g in generators):
-            raise DeepDXError(f"guidance is a flow model's knob; the models under {models_dir} are CGANs")
-        for g in generators:
-            g.guidance = float(guidance)
+
+    def files(kind: str, path_of: Callable[[int], Path], fix: str) -> list[Path]:
+        """Every group's file of ``kind``, checked before any is loaded (each is loaded when asked for)."""
+        paths = [path_of(g) for g in range(len(groups))]
+        for g, path in enumerate(paths):
+            if not path.exists():
+                raise DeepDXError(f"no {kind} for group {g} at {path}: {fix}")
+        return paths
+
+    def generator(path: Path) -> VoiceGenerator:
+        out = load_generator(path)
+        if guidance is not None:
+            out.guidance = float(guidance)
+        return out
+
+    paths = files(
+        "trained model",
+        lambda g: models_dir / f"group{g}" / "generator.pt",
+        "run `dvc repro` (or pass --models DIR)",
+    )
+    generators = PerGroup(len(paths), lambda g: generator(paths[g]))
+    if guidance is not None and not isinstance(generators[0], FlowGenerator):  # one folder, one family
+        raise DeepDXError(f"guidance is a flow model's knob; the models under {models_dir} are CGANs")
     if critic_dir is None or critic is None or critic.candidates <= 1:
         return Models(generators, routing)
-    critics = []
-    for g in range(len(groups)):
-        path = Path(critic_dir) / f"group{g}.npz"
-        if not path.exists():
-            raise DeepDXError(f"no critic for group {g} at {path}: run `dvc repro critic`")
-        critics.append(Critic.load(path))
+    critic_paths = files("critic", lambda g: critic_path(critic_dir, g), "run `dvc repro critic`")
     screen = (thresholds or RepairConfig()) if critic.screen else None
     realism = None
-    if critic.realism:  # the training voices sit beside the routing statistics, in the split stage's directory
-        realism = [
-            Realism.of(read_table(group_path(routing_path.parent, "train", g))["params"]) for g in range(len(groups))
-        ]
+    if critic.realism:  # the training voices' radii, as the critic stage computed them
+        realism_paths = files("realism radii", lambda g: Realism.path(critic_dir, g), "run `dvc repro critic`")
+        realism = PerGroup(len(groups), lambda g: Realism.load(realism_paths[g]))
     return Models(
         generators,
         routing,
-        critics,
+        PerGroup(len(groups), lambda g: Critic.load(critic_paths[g])),
         critic.candidates,
         critic.strength,
         critic.warmer,
@@ -147,13 +171,19 @@ def load_models(
 
 
 def training_keys(split_dir: str | Path) -> set[bytes]:
-    """The sounds of every voice the models may know (training and validation splits): none
-    may come out of generation.  Held-out voices stay unopened (the evaluate stage's alone)."""
-    keys: set[bytes] = set()
-    for split in ("train", "validation"):
-        for path in sorted((Path(split_dir) / split).glob("group*.parquet")):
-            keys.update(sound_keys(read_table(path)["params"]))
-    return keys
+    """The sounds of every voice the models may know (training and validation splits, as the
+    split stage keeps them in ``known_sounds.npy``): none may come out of generation.
+    Held-out voices stay unopened (the evaluate stage's alone)."""
+    path = known_path(split_dir)
+    if not path.is_file():
+        raise DeepDXError(f"no known sounds at {path}: run `dvc repro split` (or pass the split stage's folder)")
+    try:
+        sounds = np.load(path, allow_pickle=False)  # parsed, never unpickled
+    except (ValueError, OSError) as exc:
+        raise DeepDXError(f"{path}: not the split stage's known sounds ({exc})") from None
+    if sounds.dtype != np.uint8 or sounds.ndim != 2 or sounds.shape[1] != N_SOUND_PARAMS:
+        raise DeepDXError(f"{path}: not the split stage's known sounds ({sounds.dtype} {sounds.shape})")
+    return set(sound_keys(sounds))
 
 
 def sample_group(
@@ -173,7 +203,7 @@ def sample_group(
     ``temperature`` and ``truncation`` None: the generator's own, calibrated on validation voices."""
     algorithms = np.array(models.routing["groups"][g])
     pick = np.full(len(category), algorithm or 0, dtype=np.int64)
-    for c in np.unique(category) if algorithm is None else []:
+    for c in sorted(set(category.tolist())) if algorithm is None else []:  # np.unique would import numpy.ma
         rows = np.flatnonzero(category == c)
         table = models.routing["p_algorithm"][str(g)][models.categories[c]]
         p = np.array([table[str(a)] for a in algorithms], float)
@@ -208,8 +238,10 @@ def sample_critiqued(
     temperature: float | None = None,
     truncation: float | None = None,
     algorithm: int | None = None,
+    measure_first: bool = True,
 ) -> Draws:
-    """``sample_group``'s voices (``first``: what the generator alone gives); with critics,
+    """``sample_group``'s voices (``first``: what the generator alone gives; with
+    ``measure_first``, rendered and measured on their own too); with critics,
     ``models.candidates`` draws of each request (same category and algorithm), ``models.warmer``
     above the sampling temperature, all rendered, and one kept per voice by
     :func:`deepdx.generate.critic.choose`.  The first draw takes the request's own noise (the
@@ -243,9 +275,8 @@ def sample_critiqued(
     features = features.reshape(n, k, -1)[np.arange(n), kept]
     # the generator's own voices rendered on their own, in the chunks a render of them alone makes
     # (the FFT's last bits depend on which rows go together): their features are as without the critic
-    return Draws(
-        candidates[np.arange(n), kept], first, features, render_features(renderer, with_blank_names(first)), kept
-    )
+    first_features = render_features(renderer, with_blank_names(first)) if measure_first else None
+    return Draws(candidates[np.arange(n), kept], first, features, first_features, kept)
 
 
 def critic_stream(seed: int) -> torch.Generator:
@@ -312,13 +343,13 @@ def generate(
     p_group = p_group / p_group.sum()
     if algorithm is not None:  # its group's model, whatever the category usually uses
         p_group = np.eye(len(p_group))[group_of_algorithm(models, algorithm)]
-    sound, groups, algs, resampled, other_draw = [], [], [], 0, 0
+    sound, measured, groups, algs, resampled, other_draw = [], [], [], [], 0, 0  # measured: the critic's features
     for _ in range(max_rounds):
         need = count - len(sound)
         if need <= 0:
             break
         chosen = rng.choice(len(p_group), need, p=p_group) if routing == "sample" else np.full(need, p_group.argmax())
-        for g in np.unique(chosen):
+        for g in sorted(set(chosen.tolist())):  # np.unique would import numpy.ma, 0.05 s of a command
             drawn = sample_critiqued(
                 models,
                 int(g),
@@ -331,17 +362,19 @@ def generate(
                 temperature,
                 truncation,
                 algorithm,
+                measure_first=False,
             )
             batch = drawn.voices
             other_draw += 0 if drawn.kept is None else int((drawn.kept > 0).sum())
             pick = batch[:, INDEX["algorithm"]].astype(int) + 1
-            for row, a in zip(batch, pick):
+            for i, (row, a) in enumerate(zip(batch, pick)):
                 key = row.tobytes()
                 if key in exclude:
                     resampled += 1
                     continue
                 exclude.add(key)
                 sound.append(row)
+                measured.append(None if drawn.features is None else drawn.features[i])
                 groups.append(int(g))
                 algs.append(int(a))
     if len(sound) < count:
@@ -353,6 +386,10 @@ def generate(
     )
     if renderer is not None and repair_cfg is not None and repair_cfg.enabled:
         for i in range(count):
+            if measured[i] is not None and not wrong(measured[i][None], repair_cfg)[0]:
+                result.problem.append("")  # the critic's render says nothing is wrong: no render again
+                result.fix.append("")
+                continue
             fixed, problem, fix = repair(params[i], renderer, repair_cfg)
             key = fixed[:N_SOUND_PARAMS].tobytes()
             kept = models.keep is not None and (fixed[models.keep.params] != params[i, models.keep.params]).any()
