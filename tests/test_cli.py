@@ -230,6 +230,10 @@ def test_generate_names_the_bank_after_its_category_and_adds_the_extension(workd
     assert cli([str(a) for a in generate_args(workdir, "--out", "brass", "--seed", "3")]) == 0  # a folder: in it
     assert sorted(contents(tmp_path / "brass")) == ["brass.syx", "brass_1.syx", "brass_2.syx"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["brass", "brass.syx", "mine.syx"]  # no lock file anywhere
+    args = generate_args(workdir, "--count", "64")
+    args[2] = "brsas"  # a typo: refused before a folder is named after it
+    fails(capsys, args, "unknown category 'brsas'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["brass", "brass.syx", "mine.syx"]
 
 
 def test_show_bad_files_and_manifests(bank, bad_bank, tmp_path, capsys):

@@ -201,6 +201,48 @@ def test_the_screen_calls_wrong_what_the_repair_pass_does():
     assert np.array_equal(wrong(render_features(r, voices), cfg), by_pass)
 
 
+def test_a_voice_is_rendered_again_for_the_repair_pass_unless_clearly_right(workdir, monkeypatch):
+    from deepdx.audio import repair as repair_module
+    from deepdx.generate import sample
+
+    r, cfg = Renderer(), RepairConfig()
+    voices = uniform_voices(300, seed=3)
+    features = render_features(r, voices)
+    right = sample.clearly_right(features, cfg)
+    assert 0.2 < right.mean() < 0.8 and not (right & wrong(features, cfg)).any()
+    near = features.copy()  # a hair inside the silence threshold: not clearly right, whatever else
+    near[:, 0] = np.log10(cfg.silence_rms + 1e-6) + repair_module.MARGIN / 2
+    assert not sample.clearly_right(near, cfg).any()
+    judged = load_models(workdir / "models", workdir / "split" / "routing.json", critics(workdir), critic_config(3))
+    tried = []
+    real_repair = sample.repair
+    monkeypatch.setattr(sample, "repair", lambda v, *a: tried.append(1) or real_repair(v, *a))
+    made = generate(judged, "keys", 64, seed=5, exclude=set(), renderer=r, repair_cfg=cfg)
+    skipped, tried[:] = 64 - len(tried), []
+    monkeypatch.setattr(sample, "clearly_right", lambda f, c: np.zeros(len(f), bool))  # every voice rendered again
+    every = generate(judged, "keys", 64, seed=5, exclude=set(), renderer=r, repair_cfg=cfg)
+    assert 0 < skipped < 64 and len(tried) == 64  # some voices not rendered again, some judged by their render
+    assert np.array_equal(made.params, every.params) and made.problem == every.problem and made.fix == every.fix
+
+
+def test_known_sounds_that_are_not_the_split_stages_fail_clearly(tmp_path):
+    from deepdx.corpus.layout import known_path
+    from deepdx.generate.sample import training_keys
+
+    path = known_path(tmp_path)
+    path.write_bytes(b"")  # empty
+    with pytest.raises(DeepDXError, match="not the split stage's known sounds"):
+        training_keys(tmp_path)
+    for save, array in ((np.savez, np.zeros((2, 145), np.uint8)), (np.save, np.zeros((2, 145)))):  # an archive; floats
+        with open(path, "wb") as f:
+            save(f, array)
+        with pytest.raises(DeepDXError, match="not the split stage's known sounds"):
+            training_keys(tmp_path)
+    path.unlink()
+    with pytest.raises(DeepDXError, match="no known sounds .*dvc repro split"):
+        training_keys(tmp_path)
+
+
 def simple_voice(fixed: bool) -> np.ndarray:
     v = np.zeros(155, np.uint8)
     v[INDEX["algorithm"]] = 31  # algorithm 32: every operator a carrier

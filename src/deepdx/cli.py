@@ -143,6 +143,7 @@ def cmd_generate(args) -> None:
         from .audio.render import Renderer
 
         renderer = Renderer()
+    models.category_index(args.category)  # a known category before any file or folder is named after it
     out, note = _out_path(args.out, args.category, args.count)
     paths = _bank_paths(out, args.count)
     n_banks = len(paths)
@@ -196,10 +197,8 @@ def cmd_vary(args) -> None:
         if not Path(args.classifier).is_file():
             raise DeepDXError(f"no classifier at {args.classifier} to tell the voice's category: pass --category")
         category = int(load_classifier(args.classifier).predict(classifier_features(voice[None]))[0])
-    elif args.category in models.categories:
-        category = models.categories.index(args.category)
     else:
-        raise DeepDXError(f"unknown category {args.category!r}; choose one of {', '.join(models.categories)}")
+        category = models.category_index(args.category)
     out, note = _out_path(args.out, "variations", args.count)
     paths = _bank_paths(out, args.count)
     made, group = variations(models, voice, category, args.strength, len(paths) * BANK_VOICES, args.seed)
@@ -458,8 +457,11 @@ def command() -> None:
     interpreter would still do is tear torch down, 0.3-0.5 s of a two-second command
     (bench/generate_bank.py).  Output is flushed first."""
     code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader left (`deepdx show bank.syx | head -1`): nothing to tell it
+        pass
     os._exit(code)
 
 

@@ -47,6 +47,19 @@ def wrong(features: np.ndarray, cfg: RepairConfig) -> np.ndarray:
     return silent(features, cfg) | shrill(features, cfg) | (features[:, SUBAUDIO] > cfg.max_subaudio_share)
 
 
+MARGIN = 1e-4  # features (float64, FFT over a block of rows) and ``audio_problem`` (one float32 render) agree to ~1e-6
+
+
+def clearly_right(features: np.ndarray, cfg: RepairConfig) -> np.ndarray:
+    """Per voice: the features clear of every threshold of ``wrong`` by ``MARGIN``, so that
+    ``audio_problem`` of the voice's own render is sure to find nothing (no need to render it)."""
+    return (
+        (features[:, LEVEL] >= np.log10(cfg.silence_rms + 1e-6) + MARGIN)
+        & (features[:, CENTROID] <= np.log10(cfg.max_centroid_hz + 1) - MARGIN)
+        & (features[:, SUBAUDIO] <= cfg.max_subaudio_share - MARGIN)
+    )
+
+
 def repair(voice: np.ndarray, renderer: Renderer, cfg: RepairConfig) -> tuple[np.ndarray, str, str]:
     """(voice, problem found or "", fix applied or ""): flips one operator's fixed/ratio mode."""
     sr = renderer.settings.sample_rate

@@ -25,7 +25,7 @@ import torch
 
 from ..audio.features import render_features
 from ..audio.render import Renderer
-from ..audio.repair import repair, wrong
+from ..audio.repair import clearly_right, repair, wrong
 from ..config import ROUTINGS, CriticConfig, RepairConfig
 from ..corpus.encoding import with_blank_names, with_names
 from ..corpus.layout import known_path
@@ -77,6 +77,12 @@ class Models:
     @property
     def categories(self) -> list[str]:
         return self.routing["categories"]
+
+    def category_index(self, category: str) -> int:
+        """``category``'s index; DeepDXError naming the known ones when it is not one."""
+        if category not in self.categories:
+            raise DeepDXError(f"unknown category {category!r}; choose one of {', '.join(self.categories)}")
+        return self.categories.index(category)
 
     @property
     def family(self) -> str:
@@ -179,10 +185,15 @@ def training_keys(split_dir: str | Path) -> set[bytes]:
         raise DeepDXError(f"no known sounds at {path}: run `dvc repro split` (or pass the split stage's folder)")
     try:
         sounds = np.load(path, allow_pickle=False)  # parsed, never unpickled
-    except (ValueError, OSError) as exc:
-        raise DeepDXError(f"{path}: not the split stage's known sounds ({exc})") from None
-    if sounds.dtype != np.uint8 or sounds.ndim != 2 or sounds.shape[1] != N_SOUND_PARAMS:
-        raise DeepDXError(f"{path}: not the split stage's known sounds ({sounds.dtype} {sounds.shape})")
+    except Exception as exc:  # empty, truncated, not .npy at all
+        raise DeepDXError(f"{path}: not the split stage's known sounds ({type(exc).__name__})") from None
+    if not (
+        isinstance(sounds, np.ndarray)  # an .npz is read as an archive of arrays
+        and sounds.dtype == np.uint8
+        and sounds.ndim == 2
+        and sounds.shape[1] == N_SOUND_PARAMS
+    ):
+        raise DeepDXError(f"{path}: not the split stage's known sounds (not one uint8 array of 145 columns)")
     return set(sound_keys(sounds))
 
 
@@ -327,11 +338,9 @@ def generate(
 ) -> Generated:
     """``count`` new voices of ``category`` (of ``algorithm``, a panel number, when given);
     their sound keys are added to ``exclude``."""
-    if category not in models.categories:
-        raise DeepDXError(f"unknown category {category!r}; choose one of {', '.join(models.categories)}")
+    c = models.category_index(category)
     if routing not in ROUTINGS:
         raise DeepDXError(f"routing must be one of {', '.join(ROUTINGS)}, got {routing!r}")
-    c = models.categories.index(category)
     rng = np.random.default_rng(seed)
     torch_rng = torch.Generator().manual_seed(seed)
     critic_rng = critic_stream(seed)
@@ -386,8 +395,8 @@ def generate(
     )
     if renderer is not None and repair_cfg is not None and repair_cfg.enabled:
         for i in range(count):
-            if measured[i] is not None and not wrong(measured[i][None], repair_cfg)[0]:
-                result.problem.append("")  # the critic's render says nothing is wrong: no render again
+            if measured[i] is not None and clearly_right(measured[i][None], repair_cfg)[0]:
+                result.problem.append("")  # the critic's render says nothing is near wrong: no render again
                 result.fix.append("")
                 continue
             fixed, problem, fix = repair(params[i], renderer, repair_cfg)
